@@ -1,0 +1,69 @@
+package io.blocksim.sim.runner;
+
+import io.blocksim.model.qmp.QmpEvent;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Where a scenario's steps are carried out: the simulator ({@code SimBackend}) or a real
+ * qemu-storage-daemon ({@code QemuBackend}). The runner is the same for both, so the two produce
+ * observations in the same way: bitmaps, jobs and responses come from QMP queries on either side.
+ */
+public interface Backend extends AutoCloseable {
+
+  /** Creates an image file as {@code qemu-img create} would (the scenario's {@code images:}). */
+  void createImage(ImageSpec spec) throws StepException;
+
+  /**
+   * Executes one QMP command and returns QEMU's reply object: {@code {"return": ...}} or {@code
+   * {"error": {"class": ..., "desc": ...}}}. Internal queries made by the runner use the same
+   * call.
+   */
+  Map<String, Object> qmp(String command, Map<String, Object> args) throws StepException;
+
+  /**
+   * Runs one qemu-io command against the node and returns its output lines, timings filtered as
+   * iotests filter them. A failed request returns the lines qemu-io prints for it, and {@link
+   * IoOutcome#error} names the error.
+   */
+  IoOutcome io(String node, String command) throws StepException;
+
+  /** Lets time pass: virtual time in the simulator, real time under QEMU. */
+  void advance(long durationNs) throws StepException;
+
+  /**
+   * Runs until the condition (evaluated over {@link #events()}) holds or the timeout passes.
+   * Returns whether it held.
+   */
+  boolean runUntil(BooleanSupplier condition, long timeoutNs) throws StepException;
+
+  /** Returns every QMP event emitted since the start, in emission order. */
+  List<QmpEvent> events();
+
+  /** Returns the SHA-256 (hex) of the guest-visible contents of a node, or of an image file. */
+  String imageDigest(String nodeOrFile) throws StepException;
+
+  /** Kills the process as {@code kill -9} would: the host files keep what reached them. */
+  void crashProcess() throws StepException;
+
+  /** Cuts the power: unflushed writes may be lost or torn (simulator only). */
+  void crashPower() throws StepException;
+
+  /** Runs a {@code qemu-img}-style command on image files; returns its output lines. */
+  ImgOutcome img(String command) throws StepException;
+
+  @Override
+  void close();
+
+  /** An image of the scenario's {@code images:} list. */
+  record ImageSpec(
+      String path, String format, long sizeBytes, String backing, String backingFormat,
+      Long clusterSizeBytes, Map<String, Object> options) {}
+
+  /** The result of an io step. */
+  record IoOutcome(List<String> lines, String error) {}
+
+  /** The result of an img step. */
+  record ImgOutcome(List<String> lines, int exitCode) {}
+}

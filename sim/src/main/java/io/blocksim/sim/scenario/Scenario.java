@@ -1,0 +1,27 @@
+package io.blocksim.sim.scenario;
+
+import io.blocksim.sim.runner.Backend.ImageSpec;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A parsed scenario file, before matrix expansion. {@code matrix} keeps the variables in the
+ * order they are written; {@code cases()} of {@link ScenarioParser} expands it.
+ */
+public record Scenario(
+    String path,
+    String name,
+    String description,
+    long seed,
+    boolean simOnly,
+    List<String> semantics,
+    Map<String, List<Object>> matrix,
+    List<Case> cases) {
+
+  /**
+   * One case: the matrix variables substituted, {@code when} applied. {@code name} is the empty
+   * string for a scenario without a matrix, else {@code var=value,var=value}.
+   */
+  public record Case(
+      String name, Map<String, Object> variables, List<ImageSpec> images, List<Step> steps) {}
+}
