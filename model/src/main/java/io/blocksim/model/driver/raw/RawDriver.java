@@ -1,0 +1,62 @@
+package io.blocksim.model.driver.raw;
+
+import io.blocksim.model.driver.BlockStatus;
+import io.blocksim.model.driver.Driver;
+import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.io.BlockIo;
+import io.blocksim.model.port.HostIoException;
+
+/**
+ * The {@code raw} format: guest offset = host offset. Raises {@code read_aio} / {@code write_aio}
+ * on its file child before every read and write, as QEMU's raw driver does (nothing for
+ * write-zeroes and discard).
+ */
+public final class RawDriver implements Driver {
+  private final BlockNode file;
+
+  public RawDriver(BlockNode file) {
+    this.file = file;
+  }
+
+  @Override
+  public String name() {
+    return "raw";
+  }
+
+  @Override
+  public long length() {
+    return file.length();
+  }
+
+  @Override
+  public void read(BlockNode node, long offset, byte[] buf, int pos, int length)
+      throws HostIoException {
+    BlockIo.raiseEvent(file, "read_aio");
+    BlockIo.read(file, offset, buf, pos, length);
+  }
+
+  @Override
+  public void write(BlockNode node, long offset, byte[] buf, int pos, int length, int flags)
+      throws HostIoException {
+    BlockIo.raiseEvent(file, "write_aio");
+    BlockIo.write(file, offset, buf, pos, length, flags);
+  }
+
+  @Override
+  public void writeZeroes(BlockNode node, long offset, long length, int flags)
+      throws HostIoException {
+    BlockIo.writeZeroes(file, offset, length, flags);
+  }
+
+  @Override
+  public void discard(BlockNode node, long offset, long length) throws HostIoException {
+    BlockIo.discard(file, offset, length);
+  }
+
+  @Override
+  public BlockStatus blockStatus(BlockNode node, long offset, long maxLength)
+      throws HostIoException {
+    BlockStatus below = BlockIo.blockStatus(file, offset, maxLength);
+    return new BlockStatus(below.lengthBytes(), below.data(), below.zero(), true);
+  }
+}

@@ -1,0 +1,187 @@
+package io.blocksim.model.graph;
+
+import io.blocksim.model.bitmap.DirtyBitmap;
+import io.blocksim.model.driver.Driver;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One node of the block graph (QEMU's BlockDriverState): a driver, named children, the dirty
+ * bitmaps attached to it (newest first, as QEMU lists them) and the bookkeeping of the generic
+ * block layer (write generation, flushed generation).
+ */
+public final class BlockNode {
+  public static final String FILE = "file";
+  public static final String BACKING = "backing";
+  public static final String IMAGE = "image";
+
+  private final String name;
+  private final boolean autoNamed;
+  private Driver driver;
+  private final Map<String, BlockNode> children = new LinkedHashMap<>();
+  private final List<BlockNode> parents = new ArrayList<>();
+  /** Users that are not nodes: block jobs, exports (for "in use" refusals). */
+  private final List<String> users = new ArrayList<>();
+  private final List<DirtyBitmap> bitmaps = new ArrayList<>();
+  private boolean readOnly;
+  private boolean discardUnmap;
+  private boolean copyOnRead;
+  private long writeGeneration;
+  private long flushedGeneration;
+  /** The job type that blocks other jobs on this node ("backup", ...), or null. */
+  private String blockingJobType;
+  /** The backing file name as recorded in the image header (for query output). */
+  private String backingFileName;
+  private Map<String, Object> options = new LinkedHashMap<>();
+
+  public BlockNode(String name, boolean autoNamed, Driver driver) {
+    this.name = name;
+    this.autoNamed = autoNamed;
+    this.driver = driver;
+  }
+
+  public String name() {
+    return name;
+  }
+
+  public boolean autoNamed() {
+    return autoNamed;
+  }
+
+  public Driver driver() {
+    return driver;
+  }
+
+  public void setDriver(Driver driver) {
+    this.driver = driver;
+  }
+
+  /** Returns the guest-visible length: the driver's, rounded up to 512 as QEMU's sectors do. */
+  public long length() {
+    return (driver.length() + 511) & ~511L;
+  }
+
+  public BlockNode child(String role) {
+    return children.get(role);
+  }
+
+  public Map<String, BlockNode> children() {
+    return children;
+  }
+
+  /** Returns the primary child: {@code file} (or blkdebug's {@code image}). */
+  public BlockNode primaryChild() {
+    BlockNode file = children.get(FILE);
+    return file != null ? file : children.get(IMAGE);
+  }
+
+  public BlockNode backing() {
+    return children.get(BACKING);
+  }
+
+  /** Attaches (or, with null, detaches) a child under that role. */
+  public void setChild(String role, BlockNode child) {
+    BlockNode old = children.remove(role);
+    if (old != null) {
+      old.parents.remove(this);
+    }
+    if (child != null) {
+      children.put(role, child);
+      child.parents.add(this);
+    }
+  }
+
+  public List<BlockNode> parents() {
+    return parents;
+  }
+
+  public List<String> users() {
+    return users;
+  }
+
+  /** Returns the node's bitmaps, newest first. */
+  public List<DirtyBitmap> bitmaps() {
+    return bitmaps;
+  }
+
+  /** Returns the named bitmap, or null. */
+  public DirtyBitmap bitmap(String bitmapName) {
+    for (DirtyBitmap b : bitmaps) {
+      if (bitmapName.equals(b.name())) {
+        return b;
+      }
+    }
+    return null;
+  }
+
+  public boolean readOnly() {
+    return readOnly;
+  }
+
+  public void setReadOnly(boolean readOnly) {
+    this.readOnly = readOnly;
+  }
+
+  public boolean discardUnmap() {
+    return discardUnmap;
+  }
+
+  public void setDiscardUnmap(boolean discardUnmap) {
+    this.discardUnmap = discardUnmap;
+  }
+
+  public boolean copyOnRead() {
+    return copyOnRead;
+  }
+
+  public void setCopyOnRead(boolean copyOnRead) {
+    this.copyOnRead = copyOnRead;
+  }
+
+  public long writeGeneration() {
+    return writeGeneration;
+  }
+
+  public void bumpWriteGeneration() {
+    writeGeneration++;
+  }
+
+  public long flushedGeneration() {
+    return flushedGeneration;
+  }
+
+  public void setFlushedGeneration(long generation) {
+    flushedGeneration = generation;
+  }
+
+  public String blockingJobType() {
+    return blockingJobType;
+  }
+
+  public void setBlockingJobType(String type) {
+    blockingJobType = type;
+  }
+
+  public String backingFileName() {
+    return backingFileName;
+  }
+
+  public void setBackingFileName(String backingFileName) {
+    this.backingFileName = backingFileName;
+  }
+
+  public Map<String, Object> options() {
+    return options;
+  }
+
+  public void setOptions(Map<String, Object> options) {
+    this.options = options;
+  }
+
+  @Override
+  public String toString() {
+    return name;
+  }
+}

@@ -1,0 +1,195 @@
+package io.blocksim.model.io;
+
+import io.blocksim.model.bitmap.DirtyBitmap;
+import io.blocksim.model.driver.BlockStatus;
+import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.port.HostIoException;
+
+/**
+ * The generic block layer around every driver call (QEMU's block/io.c): bounds checks, the
+ * tracked-write completion that dirties a node's enabled bitmaps and bumps its write generation,
+ * and the flush algorithm with its blkdebug events.
+ *
+ * <p>Requests are synchronous at the data level; callers that model time schedule their
+ * completion after the latency the host port reports.
+ */
+public final class BlockIo {
+  private BlockIo() {}
+
+  public static void read(BlockNode node, long offset, byte[] buf, int pos, int length)
+      throws HostIoException {
+    checkRequest(node, offset, length);
+    if (length == 0) {
+      return;
+    }
+    node.driver().read(node, offset, buf, pos, length);
+  }
+
+  /** Returns a fresh buffer with that range. */
+  public static byte[] read(BlockNode node, long offset, int length) throws HostIoException {
+    byte[] buf = new byte[length];
+    read(node, offset, buf, 0, length);
+    return buf;
+  }
+
+  public static void write(BlockNode node, long offset, byte[] buf, int pos, int length, int flags)
+      throws HostIoException {
+    checkRequest(node, offset, length);
+    prepareWrite(node, flags);
+    if (RequestFlags.has(flags, RequestFlags.COPY_ON_READ_POPULATE)) {
+      // Copy-on-read writes data the guest already sees: QEMU issues it below the tracked-write
+      // completion, so no bitmap is dirtied and the write generation does not move.
+      node.driver().write(node, offset, buf, pos, length, flags);
+      return;
+    }
+    try {
+      node.driver().write(node, offset, buf, pos, length, flags);
+    } finally {
+      finishWrite(node, offset, length);
+    }
+  }
+
+  public static void writeZeroes(BlockNode node, long offset, long length, int flags)
+      throws HostIoException {
+    checkRequest(node, offset, length);
+    prepareWrite(node, flags);
+    if (RequestFlags.has(flags, RequestFlags.COPY_ON_READ_POPULATE)) {
+      node.driver().writeZeroes(node, offset, length, flags);
+      return;
+    }
+    try {
+      node.driver().writeZeroes(node, offset, length, flags);
+    } finally {
+      finishWrite(node, offset, length);
+    }
+  }
+
+  /** Discards; a node opened without discard=unmap ignores it entirely, as QEMU does. */
+  public static void discard(BlockNode node, long offset, long length) throws HostIoException {
+    checkRequest(node, offset, length);
+    if (!node.discardUnmap() || length == 0) {
+      return;
+    }
+    prepareWrite(node, 0);
+    try {
+      node.driver().discard(node, offset, length);
+    } finally {
+      finishWrite(node, offset, length);
+    }
+  }
+
+  /**
+   * Flushes the node: the driver writes back its caches (blkdebug event {@code flush_to_os} on the
+   * primary child), then, only if the node was written since its last successful flush, forces
+   * them down ({@code flush_to_disk}); then every child is flushed.
+   */
+  public static void flush(BlockNode node) throws HostIoException {
+    if (node.readOnly()) {
+      return;
+    }
+    long generation = node.writeGeneration();
+    BlockNode primary = node.primaryChild();
+    raiseEvent(primary, "flush_to_os");
+    node.driver().flushToOs(node);
+    if (node.flushedGeneration() != generation) {
+      raiseEvent(primary, "flush_to_disk");
+      node.driver().flushToDisk(node);
+    }
+    HostIoException first = null;
+    for (BlockNode child : node.children().values().toArray(new BlockNode[0])) {
+      try {
+        flush(child);
+      } catch (HostIoException e) {
+        if (first == null) {
+          first = e;
+        }
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
+    node.setFlushedGeneration(generation);
+  }
+
+  /** Raises a blkdebug event on the node (nothing happens unless it is a blkdebug node). */
+  public static void raiseEvent(BlockNode node, String event) {
+    if (node != null) {
+      node.driver().debugEvent(node, event);
+    }
+  }
+
+  /** Returns this layer's status of the run at offset, clipped to the node's length. */
+  public static BlockStatus blockStatus(BlockNode node, long offset, long maxLength)
+      throws HostIoException {
+    long clipped = Math.min(maxLength, node.length() - offset);
+    if (clipped <= 0) {
+      return BlockStatus.zero(Math.max(1, maxLength));
+    }
+    return node.driver().blockStatus(node, offset, clipped);
+  }
+
+  /**
+   * Returns the status of the whole backing chain at offset (bdrv_block_status_above with no
+   * base): a run is zero if every layer down to the first allocating one says so, and an
+   * unallocated run of the bottom layer reads as zeroes.
+   */
+  public static BlockStatus blockStatusAbove(BlockNode node, long offset, long maxLength)
+      throws HostIoException {
+    BlockNode layer = node;
+    long length = maxLength;
+    while (true) {
+      BlockStatus status = blockStatus(layer, offset, length);
+      length = Math.min(length, status.lengthBytes());
+      if (status.allocated() || status.data() || status.zero()) {
+        return new BlockStatus(length, status.data(), status.zero(), true);
+      }
+      BlockNode below = cowChild(layer);
+      if (below == null || offset >= below.length()) {
+        return new BlockStatus(length, false, true, false);
+      }
+      layer = below;
+    }
+  }
+
+  /** Returns the node a layer falls through to: its backing file, or a filter's child. */
+  public static BlockNode cowChild(BlockNode node) {
+    if (node.driver().isFilter()) {
+      return node.primaryChild();
+    }
+    return node.backing();
+  }
+
+  /** Returns the named bitmap size rule: bitmaps cover the node length. */
+  public static void setDirty(BlockNode node, long offset, long length) {
+    for (DirtyBitmap bitmap : node.bitmaps()) {
+      if (bitmap.enabled()) {
+        bitmap.setDirty(offset, length);
+      }
+    }
+  }
+
+  private static void prepareWrite(BlockNode node, int flags) throws HostIoException {
+    if (node.readOnly()) {
+      throw new HostIoException(HostIoException.EPERM, "node is read-only");
+    }
+    for (DirtyBitmap bitmap : node.bitmaps()) {
+      if (bitmap.readonly()) {
+        throw new HostIoException(HostIoException.EPERM, "bitmap is read-only");
+      }
+    }
+  }
+
+  private static void finishWrite(BlockNode node, long offset, long length) {
+    node.bumpWriteGeneration();
+    if (length > 0) {
+      setDirty(node, offset, length);
+    }
+  }
+
+  private static void checkRequest(BlockNode node, long offset, long length)
+      throws HostIoException {
+    if (offset < 0 || length < 0 || offset > Long.MAX_VALUE - length) {
+      throw new HostIoException(HostIoException.EIO, "request out of range");
+    }
+  }
+}

@@ -1,0 +1,20 @@
+package io.blocksim.model.io;
+
+/** QEMU's BdrvRequestFlags that matter to the simulated block layer. */
+public final class RequestFlags {
+  public static final int NONE = 0;
+  /** The write leaves guest-visible data unchanged (copy-on-read, stream). */
+  public static final int WRITE_UNCHANGED = 1 << 0;
+  /** A write-zeroes request may punch a hole. */
+  public static final int MAY_UNMAP = 1 << 1;
+  /** Copy-on-read population write: bypasses the tracked write path (no bitmap dirtying). */
+  public static final int COPY_ON_READ_POPULATE = 1 << 2;
+  /** Internal: do not wrap in serialising or dirtying (block-copy target writes are tracked). */
+  public static final int NO_FALLBACK = 1 << 3;
+
+  private RequestFlags() {}
+
+  public static boolean has(int flags, int flag) {
+    return (flags & flag) != 0;
+  }
+}

@@ -1,0 +1,51 @@
+package io.blocksim.model.qmp;
+
+import io.blocksim.model.Engine;
+import io.blocksim.model.check.InvariantViolation;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.TreeMap;
+
+/** The QMP monitor: routes a command to its handler and shapes QEMU's reply object. */
+public final class QmpDispatcher {
+  /** A command handler; returns the value of {@code "return"}. */
+  public interface Handler {
+    Object handle(Args args) throws QmpError;
+  }
+
+  private final Map<String, Handler> handlers = new TreeMap<>();
+
+  public QmpDispatcher(Engine engine) {
+    handlers.put("qmp_capabilities", args -> new LinkedHashMap<>());
+    new BlockdevCommands(engine).register(handlers);
+    new BitmapCommands(engine).register(handlers);
+    new TransactionCommand(engine).register(handlers);
+    engine.jobs().register(handlers);
+  }
+
+  public Map<String, Object> execute(String command, Map<String, Object> args) {
+    Handler handler = handlers.get(command);
+    Map<String, Object> reply = new LinkedHashMap<>();
+    if (handler == null) {
+      reply.put("error", error(QmpError.COMMAND_NOT_FOUND,
+          "The command " + command + " has not been found"));
+      return reply;
+    }
+    try {
+      Object result = handler.handle(Args.of(args));
+      reply.put("return", result == null ? new LinkedHashMap<>() : result);
+    } catch (QmpError e) {
+      reply.put("error", error(e.errorClass(), e.desc()));
+    } catch (InvariantViolation e) {
+      throw e;
+    }
+    return reply;
+  }
+
+  private static Map<String, Object> error(String errorClass, String desc) {
+    Map<String, Object> error = new LinkedHashMap<>();
+    error.put("class", errorClass);
+    error.put("desc", desc);
+    return error;
+  }
+}
