@@ -140,7 +140,7 @@ public final class HBitmap {
 
   // ---------------------------------------------------------------- set, reset, get
 
-  /** Marks every granule touched by [offsetBytes, offsetBytes + lengthBytes) dirty (hbitmap_set). */
+  /** Marks every granule that [offsetBytes, offsetBytes + lengthBytes) touches (hbitmap_set). */
   public void set(long offsetBytes, long lengthBytes) {
     checkRange("set", offsetBytes, lengthBytes);
     if (lengthBytes == 0) {
@@ -513,16 +513,26 @@ public final class HBitmap {
       }
       int fromWord = (int) (from >>> 6);
       int toWord = (int) (to >>> 6);
-      long added = 0;
-      for (int w = fromWord; w <= toWord; w++) {
-        long mask = wordMask(w == fromWord ? from : 0, w == toWord ? to : 63);
-        long old = page[w];
-        added += Long.bitCount(mask & ~old);
-        page[w] = old | mask;
+      if (fromWord == toWord) {
+        countBits += orWord(page, fromWord, wordMask(from, to));
+      } else {
+        long added = orWord(page, fromWord, wordMask(from, 63));
+        // Whole words in between: the common case of a large write, kept branch-free.
+        for (int w = fromWord + 1; w < toWord; w++) {
+          added += WORD_BITS - Long.bitCount(page[w]);
+          page[w] = -1L;
+        }
+        countBits += added + orWord(page, toWord, wordMask(0, to));
       }
-      countBits += added;
       page[SUMMARY] |= wordMask(fromWord, toWord);
     }
+  }
+
+  /** ORs mask into page[w] and returns the number of bits that became set. */
+  private static long orWord(long[] page, int w, long mask) {
+    long old = page[w];
+    page[w] = old | mask;
+    return Long.bitCount(mask & ~old);
   }
 
   private void resetBits(long firstBit, long lastBit) {
@@ -534,6 +544,12 @@ public final class HBitmap {
       long pageStart = p << PAGE_BITS_LOG2;
       long from = Math.max(firstBit, pageStart) - pageStart;
       long to = Math.min(lastBit, pageStart + PAGE_BITS - 1) - pageStart;
+      if (from == 0 && to == PAGE_BITS - 1) {
+        countBits -= bitCount(page);
+        pages[(int) p] = null;
+        markPageAbsent((int) p);
+        continue;
+      }
       int fromWord = (int) (from >>> 6);
       int toWord = (int) (to >>> 6);
       long removed = 0;
@@ -554,6 +570,14 @@ public final class HBitmap {
         markPageAbsent((int) p);
       }
     }
+  }
+
+  private static long bitCount(long[] page) {
+    long bits = 0;
+    for (int w = 0; w < PAGE_WORDS; w++) {
+      bits += Long.bitCount(page[w]);
+    }
+    return bits;
   }
 
   /** Returns the first set bit in [fromBit, endBit), or -1. */
@@ -683,10 +707,18 @@ public final class HBitmap {
         markPagePresent((int) p);
       }
       long added = 0;
-      for (long summary = from[SUMMARY]; summary != 0; summary &= summary - 1) {
-        int w = Long.numberOfTrailingZeros(summary);
-        added += Long.bitCount(from[w] & ~into[w]);
-        into[w] |= from[w];
+      if (from[SUMMARY] == -1L) {
+        // A dense page: a plain loop is cheaper than walking the summary bits.
+        for (int w = 0; w < PAGE_WORDS; w++) {
+          added += Long.bitCount(from[w] & ~into[w]);
+          into[w] |= from[w];
+        }
+      } else {
+        for (long summary = from[SUMMARY]; summary != 0; summary &= summary - 1) {
+          int w = Long.numberOfTrailingZeros(summary);
+          added += Long.bitCount(from[w] & ~into[w]);
+          into[w] |= from[w];
+        }
       }
       into[SUMMARY] |= from[SUMMARY];
       countBits += added;

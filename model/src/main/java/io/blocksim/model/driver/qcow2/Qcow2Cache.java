@@ -1,0 +1,266 @@
+package io.blocksim.model.driver.qcow2;
+
+import io.blocksim.model.check.Check;
+import io.blocksim.model.port.HostFile;
+import io.blocksim.model.port.HostIoException;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * QEMU 7.2's qcow2 metadata cache (block/qcow2-cache.c), slot for slot: a fixed number of
+ * entries, LRU replacement with the same scan order and tie-breaking, write-back of dirty entries
+ * on eviction and flush, and the two ordering devices QEMU uses for crash safety: a dependency
+ * on another cache (that cache is flushed first) and "depends on flush" (the file is flushed
+ * first). Keeping the slots identical makes cache misses, and so {@code l2_load} events and
+ * write-backs, happen at the same moments as in QEMU.
+ *
+ * <p>Fault model: a failed write-back leaves the entry dirty (as QEMU does); a failed load leaves
+ * the slot empty.
+ *
+ * @param <T> the in-memory form of one table
+ */
+final class Qcow2Cache<T> {
+  private final String name;
+  private final HostFile file;
+  private final Qcow2Events events;
+  private final TableCodec<T> codec;
+  private final int tableSizeBytes;
+  private final String updateEvent;
+  private final String loadEvent;
+  private final long[] offsets;
+  private final long[] lruCounters;
+  private final int[] refs;
+  private final boolean[] dirty;
+  private final Object[] tables;
+  /** Hit lookups only; the slot arrays stay authoritative (the hash order never leaks). */
+  private final Map<Long, Integer> slotByOffset = new HashMap<>();
+  private Qcow2Cache<?> depends;
+  private boolean dependsOnFlush;
+  private long lruCounter;
+
+  /** How a table moves between disk bytes and memory. */
+  interface TableCodec<T> {
+    T decode(byte[] raw);
+
+    T zeroed();
+
+    byte[] encode(T table);
+  }
+
+  Qcow2Cache(String name, HostFile file, Qcow2Events events, TableCodec<T> codec, int entryCount,
+      int tableSizeBytes, String updateEvent, String loadEvent) {
+    Check.that(entryCount > 0, "%s cache: entry count (%d) not positive", name, entryCount);
+    Check.that(Integer.bitCount(tableSizeBytes) == 1, "%s cache: table size (%d) not a power of 2",
+        name, tableSizeBytes);
+    this.name = name;
+    this.file = file;
+    this.events = events;
+    this.codec = codec;
+    this.tableSizeBytes = tableSizeBytes;
+    this.updateEvent = updateEvent;
+    this.loadEvent = loadEvent;
+    this.offsets = new long[entryCount];
+    this.lruCounters = new long[entryCount];
+    this.refs = new int[entryCount];
+    this.dirty = new boolean[entryCount];
+    this.tables = new Object[entryCount];
+  }
+
+  int entryCount() {
+    return offsets.length;
+  }
+
+  int tableSizeBytes() {
+    return tableSizeBytes;
+  }
+
+  /** Returns the slot holding the table at offset, reading it on a miss (qcow2_cache_get). */
+  int get(long offset) throws HostIoException {
+    return doGet(offset, true);
+  }
+
+  /** Returns a slot for the table at offset without reading it; the table is all zeroes. */
+  int getEmpty(long offset) throws HostIoException {
+    return doGet(offset, false);
+  }
+
+  @SuppressWarnings("unchecked")
+  T table(int slot) {
+    Check.that(offsets[slot] != 0, "%s cache: slot %d is empty", name, slot);
+    return (T) tables[slot];
+  }
+
+  void setTable(int slot, T table) {
+    tables[slot] = table;
+  }
+
+  /** Releases a slot obtained by get (qcow2_cache_put); the last release bumps its LRU stamp. */
+  void put(int slot) {
+    refs[slot]--;
+    Check.that(refs[slot] >= 0, "%s cache: slot %d released too often", name, slot);
+    if (refs[slot] == 0) {
+      lruCounters[slot] = ++lruCounter;
+    }
+  }
+
+  void markDirty(int slot) {
+    Check.that(offsets[slot] != 0, "%s cache: marking empty slot %d dirty", name, slot);
+    dirty[slot] = true;
+  }
+
+  boolean hasDirtyEntries() {
+    for (int i = 0; i < offsets.length; i++) {
+      if (dirty[i] && offsets[i] != 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Writes every dirty entry back, in slot order (qcow2_cache_write). */
+  void write() throws HostIoException {
+    HostIoException first = null;
+    for (int i = 0; i < offsets.length; i++) {
+      try {
+        flushEntry(i);
+      } catch (HostIoException e) {
+        if (first == null || first.errno() != HostIoException.ENOSPC) {
+          first = e;
+        }
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
+  }
+
+  /** Writes every dirty entry back, then flushes the file (qcow2_cache_flush). */
+  void flush() throws HostIoException {
+    write();
+    file.flush();
+  }
+
+  /** Makes this cache flush the other one before writing any entry (set_dependency). */
+  void setDependency(Qcow2Cache<?> dependency) throws HostIoException {
+    if (dependency.depends != null) {
+      dependency.flushDependency();
+    }
+    if (depends != null && depends != dependency) {
+      flushDependency();
+    }
+    depends = dependency;
+  }
+
+  /** Makes the next entry write-back flush the file first (qcow2_cache_depends_on_flush). */
+  void dependOnFlush() {
+    dependsOnFlush = true;
+  }
+
+  /** Returns the slot caching the table at offset, or -1 (qcow2_cache_is_table_offset). */
+  int slotOf(long offset) {
+    Integer slot = slotByOffset.get(offset);
+    return slot == null ? -1 : slot;
+  }
+
+  /** Drops a table without writing it back (qcow2_cache_discard). */
+  void discard(int slot) {
+    Check.that(refs[slot] == 0, "%s cache: discarding slot %d in use", name, slot);
+    slotByOffset.remove(offsets[slot]);
+    offsets[slot] = 0;
+    lruCounters[slot] = 0;
+    dirty[slot] = false;
+    tables[slot] = null;
+  }
+
+  /** Flushes, then forgets every table (qcow2_cache_empty). */
+  void empty() throws HostIoException {
+    flush();
+    for (int i = 0; i < offsets.length; i++) {
+      Check.that(refs[i] == 0, "%s cache: emptying slot %d in use", name, i);
+      offsets[i] = 0;
+      lruCounters[i] = 0;
+      tables[i] = null;
+    }
+    slotByOffset.clear();
+    lruCounter = 0;
+  }
+
+  private void flushDependency() throws HostIoException {
+    depends.flush();
+    depends = null;
+    dependsOnFlush = false;
+  }
+
+  private void flushEntry(int slot) throws HostIoException {
+    if (!dirty[slot] || offsets[slot] == 0) {
+      return;
+    }
+    if (depends != null) {
+      flushDependency();
+    } else if (dependsOnFlush) {
+      file.flush();
+      dependsOnFlush = false;
+    }
+    if (updateEvent != null) {
+      events.event(updateEvent);
+    }
+    @SuppressWarnings("unchecked")
+    byte[] raw = codec.encode((T) tables[slot]);
+    Check.that(raw.length == tableSizeBytes, "%s cache: encoded %d bytes, table is %d", name,
+        raw.length, tableSizeBytes);
+    file.write(offsets[slot], raw, 0, raw.length);
+    dirty[slot] = false;
+  }
+
+  private int doGet(long offset, boolean readFromDisk) throws HostIoException {
+    Check.that(offset != 0, "%s cache: table offset 0", name);
+    if (offset % tableSizeBytes != 0) {
+      throw new HostIoException(HostIoException.EIO, String.format(java.util.Locale.ROOT,
+          "Cannot get entry from %s cache: Offset %#x is unaligned", name, offset));
+    }
+    Integer hit = slotByOffset.get(offset);
+    if (hit != null) {
+      refs[hit]++;
+      return hit;
+    }
+    int slot = leastRecentlyUsedSlot(offset);
+    flushEntry(slot);
+    slotByOffset.remove(offsets[slot]);
+    offsets[slot] = 0;
+    tables[slot] = null;
+    if (readFromDisk) {
+      if (loadEvent != null) {
+        events.event(loadEvent);
+      }
+      byte[] raw = new byte[tableSizeBytes];
+      file.read(offset, raw, 0, raw.length);
+      tables[slot] = codec.decode(raw);
+    } else {
+      tables[slot] = codec.zeroed();
+    }
+    offsets[slot] = offset;
+    slotByOffset.put(offset, slot);
+    refs[slot]++;
+    return slot;
+  }
+
+  /** Scans from QEMU's hash position and returns the first unreferenced slot of least LRU. */
+  private int leastRecentlyUsedSlot(long offset) {
+    int size = offsets.length;
+    int lookup = (int) Long.remainderUnsigned(offset / tableSizeBytes * 4, size);
+    long min = Long.MAX_VALUE;
+    int minSlot = -1;
+    int i = lookup;
+    do {
+      if (refs[i] == 0 && Long.compareUnsigned(lruCounters[i], min) < 0) {
+        min = lruCounters[i];
+        minSlot = i;
+      }
+      if (++i == size) {
+        i = 0;
+      }
+    } while (i != lookup);
+    Check.that(minSlot >= 0, "%s cache: every slot is in use", name);
+    return minSlot;
+  }
+}

@@ -1,0 +1,71 @@
+package io.blocksim.sim.backend;
+
+import io.blocksim.model.Engine;
+import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.io.BlockIo;
+import io.blocksim.model.port.HostIoException;
+import io.blocksim.model.port.HostStorage;
+import io.blocksim.model.port.Scheduler;
+import io.blocksim.model.qmp.Json;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Reads an image file the way {@code qemu-img} does: a private, read-only engine opens it with its
+ * probed format and its backing chain, apart from the scenario's process.
+ */
+final class ImageReader {
+  private final Engine engine;
+  private final BlockNode node;
+
+  private ImageReader(Engine engine, BlockNode node) {
+    this.engine = engine;
+    this.node = node;
+  }
+
+  /** A scheduler for work that takes no simulated time (qemu-img runs outside the scenario). */
+  private static final Scheduler NO_TIME = new Scheduler() {
+    @Override
+    public long nowNs() {
+      return 0;
+    }
+
+    @Override
+    public void schedule(long delayNs, Runnable task) {
+      task.run();
+    }
+
+    @Override
+    public long ioLatencyNs(long bytes) {
+      return 0;
+    }
+  };
+
+  static ImageReader open(HostStorage storage, String path) throws HostIoException {
+    Engine engine = new Engine(NO_TIME, storage, Set.of());
+    String format = Images.probeFormat(storage, path);
+    Map<String, Object> args = Json.object("driver", format, "node-name", "image",
+        "read-only", true, "file", Json.object("driver", "file", "filename", path));
+    Map<String, Object> reply = engine.execute("blockdev-add", args);
+    if (reply.containsKey("error")) {
+      throw new HostIoException(HostIoException.EINVAL, Json.compact(reply.get("error")));
+    }
+    return new ImageReader(engine, engine.graph().find("image"));
+  }
+
+  Engine engine() {
+    return engine;
+  }
+
+  BlockNode node() {
+    return node;
+  }
+
+  long length() {
+    return node.length();
+  }
+
+  void read(long offset, byte[] data) throws HostIoException {
+    BlockIo.read(node, offset, data, 0, data.length);
+  }
+}

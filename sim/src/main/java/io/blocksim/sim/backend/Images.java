@@ -1,0 +1,57 @@
+package io.blocksim.sim.backend;
+
+import io.blocksim.model.driver.qcow2.Qcow2CreateOptions;
+import io.blocksim.model.driver.qcow2.Qcow2Image;
+import io.blocksim.model.port.HostFile;
+import io.blocksim.model.port.HostIoException;
+import io.blocksim.model.port.HostStorage;
+import io.blocksim.sim.runner.Backend.ImageSpec;
+import java.security.MessageDigest;
+
+/** Image files as {@code qemu-img create} makes them, and guest-visible digests of image files. */
+final class Images {
+  private Images() {}
+
+  static void create(HostStorage storage, ImageSpec spec) throws HostIoException {
+    HostFile file = storage.create(spec.path());
+    switch (spec.format()) {
+      case "raw" -> file.truncate(spec.sizeBytes());
+      case "qcow2" -> {
+        Qcow2CreateOptions options = Qcow2CreateOptions.defaults();
+        if (spec.clusterSizeBytes() != null) {
+          options = options.withClusterSize(spec.clusterSizeBytes());
+        }
+        if (spec.backing() != null) {
+          String format = spec.backingFormat() != null ? spec.backingFormat()
+              : probeFormat(storage, spec.backing());
+          options = options.withBacking(spec.backing(), format);
+        }
+        Qcow2Image.create(file, spec.sizeBytes(), options);
+      }
+      default -> throw new HostIoException(HostIoException.EINVAL,
+          "unknown image format '" + spec.format() + "'");
+    }
+  }
+
+  /** Returns "qcow2" when the file starts with the qcow2 magic, else "raw" (qemu-img's probe). */
+  static String probeFormat(HostStorage storage, String path) throws HostIoException {
+    HostFile file = storage.open(path);
+    byte[] magic = new byte[4];
+    file.read(0, magic, 0, 4);
+    return magic[0] == 'Q' && magic[1] == 'F' && magic[2] == 'I' && magic[3] == (byte) 0xfb
+        ? "qcow2" : "raw";
+  }
+
+  /** Hashes the guest-visible contents of an image file (its backing chain included). */
+  static void digestFile(HostStorage storage, String path, MessageDigest sha)
+      throws HostIoException {
+    ImageReader reader = ImageReader.open(storage, path);
+    long length = reader.length();
+    for (long offset = 0; offset < length; offset += 1 << 20) {
+      int chunk = (int) Math.min(1 << 20, length - offset);
+      byte[] data = new byte[chunk];
+      reader.read(offset, data);
+      sha.update(data);
+    }
+  }
+}

@@ -1,0 +1,143 @@
+package io.blocksim.sim.backend;
+
+import io.blocksim.model.port.HostIoException;
+import io.blocksim.model.port.HostStorage;
+import io.blocksim.sim.guest.QemuIoCommand;
+import io.blocksim.sim.runner.Backend.ImageSpec;
+import io.blocksim.sim.runner.Backend.ImgOutcome;
+import io.blocksim.sim.runner.StepException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The {@code qemu-img} subcommands of the {@code img:} step, on the fake disk, printing what
+ * qemu-img 7.2 prints.
+ */
+final class QemuImg {
+  private QemuImg() {}
+
+  static ImgOutcome run(HostStorage storage, String command) throws StepException {
+    List<String> words = new ArrayList<>(Arrays.asList(command.trim().split("\\s+")));
+    String verb = words.isEmpty() ? "" : words.remove(0);
+    try {
+      return switch (verb) {
+        case "create" -> create(storage, words);
+        case "compare" -> compare(storage, words);
+        default -> throw new StepException("img: 'qemu-img " + verb
+            + "' is not supported by the simulator yet");
+      };
+    } catch (HostIoException e) {
+      return new ImgOutcome(List.of("qemu-img: " + e.getMessage()), 1);
+    }
+  }
+
+  private static ImgOutcome create(HostStorage storage, List<String> words)
+      throws StepException, HostIoException {
+    String format = "raw";
+    String backing = null;
+    String backingFormat = null;
+    Long clusterSize = null;
+    List<String> positional = new ArrayList<>();
+    for (int i = 0; i < words.size(); i++) {
+      String w = words.get(i);
+      switch (w) {
+        case "-f" -> format = arg(words, ++i, w);
+        case "-b" -> backing = arg(words, ++i, w);
+        case "-F" -> backingFormat = arg(words, ++i, w);
+        case "-o" -> {
+          for (String option : arg(words, ++i, w).split(",")) {
+            String[] kv = option.split("=", 2);
+            switch (kv[0]) {
+              case "cluster_size" -> clusterSize = QemuIoCommand.parseNumber(kv[1], "size");
+              case "backing_file" -> backing = kv[1];
+              case "backing_fmt" -> backingFormat = kv[1];
+              default -> throw new StepException("img create: option '" + kv[0]
+                  + "' is not supported by the simulator");
+            }
+          }
+        }
+        default -> positional.add(w);
+      }
+    }
+    if (positional.size() != 2) {
+      throw new StepException("img create takes FILE SIZE");
+    }
+    String path = positional.get(0);
+    long size = QemuIoCommand.parseNumber(positional.get(1), "size");
+    if (backing != null && backingFormat == null) {
+      return new ImgOutcome(List.of(
+          "qemu-img: " + path + ": Backing file specified without backing format",
+          "Detected format of " + Images.probeFormat(storage, backing) + "."), 1);
+    }
+    Images.create(storage, new ImageSpec(path, format, size, backing, backingFormat,
+        clusterSize, Map.of()));
+    StringBuilder line = new StringBuilder("Formatting '" + path + "', fmt=" + format);
+    if (format.equals("qcow2")) {
+      line.append(" cluster_size=").append(clusterSize == null ? 65536 : clusterSize)
+          .append(" extended_l2=off compression_type=zlib");
+    }
+    line.append(" size=").append(size);
+    if (backing != null) {
+      line.append(" backing_file=").append(backing).append(" backing_fmt=").append(backingFormat);
+    }
+    if (format.equals("qcow2")) {
+      line.append(" lazy_refcounts=off refcount_bits=16");
+    }
+    return new ImgOutcome(List.of(line.toString()), 0);
+  }
+
+  private static ImgOutcome compare(HostStorage storage, List<String> words)
+      throws StepException, HostIoException {
+    List<String> files = new ArrayList<>();
+    for (String w : words) {
+      if (!w.startsWith("-")) {
+        files.add(w);
+      }
+    }
+    if (files.size() != 2) {
+      throw new StepException("img compare takes FILE1 FILE2");
+    }
+    ImageReader a = ImageReader.open(storage, files.get(0));
+    ImageReader b = ImageReader.open(storage, files.get(1));
+    List<String> lines = new ArrayList<>();
+    if (a.length() != b.length()) {
+      lines.add("Warning: Image size mismatch!");
+    }
+    long common = Math.min(a.length(), b.length());
+    for (long offset = 0; offset < common; offset += 1 << 20) {
+      int chunk = (int) Math.min(1 << 20, common - offset);
+      byte[] da = new byte[chunk];
+      byte[] db = new byte[chunk];
+      a.read(offset, da);
+      b.read(offset, db);
+      int mismatch = Arrays.mismatch(da, db);
+      if (mismatch >= 0) {
+        lines.add("Content mismatch at offset " + (offset + (mismatch & ~511)) + "!");
+        return new ImgOutcome(lines, 1);
+      }
+    }
+    ImageReader longer = a.length() > b.length() ? a : b;
+    for (long offset = common; offset < longer.length(); offset += 1 << 20) {
+      int chunk = (int) Math.min(1 << 20, longer.length() - offset);
+      byte[] data = new byte[chunk];
+      longer.read(offset, data);
+      for (int i = 0; i < chunk; i++) {
+        if (data[i] != 0) {
+          lines.add("Content mismatch at offset " + (offset + (i & ~511)) + "!");
+          return new ImgOutcome(lines, 1);
+        }
+      }
+    }
+    lines.add("Images are identical.");
+    return new ImgOutcome(lines, 0);
+  }
+
+  private static String arg(List<String> words, int i, String option) throws StepException {
+    if (i >= words.size()) {
+      throw new StepException("img: option " + option + " needs a value");
+    }
+    return words.get(i);
+  }
+}

@@ -1,0 +1,213 @@
+package io.blocksim.sim.backend;
+
+import io.blocksim.model.Engine;
+import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.port.HostIoException;
+import io.blocksim.model.port.Scheduler;
+import io.blocksim.model.qmp.QmpEvent;
+import io.blocksim.sim.disk.FakeDisk;
+import io.blocksim.sim.disk.LatencyModel;
+import io.blocksim.sim.guest.GuestIo;
+import io.blocksim.sim.guest.QemuIoCommand;
+import io.blocksim.sim.loop.EventLoop;
+import io.blocksim.sim.prng.Prng;
+import io.blocksim.sim.prng.WorldSeeds;
+import io.blocksim.sim.runner.Backend;
+import io.blocksim.sim.runner.StepException;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The simulated world behind a scenario: one seeded PRNG, the event loop, the fake disk and the
+ * engine (one simulated qemu-storage-daemon, replaced by a fresh one after a crash).
+ */
+public final class SimBackend implements Backend {
+  private final Prng root;
+  private final WorldSeeds seeds;
+  private final FakeDisk disk;
+  private final EventLoop loop;
+  private final Set<String> semantics;
+  private final List<QmpEvent> eventsOfDeadProcesses = new ArrayList<>();
+  private Engine engine;
+  /** Bumped at every crash so that work scheduled by a dead process never runs. */
+  private long epoch;
+
+  public SimBackend(long seed, Set<String> semantics) {
+    this.root = new Prng(seed);
+    this.seeds = WorldSeeds.draw(root);
+    this.disk = new FakeDisk();
+    this.loop = new EventLoop(new LatencyModel(new Prng(seeds.diskLatency())));
+    this.semantics = semantics;
+    this.engine = newEngine();
+  }
+
+  private Engine newEngine() {
+    long myEpoch = epoch;
+    Scheduler scheduler = new Scheduler() {
+      @Override
+      public long nowNs() {
+        return loop.nowNs();
+      }
+
+      @Override
+      public void schedule(long delayNs, Runnable task) {
+        loop.schedule(delayNs, () -> {
+          if (epoch == myEpoch) {
+            task.run();
+          }
+        });
+      }
+
+      @Override
+      public long ioLatencyNs(long bytes) {
+        return loop.ioLatencyNs(bytes);
+      }
+    };
+    return new Engine(scheduler, disk, semantics);
+  }
+
+  public Engine engine() {
+    return engine;
+  }
+
+  public FakeDisk disk() {
+    return disk;
+  }
+
+  public EventLoop loop() {
+    return loop;
+  }
+
+  @Override
+  public void createImage(ImageSpec spec) throws StepException {
+    try {
+      Images.create(disk, spec);
+    } catch (HostIoException e) {
+      throw new StepException("cannot create image '" + spec.path() + "': "
+          + HostIoException.strerror(e.errno()));
+    }
+  }
+
+  @Override
+  public Map<String, Object> qmp(String command, Map<String, Object> args) {
+    return engine.execute(command, args);
+  }
+
+  @Override
+  public IoOutcome io(String nodeName, String command) throws StepException {
+    BlockNode node = engine.graph().find(nodeName);
+    if (node == null) {
+      throw new StepException("io: no node named '" + nodeName + "'");
+    }
+    QemuIoCommand parsed;
+    try {
+      parsed = QemuIoCommand.parse(command);
+    } catch (IllegalArgumentException e) {
+      throw new StepException("io: " + e.getMessage());
+    }
+    GuestIo.Result result = GuestIo.run(aboveJobFilters(node), parsed,
+        bytes -> loop.advance(loop.ioLatencyNs(bytes)));
+    return new IoOutcome(result.lines(), result.error());
+  }
+
+  /**
+   * Returns the node a guest device attached to {@code node} talks to: a job inserts its filter
+   * (copy-before-write, copy-on-read, mirror_top, commit_top) above the node and takes over its
+   * parents, so the harness's export goes above those filters as well.
+   */
+  static BlockNode aboveJobFilters(BlockNode node) {
+    BlockNode top = node;
+    boolean moved = true;
+    while (moved) {
+      moved = false;
+      for (BlockNode parent : top.parents()) {
+        if (JOB_FILTERS.contains(parent.driver().name()) && parent.primaryChild() == top) {
+          top = parent;
+          moved = true;
+          break;
+        }
+      }
+    }
+    return top;
+  }
+
+  private static final java.util.List<String> JOB_FILTERS = java.util.List.of(
+      "copy-before-write", "copy-on-read", "mirror_top", "commit_top");
+
+  @Override
+  public void advance(long durationNs) {
+    loop.advance(durationNs);
+  }
+
+  @Override
+  public boolean runUntil(BooleanSupplier condition, long timeoutNs) {
+    return loop.runUntil(condition, loop.nowNs() + timeoutNs);
+  }
+
+  @Override
+  public List<QmpEvent> events() {
+    if (eventsOfDeadProcesses.isEmpty()) {
+      return engine.events();
+    }
+    List<QmpEvent> all = new ArrayList<>(eventsOfDeadProcesses);
+    all.addAll(engine.events());
+    return all;
+  }
+
+  @Override
+  public String imageDigest(String nodeOrFile) throws StepException {
+    try {
+      MessageDigest sha = MessageDigest.getInstance("SHA-256");
+      BlockNode node = engine.graph().find(nodeOrFile);
+      if (node != null) {
+        long length = node.length();
+        for (long offset = 0; offset < length; offset += 1 << 20) {
+          int chunk = (int) Math.min(1 << 20, length - offset);
+          sha.update(GuestIo.readSparse(node, offset, chunk));
+        }
+      } else if (disk.exists(nodeOrFile)) {
+        Images.digestFile(disk, nodeOrFile, sha);
+      } else {
+        throw new StepException("no node or image file named '" + nodeOrFile + "'");
+      }
+      return HexFormat.of().formatHex(sha.digest());
+    } catch (HostIoException e) {
+      throw new StepException("reading '" + nodeOrFile + "' failed: "
+          + HostIoException.strerror(e.errno()));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  @Override
+  public void crashProcess() {
+    eventsOfDeadProcesses.addAll(engine.events());
+    epoch++;
+    disk.crashProcess();
+    engine = newEngine();
+  }
+
+  @Override
+  public void crashPower() {
+    eventsOfDeadProcesses.addAll(engine.events());
+    epoch++;
+    disk.crashPower(new Prng(seeds.diskPowerLoss() + epoch));
+    engine = newEngine();
+  }
+
+  @Override
+  public ImgOutcome img(String command) throws StepException {
+    return QemuImg.run(disk, command);
+  }
+
+  @Override
+  public void close() {
+    // Nothing outlives the run: the disk and the loop are garbage once the runner lets go.
+  }
+}

@@ -1,0 +1,161 @@
+package io.blocksim.sim.diff;
+
+import io.blocksim.model.qmp.Json;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Compares the observations object of one case as QEMU produced it with the simulator's, category
+ * by category (bitmaps, jobs, images, responses, events, outcome), and keeps the first differing
+ * value of each.
+ *
+ * <p>QEMU 7.2 emits {@code BLOCK_JOB_PENDING} and {@code BLOCK_JOB_READY} intermittently for the
+ * same run, so those two are left out of the event comparison; the {@code JOB_STATUS_CHANGE}
+ * sequence still shows every status a job went through.
+ */
+public final class Comparison {
+  public static final List<String> CATEGORIES = List.of("outcome", "bitmaps", "jobs", "images",
+      "responses", "events");
+  static final List<String> OPTIONAL_EVENTS = List.of("BLOCK_JOB_PENDING", "BLOCK_JOB_READY");
+
+  /** The first difference of a category: where, and both values. */
+  public record Difference(String category, String where, Object qemu, Object sim) {
+    public String render() {
+      return category + " differ at " + where + ":\n    qemu: " + show(qemu) + "\n    sim:  "
+          + show(sim);
+    }
+
+    private static String show(Object value) {
+      return value instanceof String s ? s : Json.compact(value);
+    }
+  }
+
+  private Comparison() {}
+
+  /** Returns the differences, one per differing category, in category order. */
+  public static List<Difference> compare(Map<String, Object> qemu, Map<String, Object> sim) {
+    List<Difference> differences = new ArrayList<>();
+    if (!Objects.equals(qemu.get("passed"), sim.get("passed"))
+        || !Objects.equals(qemu.get("failure"), sim.get("failure"))) {
+      differences.add(new Difference("outcome", "the case's result",
+          outcome(qemu), outcome(sim)));
+    }
+    for (String category : List.of("bitmaps", "jobs", "images")) {
+      Difference d = compareObservations(category, list(qemu.get("observations")),
+          list(sim.get("observations")));
+      if (d != null) {
+        differences.add(d);
+      }
+    }
+    Difference responses = compareLists("responses", list(qemu.get("responses")),
+        list(sim.get("responses")), "response");
+    if (responses != null) {
+      differences.add(responses);
+    }
+    Difference events = compareLists("events", withoutOptional(list(qemu.get("events"))),
+        withoutOptional(list(sim.get("events"))), "event");
+    if (events != null) {
+      differences.add(events);
+    }
+    return differences;
+  }
+
+  private static String outcome(Map<String, Object> result) {
+    return Boolean.TRUE.equals(result.get("passed")) ? "passed"
+        : "failed: " + result.get("failure");
+  }
+
+  private static Difference compareObservations(String category, List<Object> qemu,
+      List<Object> sim) {
+    int n = Math.max(qemu.size(), sim.size());
+    for (int i = 0; i < n; i++) {
+      Map<?, ?> q = i < qemu.size() ? (Map<?, ?>) qemu.get(i) : null;
+      Map<?, ?> s = i < sim.size() ? (Map<?, ?>) sim.get(i) : null;
+      String label = String.valueOf(q != null ? q.get("label") : s.get("label"));
+      Object qv = q == null ? "<no observation>" : q.get(category);
+      Object sv = s == null ? "<no observation>" : s.get(category);
+      if (!equal(qv, sv)) {
+        return firstInside(category, "observation '" + label + "'", qv, sv);
+      }
+    }
+    return null;
+  }
+
+  private static Difference firstInside(String category, String where, Object qv, Object sv) {
+    if (qv instanceof List<?> ql && sv instanceof List<?> sl) {
+      for (int j = 0; j < Math.max(ql.size(), sl.size()); j++) {
+        Object a = j < ql.size() ? ql.get(j) : "<missing>";
+        Object b = j < sl.size() ? sl.get(j) : "<missing>";
+        if (!equal(a, b)) {
+          return new Difference(category, where + " entry " + (j + 1), a, b);
+        }
+      }
+    }
+    return new Difference(category, where, qv, sv);
+  }
+
+  private static Difference compareLists(String category, List<Object> qemu, List<Object> sim,
+      String noun) {
+    for (int i = 0; i < Math.max(qemu.size(), sim.size()); i++) {
+      Object a = i < qemu.size() ? qemu.get(i) : "<no more " + noun + "s>";
+      Object b = i < sim.size() ? sim.get(i) : "<no more " + noun + "s>";
+      if (!equal(a, b)) {
+        return new Difference(category, noun + " " + (i + 1), a, b);
+      }
+    }
+    return null;
+  }
+
+  private static List<Object> withoutOptional(List<Object> events) {
+    List<Object> kept = new ArrayList<>();
+    for (Object e : events) {
+      if (!(e instanceof Map<?, ?> m && OPTIONAL_EVENTS.contains(m.get("event")))) {
+        kept.add(e);
+      }
+    }
+    return kept;
+  }
+
+  @SuppressWarnings("unchecked")
+  private static List<Object> list(Object value) {
+    return value instanceof List<?> l ? (List<Object>) l : List.of();
+  }
+
+  /** Deep equality that treats integral numbers of different boxed types as equal. */
+  static boolean equal(Object a, Object b) {
+    if (a instanceof Number x && b instanceof Number y) {
+      return x.longValue() == y.longValue();
+    }
+    if (a instanceof Map<?, ?> x && b instanceof Map<?, ?> y) {
+      if (!x.keySet().equals(y.keySet())) {
+        return false;
+      }
+      for (Object key : x.keySet()) {
+        if (!equal(x.get(key), y.get(key))) {
+          return false;
+        }
+      }
+      return true;
+    }
+    if (a instanceof List<?> x && b instanceof List<?> y) {
+      if (x.size() != y.size()) {
+        return false;
+      }
+      for (int i = 0; i < x.size(); i++) {
+        if (!equal(x.get(i), y.get(i))) {
+          return false;
+        }
+      }
+      return true;
+    }
+    return Objects.equals(a, b);
+  }
+
+  /** Returns a map view for tests. */
+  static Map<String, Object> object(Object... kv) {
+    return new LinkedHashMap<>(Json.object(kv));
+  }
+}

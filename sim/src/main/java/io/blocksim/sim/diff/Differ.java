@@ -1,0 +1,172 @@
+package io.blocksim.sim.diff;
+
+import io.blocksim.model.qmp.Json;
+import io.blocksim.sim.qemu.QemuBackend;
+import io.blocksim.sim.runner.CaseResult;
+import io.blocksim.sim.runner.CaseRunner;
+import io.blocksim.sim.runner.ScenarioRunner;
+import io.blocksim.sim.runner.StepException;
+import io.blocksim.sim.scenario.Scenario;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * {@code blocksim diff}: runs each case that is not sim-only on a fresh qemu-storage-daemon and in
+ * the simulator, and compares their observations. QEMU cases run in parallel daemons, up to the
+ * core count (each in its own scratch directory); the simulator part stays single-threaded per
+ * case.
+ */
+public final class Differ {
+  /** How one case came out. */
+  public enum Verdict { IDENTICAL, KNOWN, DIFFERS, QEMU_CRASHED, SKIPPED }
+
+  /** The outcome of one case. */
+  public record CaseDiff(String scenarioPath, String caseName, Verdict verdict, String detail,
+      List<Comparison.Difference> differences, String daemonLog, long qemuNanos,
+      long simNanos) {
+    public String displayName() {
+      return caseName.isEmpty() ? scenarioPath : scenarioPath + " [" + caseName + "]";
+    }
+  }
+
+  /** What {@code blocksim diff} was asked to do. */
+  public record Options(boolean record, boolean recorded, int parallelism, Path scratchRoot) {}
+
+  private final Options options;
+  private final KnownDivergences known;
+  private final PrintStream out;
+
+  public Differ(Options options, KnownDivergences known, PrintStream out) {
+    this.options = options;
+    this.known = known;
+    this.out = out;
+  }
+
+  public List<CaseDiff> run(List<Scenario> scenarios) throws IOException, InterruptedException {
+    ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, options.parallelism()));
+    List<Future<CaseDiff>> futures = new ArrayList<>();
+    int index = 0;
+    for (Scenario scenario : scenarios) {
+      for (Scenario.Case scenarioCase : scenario.cases()) {
+        int caseIndex = index++;
+        futures.add(pool.submit(() -> diffCase(scenario, scenarioCase, caseIndex)));
+      }
+    }
+    pool.shutdown();
+    List<CaseDiff> results = new ArrayList<>();
+    try {
+      for (Future<CaseDiff> future : futures) {
+        CaseDiff diff = future.get();
+        results.add(diff);
+        out.println(summary(diff));
+        for (Comparison.Difference d : diff.differences()) {
+          out.println("  " + d.render());
+        }
+      }
+    } catch (ExecutionException e) {
+      throw new IllegalStateException("diff worker failed", e.getCause());
+    }
+    return results;
+  }
+
+  private CaseDiff diffCase(Scenario scenario, Scenario.Case scenarioCase, int index)
+      throws IOException {
+    if (scenario.simOnly()) {
+      return new CaseDiff(scenario.path(), scenarioCase.name(), Verdict.SKIPPED, "sim-only",
+          List.of(), null, 0, 0);
+    }
+    long simStart = System.nanoTime(); // determinism-ok: wall time is reported, never decides
+    ScenarioRunner simRunner = new ScenarioRunner(new ScenarioRunner.Options(null, false,
+        Set.of(), null, false), new PrintStream(PrintStream.nullOutputStream()));
+    CaseResult sim = simRunner.simulate(scenario, scenarioCase);
+    long simNanos = System.nanoTime() - simStart; // determinism-ok: reported only
+
+    Path recording = recordingPath(scenario.path(), scenarioCase.name());
+    Map<String, Object> qemu;
+    String daemonLog = null;
+    long qemuNanos = 0;
+    if (options.recorded()) {
+      if (!Files.isRegularFile(recording)) {
+        return new CaseDiff(scenario.path(), scenarioCase.name(), Verdict.SKIPPED,
+            "no recording " + recording, List.of(), null, 0, simNanos);
+      }
+      qemu = JsonFiles.readObject(recording);
+    } else {
+      long qemuStart = System.nanoTime(); // determinism-ok: reported only
+      Path scratch = options.scratchRoot().resolve("case-" + index);
+      List<String> logLines = new ArrayList<>();
+      try (QemuBackend backend = new QemuBackend(scratch, false, logLines::add)) {
+        CaseResult real = new CaseRunner(scenario, scenarioCase, backend).run();
+        qemu = real.observations();
+        if (!real.passed() || real.failure() != null) {
+          daemonLog = readQuietly(backend.daemonLog());
+        }
+        if (real.failure() != null && real.failure().contains("QEMU crashed")) {
+          return new CaseDiff(scenario.path(), scenarioCase.name(), crashedOrKnown(scenario,
+              scenarioCase), real.failure(), List.of(), daemonLog,
+              System.nanoTime() - qemuStart, simNanos); // determinism-ok: reported only
+        }
+      } catch (StepException e) {
+        return new CaseDiff(scenario.path(), scenarioCase.name(), Verdict.QEMU_CRASHED,
+            "QEMU could not run the case: " + e.getMessage(), List.of(), null, 0, simNanos);
+      }
+      qemuNanos = System.nanoTime() - qemuStart; // determinism-ok: reported only
+      if (options.record()) {
+        Files.writeString(recording, Json.pretty(qemu) + "\n", StandardCharsets.UTF_8);
+      }
+    }
+    List<Comparison.Difference> differences = Comparison.compare(qemu, sim.observations());
+    Verdict verdict = Verdict.IDENTICAL;
+    String detail = null;
+    if (!differences.isEmpty()) {
+      String reason = known.reason(scenario.path(), scenarioCase.name());
+      verdict = reason != null ? Verdict.KNOWN : Verdict.DIFFERS;
+      detail = reason;
+    }
+    return new CaseDiff(scenario.path(), scenarioCase.name(), verdict, detail,
+        verdict == Verdict.DIFFERS ? differences : List.of(), daemonLog, qemuNanos, simNanos);
+  }
+
+  private Verdict crashedOrKnown(Scenario scenario, Scenario.Case scenarioCase) {
+    return known.reason(scenario.path(), scenarioCase.name()) != null ? Verdict.KNOWN
+        : Verdict.QEMU_CRASHED;
+  }
+
+  /** Returns where {@code --record} keeps QEMU's observations: NAME[.CASE].qemu.json. */
+  public static Path recordingPath(String scenarioPath, String caseName) {
+    String base = scenarioPath.substring(0, scenarioPath.length() - ".yaml".length());
+    return Path.of(caseName.isEmpty() ? base + ".qemu.json" : base + "." + caseName
+        + ".qemu.json");
+  }
+
+  private static String readQuietly(Path file) {
+    try {
+      return Files.isRegularFile(file) ? Files.readString(file, StandardCharsets.UTF_8) : null;
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  static String summary(CaseDiff d) {
+    String verdict = switch (d.verdict()) {
+      case IDENTICAL -> "identical";
+      case KNOWN -> "known divergence: " + d.detail();
+      case DIFFERS -> "DIFFERS in " + String.join(", ",
+          d.differences().stream().map(Comparison.Difference::category).toList());
+      case QEMU_CRASHED -> "QEMU crashed: " + d.detail();
+      case SKIPPED -> "skipped (" + d.detail() + ")";
+    };
+    return String.format(java.util.Locale.ROOT, "%-72s %s", d.displayName(), verdict);
+  }
+}

@@ -1,0 +1,149 @@
+package io.blocksim.sim.guest;
+
+import io.blocksim.model.driver.BlockStatus;
+import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.io.BlockIo;
+import io.blocksim.model.io.RequestFlags;
+import io.blocksim.model.port.HostIoException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.LongConsumer;
+
+/**
+ * Guest I/O as the {@code io:} step defines it: qemu-io connected to a short-lived NBD export of
+ * the node (qemu-semantics.md §10.3). Reads are answered sparsely, as QEMU's NBD server does with
+ * structured replies: ranges the whole chain reports as zero are not read at all (so no
+ * {@code read_aio} and no blkdebug rule fires for them). When qemu-io disconnects it flushes the
+ * export, so every session ends with a flush of the node.
+ */
+public final class GuestIo {
+  /** Largest request the NBD client sends in one piece (32 MiB, NBD_MAX_BUFFER_SIZE). */
+  private static final int MAX_REQUEST_BYTES = 32 << 20;
+
+  private GuestIo() {}
+
+  /** The output lines and, when a request failed, qemu-io's error text. */
+  public record Result(List<String> lines, String error) {}
+
+  /**
+   * Runs one command on the node. {@code elapse} is called with each request's byte count, so the
+   * caller can let virtual time pass (and jobs interleave) while the request is in flight.
+   */
+  public static Result run(BlockNode node, QemuIoCommand command, LongConsumer elapse) {
+    List<String> lines = new ArrayList<>();
+    String error = null;
+    long length = node.length();
+    try {
+      switch (command.kind()) {
+        case WRITE -> {
+          checkRange(command, length);
+          write(node, command, elapse);
+          lines.addAll(QemuIoCommand.report("wrote", command.offset(), command.length()));
+        }
+        case READ -> {
+          checkRange(command, length);
+          boolean matches = read(node, command, elapse);
+          if (!matches) {
+            lines.add("Pattern verification failed at offset " + command.offset() + ", "
+                + command.length() + " bytes");
+            error = "Pattern verification failed";
+          }
+          lines.addAll(QemuIoCommand.report("read", command.offset(), command.length()));
+        }
+        case DISCARD -> {
+          checkRange(command, length);
+          BlockIo.discard(node, command.offset(), command.length());
+          elapse.accept(0);
+          lines.addAll(QemuIoCommand.report("discard", command.offset(), command.length()));
+        }
+        case FLUSH -> {
+          BlockIo.flush(node);
+          elapse.accept(0);
+        }
+        default -> throw new IllegalStateException();
+      }
+    } catch (HostIoException e) {
+      String verb = switch (command.kind()) {
+        case WRITE -> "write";
+        case READ -> "read";
+        case DISCARD -> "discard";
+        case FLUSH -> "flush";
+      };
+      error = verb + " failed: " + HostIoException.strerror(e.errno());
+      lines.add(error);
+    }
+    // qemu-io's disconnect flushes the export; a failure there is not reported by qemu-io.
+    try {
+      BlockIo.flush(node);
+    } catch (HostIoException e) {
+      // Ignored, as qemu-io ignores it.
+    }
+    return new Result(lines, error);
+  }
+
+  private static void checkRange(QemuIoCommand command, long length) throws HostIoException {
+    if (command.offset() < 0 || command.length() < 0 || command.offset() > length
+        || command.length() > length - command.offset()) {
+      throw new HostIoException(HostIoException.EIO, "request beyond the end of the export");
+    }
+  }
+
+  private static void write(BlockNode node, QemuIoCommand command, LongConsumer elapse)
+      throws HostIoException {
+    long done = 0;
+    while (done < command.length()) {
+      int chunk = (int) Math.min(MAX_REQUEST_BYTES, command.length() - done);
+      long offset = command.offset() + done;
+      if (command.zeroes()) {
+        BlockIo.writeZeroes(node, offset, chunk,
+            command.mayUnmap() ? RequestFlags.MAY_UNMAP : RequestFlags.NONE);
+      } else {
+        byte[] data = new byte[chunk];
+        Arrays.fill(data, (byte) (command.pattern() == null ? 0xcd : command.pattern()));
+        BlockIo.write(node, offset, data, 0, chunk, RequestFlags.NONE);
+      }
+      elapse.accept(chunk);
+      done += chunk;
+    }
+  }
+
+  /** Reads sparsely; returns whether the data matched the pattern (true without -P). */
+  private static boolean read(BlockNode node, QemuIoCommand command, LongConsumer elapse)
+      throws HostIoException {
+    boolean matches = true;
+    long done = 0;
+    while (done < command.length()) {
+      int chunk = (int) Math.min(MAX_REQUEST_BYTES, command.length() - done);
+      byte[] data = readSparse(node, command.offset() + done, chunk);
+      elapse.accept(chunk);
+      if (command.pattern() != null) {
+        byte expected = (byte) (int) command.pattern();
+        for (byte b : data) {
+          if (b != expected) {
+            matches = false;
+            break;
+          }
+        }
+      }
+      done += chunk;
+    }
+    return matches;
+  }
+
+  /** Reads a range as the NBD server does: zero runs from block status, data runs from the node. */
+  public static byte[] readSparse(BlockNode node, long offset, int length)
+      throws HostIoException {
+    byte[] data = new byte[length];
+    long done = 0;
+    while (done < length) {
+      BlockStatus status = BlockIo.blockStatusAbove(node, offset + done, length - done);
+      int run = (int) Math.min(status.lengthBytes(), length - done);
+      if (!status.zero()) {
+        BlockIo.read(node, offset + done, data, (int) done, run);
+      }
+      done += run;
+    }
+    return data;
+  }
+}

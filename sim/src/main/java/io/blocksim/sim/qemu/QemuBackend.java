@@ -1,0 +1,665 @@
+package io.blocksim.sim.qemu;
+
+import io.blocksim.model.qmp.QmpEvent;
+import io.blocksim.sim.qemu.ToolRun.ToolTimeoutException;
+import io.blocksim.sim.runner.Backend;
+import io.blocksim.sim.runner.StepException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * Carries out a scenario's steps on a real qemu-storage-daemon 7.2, so that {@code blocksim diff}
+ * can set the simulator's answers beside QEMU's.
+ *
+ * <p>Layout: image files live in the scenario's scratch directory, and scenario paths are
+ * relative to it; QMP arguments get absolute file names on the way out and replies and events
+ * lose the scratch prefix on the way back. Sockets, the daemon's log and temporary files live in
+ * a separate short-named control directory (a UNIX socket path must stay under 108 bytes).
+ *
+ * <p>Guest I/O: each {@code io} step exports the node over NBD (writable, with a fresh export
+ * name), runs {@code qemu-io -f raw nbd+unix://...}, and deletes the export again; the export's
+ * own {@code BLOCK_EXPORT_DELETED} events are kept out of {@link #events()}. While a job has a
+ * filter above the node, the export goes on top of the filter, where a guest device would be
+ * (see {@link #guestTop}). qemu-io flushes when it disconnects (qemu-semantics §10.3), which is
+ * QEMU's real behaviour and the simulator's too.
+ *
+ * <p>Fault model: the daemon may crash or hang. A crash is reported as {@code "QEMU crashed
+ * (signal N)"} with the tail of the daemon's log, never as a simulator failure; a hang ends in a
+ * {@link StepException} after the command time limit. Known: qemu-storage-daemon 7.2 segfaults
+ * on {@code query-named-block-nodes} after a block-stream job with auto-dismiss false has
+ * concluded.
+ *
+ * <p>This backend works in real time ({@link System#nanoTime()}, sleeping); it is outside the
+ * deterministic simulator by nature.
+ */
+public final class QemuBackend implements Backend {
+  /** Longest a QMP command may take before the daemon counts as hung. */
+  static final long COMMAND_TIMEOUT_NS = 30_000_000_000L;
+  /** Longest a qemu-io, qemu-img or nbdcopy run may take. */
+  static final long TOOL_TIMEOUT_NS = 120_000_000_000L;
+  /** Upper bound of a {@link #runUntil} wait in real time, whatever the scenario asks. */
+  static final long RUN_UNTIL_CAP_NS = 30_000_000_000L;
+  private static final long EXPORT_DELETE_TIMEOUT_NS = 10_000_000_000L;
+  private static final long EXIT_WAIT_MS = 2_000L;
+  private static final int LOG_TAIL_LINES = 20;
+  private static final String INTERNAL_EXPORT_PREFIX = "blocksim-";
+  private static final String DAEMON_LOG = "qemu-storage-daemon.log";
+  private static final Pattern FORMAT_MEMBER = Pattern.compile("\"format\": \"([a-z0-9]+)\"");
+
+  private final ScratchPaths paths;
+  private final boolean keepScratch;
+  private final Consumer<String> log;
+  private final Path controlDir;
+  private final Path daemonLog;
+  private final long commandTimeoutNs;
+  private final Map<String, Path> tools = new LinkedHashMap<>();
+  private final List<QmpEvent> events = new ArrayList<>();
+  private final Set<String> deletedInternalExports = new LinkedHashSet<>();
+  private StorageDaemon daemon;
+  private int exportSerial;
+  private int tempSerial;
+
+  /**
+   * Starts a daemon for one case.
+   *
+   * @param scratchDir the case's scratch directory (created if missing); image paths in the
+   *     scenario are relative to it
+   * @param keepScratch keep the scratch and control directories on {@link #close()} (their
+   *     paths go to {@code log})
+   * @param log receives one line per tool run and daemon start, for diagnostics; never part of
+   *     the scenario's output
+   * @throws StepException when QEMU is not installed or the daemon does not start
+   */
+  public QemuBackend(Path scratchDir, boolean keepScratch, Consumer<String> log)
+      throws StepException {
+    this(scratchDir, keepScratch, log, COMMAND_TIMEOUT_NS);
+  }
+
+  /** As above, with the QMP command time limit given (tests use a short one). */
+  QemuBackend(Path scratchDir, boolean keepScratch, Consumer<String> log, long commandTimeoutNs)
+      throws StepException {
+    QemuAvailability availability = QemuAvailability.check();
+    if (!availability.available()) {
+      throw new StepException(availability.reason());
+    }
+    for (String tool : QemuAvailability.TOOLS) {
+      tools.put(tool, QemuAvailability.find(tool));
+    }
+    this.paths = new ScratchPaths(scratchDir);
+    this.keepScratch = keepScratch;
+    this.log = log;
+    try {
+      Files.createDirectories(paths.scratchDir());
+      this.controlDir = Files.createTempDirectory("blocksim-qsd-");
+    } catch (IOException e) {
+      throw new StepException("cannot create the scratch directories: " + e.getMessage(), e);
+    }
+    this.daemonLog = controlDir.resolve(DAEMON_LOG);
+    this.commandTimeoutNs = commandTimeoutNs;
+    try {
+      startDaemon();
+    } catch (StepException e) {
+      close();  // The message carries the log tail; nobody else will call close().
+      throw e;
+    }
+  }
+
+  /** Returns the scratch directory (absolute). */
+  public Path scratchDir() {
+    return paths.scratchDir();
+  }
+
+  /** Returns the daemon's log file (kept with the control directory when keepScratch is set). */
+  public Path daemonLog() {
+    return daemonLog;
+  }
+
+  /** Returns the daemon's process id (tests stop it to simulate a hang). */
+  long daemonPid() {
+    return daemon.pid();
+  }
+
+  @Override
+  public void createImage(ImageSpec spec) throws StepException {
+    List<String> args = new ArrayList<>(List.of("create", "-f", spec.format()));
+    List<String> options = new ArrayList<>();
+    if (spec.clusterSizeBytes() != null) {
+      options.add("cluster_size=" + spec.clusterSizeBytes());
+    }
+    if (spec.backing() != null) {
+      options.add("backing_file=" + escapeOption(spec.backing()));
+      String backingFormat =
+          spec.backingFormat() != null ? spec.backingFormat() : probeFormat(spec.backing());
+      options.add("backing_fmt=" + backingFormat);
+    }
+    if (spec.options() != null) {
+      spec.options().forEach((key, value) ->
+          options.add(key.replace('-', '_') + "=" + escapeOption(optionValue(value))));
+    }
+    if (!options.isEmpty()) {
+      args.add("-o");
+      args.add(String.join(",", options));
+    }
+    args.add(spec.path());
+    if (spec.sizeBytes() > 0 || spec.backing() == null) {
+      args.add(Long.toString(spec.sizeBytes()));
+    }
+    ToolRun run = runTool("qemu-img", args, null);
+    if (run.exitCode() != 0) {
+      throw new StepException("qemu-img create " + spec.path() + " failed: "
+          + String.join("\n", run.lines()));
+    }
+  }
+
+  @Override
+  @SuppressWarnings("unchecked")
+  public Map<String, Object> qmp(String command, Map<String, Object> args)
+      throws StepException {
+    Map<String, Object> reply = executeRaw(command, paths.toQemu(command, args));
+    return (Map<String, Object>) paths.fromQemu(reply);
+  }
+
+  @Override
+  public IoOutcome io(String node, String command) throws StepException {
+    String exportId = nextExportId("io");
+    boolean writable =
+        addExport(guestTop(node), exportId, true, "io on node '" + node + "'");
+    ToolRun run;
+    try {
+      List<String> args = new ArrayList<>(List.of("-f", "raw"));
+      if (!writable) {
+        args.add("-r");  // A read-only node can only be exported read-only.
+      }
+      args.addAll(List.of(nbdUri(exportId), "-c", command));
+      run = runTool("qemu-io", args, null);
+    } finally {
+      deleteExport(exportId);
+    }
+    List<String> lines = QemuIoOutput.filter(stripControlPaths(run.lines()));
+    for (String line : lines) {
+      if (line.contains("can't open device")) {
+        throw new StepException("io on node '" + node + "': " + line);
+      }
+    }
+    return new IoOutcome(lines, QemuIoOutput.failure(lines, run.exitCode()));
+  }
+
+  @Override
+  public void advance(long durationNs) throws StepException {
+    long deadline = System.nanoTime() + durationNs;
+    requireAlive("advance");
+    long leftNs;
+    while ((leftNs = deadline - System.nanoTime()) > 0) {
+      try {
+        daemon.qmp().awaitEvent(leftNs);
+      } catch (IOException e) {
+        throw daemonFailure("advance", e);
+      }
+    }
+  }
+
+  @Override
+  public boolean runUntil(BooleanSupplier condition, long timeoutNs) throws StepException {
+    long deadline = System.nanoTime() + Math.min(timeoutNs, RUN_UNTIL_CAP_NS);
+    requireAlive("a wait");
+    while (true) {
+      pollEvents();
+      if (condition.getAsBoolean()) {
+        return true;
+      }
+      long leftNs = deadline - System.nanoTime();
+      if (leftNs <= 0) {
+        return false;
+      }
+      try {
+        daemon.qmp().awaitEvent(leftNs);
+      } catch (IOException e) {
+        throw daemonFailure("a wait", e);
+      }
+    }
+  }
+
+  @Override
+  public List<QmpEvent> events() {
+    if (daemon != null && daemon.alive()) {
+      try {
+        daemon.qmp().pollEvents();
+      } catch (IOException e) {
+        // The next command reports the daemon's state; events so far stay valid.
+      }
+    }
+    return List.copyOf(events);
+  }
+
+  @Override
+  public String imageDigest(String nodeOrFile) throws StepException {
+    String exportId = nextExportId("digest");
+    Map<String, Object> reply = executeRaw("block-export-add", exportArgs(nodeOrFile, exportId,
+        false));
+    if (reply.containsKey("error")) {
+      String desc = errorDesc(reply);
+      if (desc.startsWith("Cannot find device=") && isScratchFile(nodeOrFile)) {
+        return fileDigest(nodeOrFile);
+      }
+      throw new StepException("digest of '" + nodeOrFile + "': " + paths.fromQemu(desc));
+    }
+    Path contents = nextTempFile("digest");
+    try {
+      ToolRun run = runTool("nbdcopy", List.of(nbdUri(exportId), "-"), contents);
+      if (run.exitCode() != 0) {
+        throw new StepException("digest of node '" + nodeOrFile + "': nbdcopy failed: "
+            + String.join("\n", stripControlPaths(run.lines())));
+      }
+    } finally {
+      deleteExport(exportId);
+    }
+    return sha256AndDelete(contents);
+  }
+
+  @Override
+  public void crashProcess() throws StepException {
+    requireAlive("crash: process");
+    log.accept("kill -9 qemu-storage-daemon (pid " + daemon.pid() + ")");
+    daemon.kill();
+    appendToDaemonLog("=== killed with SIGKILL by crash: process; restarting ===");
+    startDaemon();
+  }
+
+  @Override
+  public void crashPower() throws StepException {
+    throw new StepException("crash: power is sim-only");
+  }
+
+  @Override
+  public ImgOutcome img(String command) throws StepException {
+    List<String> words;
+    try {
+      words = ShellWords.split(command);
+    } catch (IllegalArgumentException e) {
+      throw new StepException("img: " + e.getMessage());
+    }
+    if (!words.isEmpty() && words.get(0).equals("qemu-img")) {
+      words = words.subList(1, words.size());
+    }
+    if (words.isEmpty()) {
+      throw new StepException("img: empty command");
+    }
+    ToolRun run = runTool("qemu-img", words, null);
+    return new ImgOutcome(stripControlPaths(run.lines()), run.exitCode());
+  }
+
+  @Override
+  public void close() {
+    if (daemon != null) {
+      daemon.close();
+      daemon = null;
+    }
+    if (keepScratch) {
+      log.accept("kept scratch directory " + paths.scratchDir() + " and control directory "
+          + controlDir);
+      return;
+    }
+    deleteTree(paths.scratchDir());
+    deleteTree(controlDir);
+  }
+
+  private void startDaemon() throws StepException {
+    try {
+      // Working directory: the control directory, so a core dump can never land among the
+      // images; every file name QEMU sees is absolute anyway.
+      daemon = StorageDaemon.start(tools.get("qemu-storage-daemon"), controlDir, controlDir,
+          daemonLog, commandTimeoutNs, this::onEvent);
+    } catch (IOException e) {
+      throw new StepException("qemu-storage-daemon did not start: " + e.getMessage()
+          + logTail(), e);
+    }
+    log.accept("qemu-storage-daemon started (pid " + daemon.pid() + ")");
+  }
+
+  private void onEvent(QmpEvent event) {
+    if (event.event().equals("BLOCK_EXPORT_DELETED")
+        && event.data().get("id") instanceof String id
+        && id.startsWith(INTERNAL_EXPORT_PREFIX)) {
+      deletedInternalExports.add(id);
+      return;
+    }
+    @SuppressWarnings("unchecked")
+    Map<String, Object> data = (Map<String, Object>) paths.fromQemu(event.data());
+    events.add(new QmpEvent(event.event(), data, event.timestampNs()));
+  }
+
+  /** Executes a command whose arguments are already in QEMU's form. */
+  private Map<String, Object> executeRaw(String command, Map<String, Object> args)
+      throws StepException {
+    requireAlive("'" + command + "'");
+    try {
+      return daemon.qmp().execute(command, args);
+    } catch (IOException e) {
+      throw daemonFailure("'" + command + "'", e);
+    }
+  }
+
+  private void pollEvents() throws StepException {
+    try {
+      daemon.qmp().pollEvents();
+    } catch (IOException e) {
+      throw daemonFailure("a wait", e);
+    }
+  }
+
+  private void requireAlive(String during) throws StepException {
+    if (daemon == null) {
+      throw new StepException("qemu-storage-daemon is not running (before " + during + ")");
+    }
+    if (!daemon.alive()) {
+      throw new StepException(describeExit(during));
+    }
+  }
+
+  /** Turns a QMP transport failure into a step failure that says what QEMU did. */
+  private StepException daemonFailure(String during, IOException cause) {
+    boolean closed = cause instanceof QmpClient.QmpException q && q.connectionClosed();
+    if (closed || !daemon.alive()) {
+      return new StepException(describeExit(during), cause);
+    }
+    return new StepException("qemu-storage-daemon failed during " + during + ": "
+        + cause.getMessage() + logTail(), cause);
+  }
+
+  private String describeExit(String during) {
+    String status = daemon.exitStatus(EXIT_WAIT_MS);
+    if (status == null) {
+      status = "qemu-storage-daemon closed its QMP connection";
+    }
+    return status + " during " + during + logTail();
+  }
+
+  private String logTail() {
+    try {
+      if (!Files.exists(daemonLog)) {
+        return "";
+      }
+      List<String> lines = ToolRun.splitLines(Files.readString(daemonLog,
+          StandardCharsets.UTF_8));
+      if (lines.isEmpty()) {
+        return "; the daemon log is empty";
+      }
+      List<String> tail = lines.subList(Math.max(0, lines.size() - LOG_TAIL_LINES), lines.size());
+      return "; daemon log tail:\n  " + String.join("\n  ", stripControlPaths(tail));
+    } catch (IOException e) {
+      return "; daemon log unreadable: " + e.getMessage();
+    }
+  }
+
+  private void appendToDaemonLog(String line) {
+    try {
+      Files.writeString(daemonLog, line + "\n", StandardCharsets.UTF_8,
+          StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    } catch (IOException e) {
+      log.accept("cannot write the daemon log: " + e.getMessage());
+    }
+  }
+
+  /**
+   * Exports the node under a fresh name; returns whether the export is writable. A read-only
+   * node is exported read-only when a writable export was asked for.
+   */
+  private boolean addExport(String node, String exportId, boolean writable, String what)
+      throws StepException {
+    Map<String, Object> reply =
+        executeRaw("block-export-add", exportArgs(node, exportId, writable));
+    if (reply.containsKey("error") && writable
+        && errorDesc(reply).equals("Cannot export read-only node as writable")) {
+      return addExport(node, exportId, false, what);
+    }
+    if (reply.containsKey("error")) {
+      throw new StepException(what + ": cannot export the node: "
+          + paths.fromQemu(errorDesc(reply)));
+    }
+    return writable;
+  }
+
+  /**
+   * Returns the node a guest device attached to {@code node} would now be attached to: the top
+   * of the chain of filters that jobs have inserted above it (backup's copy-before-write,
+   * mirror_top, stream's copy-on-read, commit_top). QEMU moves a node's parents onto such a
+   * filter, and the filter refuses new writers below it, so guest writes during a job must enter
+   * above it, as they do in iotests. Job filters are the only parents QEMU names itself
+   * ({@code #block...}): a node added with blockdev-add always has a name given by the scenario.
+   * Only filter edges ({@code file}, {@code backing}) are followed, never a filter's {@code
+   * target}, so I/O on a backup target stays on the target.
+   */
+  @SuppressWarnings("unchecked")
+  private String guestTop(String node) throws StepException {
+    Map<String, Object> reply = executeRaw("x-debug-query-block-graph", null);
+    if (!(reply.get("return") instanceof Map<?, ?> graph)
+        || !(graph.get("nodes") instanceof List<?> nodes)
+        || !(graph.get("edges") instanceof List<?> edges)) {
+      return node;
+    }
+    Map<Long, String> driverNodeNames = new LinkedHashMap<>();
+    for (Object item : nodes) {
+      Map<String, Object> info = (Map<String, Object>) item;
+      if ("block-driver".equals(info.get("type")) && info.get("id") instanceof Number id) {
+        driverNodeNames.put(id.longValue(), (String) info.get("name"));
+      }
+    }
+    Long current = null;
+    for (Map.Entry<Long, String> e : driverNodeNames.entrySet()) {
+      if (node.equals(e.getValue())) {
+        current = e.getKey();
+      }
+    }
+    if (current == null) {
+      return node;  // block-export-add then names the problem.
+    }
+    for (int depth = 0; depth < driverNodeNames.size(); depth++) {
+      Long parent = implicitFilterParent(edges, driverNodeNames, current);
+      if (parent == null) {
+        break;
+      }
+      current = parent;
+    }
+    return driverNodeNames.get(current);
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Long implicitFilterParent(List<?> edges, Map<Long, String> driverNodeNames,
+      long child) {
+    for (Object item : edges) {
+      Map<String, Object> edge = (Map<String, Object>) item;
+      if (edge.get("child") instanceof Number c && c.longValue() == child
+          && edge.get("parent") instanceof Number p
+          && (edge.get("name").equals("file") || edge.get("name").equals("backing"))) {
+        String parentName = driverNodeNames.get(p.longValue());
+        if (parentName != null && parentName.startsWith("#")) {
+          return p.longValue();
+        }
+      }
+    }
+    return null;
+  }
+
+  private static Map<String, Object> exportArgs(String node, String exportId, boolean writable) {
+    Map<String, Object> args = new LinkedHashMap<>();
+    args.put("type", "nbd");
+    args.put("id", exportId);
+    args.put("node-name", node);
+    args.put("name", exportId);
+    args.put("writable", writable);
+    return args;
+  }
+
+  /**
+   * Deletes an internal export and waits for its BLOCK_EXPORT_DELETED, so the node has no extra
+   * parent left when the next step runs. Mode {@code hard}: the client has already disconnected,
+   * but the server may not have noticed yet.
+   */
+  private void deleteExport(String exportId) throws StepException {
+    Map<String, Object> args = new LinkedHashMap<>();
+    args.put("id", exportId);
+    args.put("mode", "hard");
+    Map<String, Object> reply = executeRaw("block-export-del", args);
+    if (reply.containsKey("error")) {
+      throw new StepException("cannot delete export '" + exportId + "': " + errorDesc(reply));
+    }
+    long deadline = System.nanoTime() + EXPORT_DELETE_TIMEOUT_NS;
+    while (!deletedInternalExports.contains(exportId)) {
+      long leftNs = deadline - System.nanoTime();
+      if (leftNs <= 0) {
+        throw new StepException("export '" + exportId + "' was not deleted within "
+            + EXPORT_DELETE_TIMEOUT_NS / 1_000_000_000L + " s");
+      }
+      try {
+        daemon.qmp().awaitEvent(leftNs);
+      } catch (IOException e) {
+        throw daemonFailure("the deletion of export '" + exportId + "'", e);
+      }
+    }
+  }
+
+  private String nextExportId(String purpose) {
+    return INTERNAL_EXPORT_PREFIX + purpose + "-" + (++exportSerial);
+  }
+
+  private Path nextTempFile(String purpose) {
+    return controlDir.resolve(purpose + "-" + (++tempSerial) + ".tmp");
+  }
+
+  private String nbdUri(String exportName) {
+    return "nbd+unix:///" + exportName + "?socket=" + controlDir.resolve(StorageDaemon.NBD_SOCKET);
+  }
+
+  private boolean isScratchFile(String name) {
+    if (name.isEmpty() || name.startsWith("/")) {
+      return false;
+    }
+    Path file = paths.resolve(name);
+    return file.startsWith(paths.scratchDir()) && Files.isRegularFile(file);
+  }
+
+  /**
+   * Returns the SHA-256 of an image file's guest-visible contents. {@code -U}: a node may still
+   * have the file open, and then the digest is of what has reached the file.
+   */
+  private String fileDigest(String file) throws StepException {
+    Path contents = nextTempFile("convert");
+    ToolRun run = runTool("qemu-img",
+        List.of("convert", "-U", "-O", "raw", file, contents.toString()), null);
+    if (run.exitCode() != 0) {
+      throw new StepException("digest of file '" + file + "': "
+          + String.join("\n", stripControlPaths(run.lines())));
+    }
+    return sha256AndDelete(contents);
+  }
+
+  private String probeFormat(String image) throws StepException {
+    ToolRun run = runTool("qemu-img", List.of("info", "-U", "--output=json", image), null);
+    String text = String.join("\n", run.lines());
+    Matcher m = FORMAT_MEMBER.matcher(text);
+    if (run.exitCode() != 0 || !m.find()) {
+      throw new StepException("cannot find the format of backing file '" + image + "': " + text);
+    }
+    return m.group(1);
+  }
+
+  private ToolRun runTool(String tool, List<String> args, Path stdout) throws StepException {
+    List<String> command = new ArrayList<>();
+    command.add(tools.get(tool).toString());
+    command.addAll(args);
+    log.accept("$ " + tool + " " + String.join(" ", stripControlPaths(args)));
+    try {
+      ToolRun run = ToolRun.run(command, paths.scratchDir(), nextTempFile("output"), stdout,
+          TOOL_TIMEOUT_NS);
+      List<String> lines = new ArrayList<>();
+      for (String line : run.lines()) {
+        lines.add(paths.fromQemu(line));
+      }
+      return new ToolRun(lines, run.exitCode());
+    } catch (IOException | ToolTimeoutException e) {
+      throw new StepException(tool + ": " + e.getMessage(), e);
+    }
+  }
+
+  private List<String> stripControlPaths(List<String> lines) {
+    String prefix = controlDir + "/";
+    List<String> stripped = new ArrayList<>(lines.size());
+    for (String line : lines) {
+      stripped.add(line.replace(prefix, ""));
+    }
+    return stripped;
+  }
+
+  private static String sha256AndDelete(Path file) throws StepException {
+    try (InputStream in = Files.newInputStream(file)) {
+      MessageDigest digest = MessageDigest.getInstance("SHA-256");
+      byte[] buffer = new byte[1 << 20];
+      int n;
+      while ((n = in.read(buffer)) > 0) {
+        digest.update(buffer, 0, n);
+      }
+      return HexFormat.of().formatHex(digest.digest());
+    } catch (IOException | NoSuchAlgorithmException e) {
+      throw new StepException("cannot hash " + file.getFileName() + ": " + e.getMessage(), e);
+    } finally {
+      try {
+        Files.deleteIfExists(file);
+      } catch (IOException e) {
+        // A leftover temporary file goes with the control directory.
+      }
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static String errorDesc(Map<String, Object> reply) {
+    Object error = reply.get("error");
+    if (error instanceof Map<?, ?> map && map.get("desc") instanceof String desc) {
+      return desc;
+    }
+    return String.valueOf(error);
+  }
+
+  private static String optionValue(Object value) {
+    if (value instanceof Boolean b) {
+      return b ? "on" : "off";
+    }
+    return String.valueOf(value);
+  }
+
+  /** QemuOpts values escape a comma by doubling it. */
+  private static String escapeOption(String value) {
+    return value.replace(",", ",,");
+  }
+
+  private void deleteTree(Path root) {
+    if (!Files.exists(root)) {
+      return;
+    }
+    try (Stream<Path> walk = Files.walk(root)) {
+      for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    } catch (IOException e) {
+      log.accept("cannot delete " + root + ": " + e.getMessage());
+    }
+  }
+}

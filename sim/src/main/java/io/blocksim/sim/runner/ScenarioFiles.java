@@ -1,0 +1,68 @@
+package io.blocksim.sim.runner;
+
+import io.blocksim.sim.scenario.Location;
+import io.blocksim.sim.scenario.Scenario;
+import io.blocksim.sim.scenario.ScenarioError;
+import io.blocksim.sim.scenario.ScenarioParser;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+/** Finds scenario files under the paths given on the command line and parses them. */
+public final class ScenarioFiles {
+  private ScenarioFiles() {}
+
+  /** The parsed scenarios and the rendered errors of the files that did not parse. */
+  public record Loaded(List<Scenario> scenarios, List<String> errors) {}
+
+  /** Returns the .yaml files named or found below the paths, sorted, as display paths. */
+  public static List<Path> find(List<Path> paths) throws IOException {
+    List<Path> files = new ArrayList<>();
+    for (Path path : paths) {
+      if (Files.isDirectory(path)) {
+        try (Stream<Path> walk = Files.walk(path)) {
+          walk.filter(p -> p.toString().endsWith(".yaml") && Files.isRegularFile(p))
+              .sorted()
+              .forEach(files::add);
+        }
+      } else {
+        files.add(path);
+      }
+    }
+    return files;
+  }
+
+  public static Loaded load(List<Path> paths) throws IOException {
+    List<Scenario> scenarios = new ArrayList<>();
+    List<String> errors = new ArrayList<>();
+    for (Path file : find(paths)) {
+      String display = display(file);
+      if (!Files.isRegularFile(file)) {
+        errors.add(new ScenarioError.Problem(new Location(display, 1, 1),
+            "no such scenario file", "give a .yaml file or a directory of them", null).render());
+        continue;
+      }
+      try {
+        scenarios.add(ScenarioParser.parse(file, display));
+      } catch (ScenarioError e) {
+        errors.add(e.render());
+      }
+    }
+    return new Loaded(scenarios, errors);
+  }
+
+  /** Returns the path as the user wrote it, with forward slashes and no leading "./". */
+  public static String display(Path file) {
+    String s = file.normalize().toString().replace('\\', '/');
+    return s.startsWith("./") ? s.substring(2) : s;
+  }
+
+  /** Returns the golden file of a case: NAME.out, or NAME.CASE.out for matrix cases. */
+  public static Path golden(String scenarioPath, String caseName) {
+    String base = scenarioPath.substring(0, scenarioPath.length() - ".yaml".length());
+    return Path.of(caseName.isEmpty() ? base + ".out" : base + "." + caseName + ".out");
+  }
+}

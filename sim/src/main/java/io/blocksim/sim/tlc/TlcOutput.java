@@ -1,0 +1,107 @@
+package io.blocksim.sim.tlc;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Reads the output of TLC run with {@code -tool}: messages framed by {@code @!@!@STARTMSG
+ * code:severity @!@!@} and {@code @!@!@ENDMSG code @!@!@}. TLC's text is unversioned, so only the
+ * few facts we need are taken from it, each by the message code that carries it.
+ */
+final class TlcOutput {
+  /** "N states generated, M distinct states found, K states left on queue." */
+  static final int CODE_STATS = 2199;
+
+  /** "The depth of the complete state graph search is N." */
+  static final int CODE_DEPTH = 2194;
+
+  private static final Pattern START = Pattern.compile("@!@!@STARTMSG (\\d+):(\\d+) @!@!@");
+  private static final Pattern END = Pattern.compile("@!@!@ENDMSG (\\d+) @!@!@");
+  private static final Pattern STATS =
+      Pattern.compile("([\\d,]+) states generated, ([\\d,]+) distinct states found");
+  private static final Pattern DEPTH = Pattern.compile("search is (\\d+)");
+  private static final Pattern INVARIANT = Pattern.compile("Invariant (\\w+) is violated");
+
+  /** One framed message. */
+  record Message(int code, String text) {}
+
+  private final List<Message> messages;
+  private final String plainText;
+
+  private TlcOutput(List<Message> messages, String plainText) {
+    this.messages = messages;
+    this.plainText = plainText;
+  }
+
+  static TlcOutput parse(String raw) {
+    List<Message> messages = new ArrayList<>();
+    StringBuilder plain = new StringBuilder();
+    StringBuilder current = null;
+    int code = 0;
+    for (String line : raw.split("\n", -1)) {
+      Matcher start = START.matcher(line);
+      if (start.find()) {
+        code = Integer.parseInt(start.group(1));
+        current = new StringBuilder();
+        continue;
+      }
+      if (END.matcher(line).find()) {
+        if (current != null) {
+          messages.add(new Message(code, current.toString().strip()));
+        }
+        current = null;
+        continue;
+      }
+      if (current != null) {
+        current.append(line).append('\n');
+      }
+      plain.append(line).append('\n');
+    }
+    return new TlcOutput(List.copyOf(messages), plain.toString());
+  }
+
+  List<Message> messages() {
+    return messages;
+  }
+
+  String plainText() {
+    return plainText;
+  }
+
+  /** Returns {generated, distinct} from the last statistics message, or {-1, -1}. */
+  long[] stateCounts() {
+    long[] counts = {-1, -1};
+    for (Message message : messages) {
+      Matcher matcher = STATS.matcher(message.text());
+      if (message.code() == CODE_STATS && matcher.find()) {
+        counts[0] = Long.parseLong(matcher.group(1).replace(",", ""));
+        counts[1] = Long.parseLong(matcher.group(2).replace(",", ""));
+      }
+    }
+    return counts;
+  }
+
+  int depth() {
+    int depth = -1;
+    for (Message message : messages) {
+      Matcher matcher = DEPTH.matcher(message.text());
+      if (message.code() == CODE_DEPTH && matcher.find()) {
+        depth = Integer.parseInt(matcher.group(1));
+      }
+    }
+    return depth;
+  }
+
+  /** Returns the name of the first invariant reported as violated, or null. */
+  String violatedInvariant() {
+    for (Message message : messages) {
+      Matcher matcher = INVARIANT.matcher(message.text());
+      if (matcher.find()) {
+        return matcher.group(1);
+      }
+    }
+    return null;
+  }
+}
