@@ -76,6 +76,26 @@ public final class Args {
     return n.longValue();
   }
 
+  /**
+   * Reads a QAPI unsigned member of that width: a non-number fails as {@code uint64} (the
+   * visitor's base type), an out-of-range number with the member's own type name. Negative
+   * numbers pass the base visit, as QEMU accepts them for backward compatibility.
+   */
+  public Long optUnsigned(String key, int bits) throws QmpError {
+    Object v = get(key);
+    if (v == null) {
+      return null;
+    }
+    if (!(v instanceof Number n) || v instanceof Double || v instanceof Float) {
+      throw QmpError.generic("Parameter '" + name(key) + "' expects uint64");
+    }
+    long value = n.longValue();
+    if (bits < 64 && (value < 0 || value > (1L << bits) - 1)) {
+      throw QmpError.generic("Parameter '" + key + "' expects uint" + bits);
+    }
+    return value;
+  }
+
   public boolean bool(String key, boolean defaultValue) throws QmpError {
     Object v = get(key);
     if (v == null) {

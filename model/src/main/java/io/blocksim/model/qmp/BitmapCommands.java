@@ -91,7 +91,7 @@ public final class BitmapCommands {
     public void prepare() throws QmpError {
       String nodeName = args.str("node");
       String name = args.str("name");
-      Long granularity = args.optInt("granularity");
+      Long granularity = args.optUnsigned("granularity", 32);
       boolean persistent = args.bool("persistent", false);
       boolean disabled = args.bool("disabled", false);
       args.checkNoExtra();

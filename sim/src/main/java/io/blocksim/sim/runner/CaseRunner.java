@@ -71,6 +71,13 @@ public final class CaseRunner {
     } catch (LimitReached e) {
       kind = CaseResult.Kind.LIMIT;
       failure = (current == null ? "images" : where(current)) + ": " + e.getMessage();
+    } catch (RuntimeException e) {
+      // Anything else thrown by the engine is a bug in blocksim: report it like a violated
+      // invariant, with where it happened.
+      kind = CaseResult.Kind.INVARIANT;
+      StackTraceElement top = e.getStackTrace().length > 0 ? e.getStackTrace()[0] : null;
+      failure = (current == null ? "images" : where(current)) + ": internal error: " + e
+          + (top == null ? "" : " at " + top);
     }
     if (failure != null) {
       log.append("FAILED: ").append(failure).append('\n');
@@ -123,7 +130,9 @@ public final class CaseRunner {
 
   private void qmp(Step.Qmp s) throws StepFailure, StepException {
     Map<String, Object> args = s.args() == null ? new LinkedHashMap<>() : s.args();
-    log.append(Json.compact(Json.object("execute", s.command(), "arguments", args))).append('\n');
+    // As iotests log it: "execute" first, then the arguments with their keys sorted.
+    log.append("{\"execute\": ").append(Json.compact(s.command())).append(", \"arguments\": ")
+        .append(Json.compact(args)).append("}\n");
     Map<String, Object> reply = backend.qmp(s.command(), args);
     log.append(Json.compact(reply)).append('\n');
     Map<String, Object> response = new LinkedHashMap<>();

@@ -19,13 +19,12 @@ import java.util.stream.Stream;
  * the specs of {@code specs/}, and compares the results with {@code specs/manifest.json}.
  *
  * <p>TLC keeps global static state, so every run loads TLC's classes afresh ({@link
- * IsolatedTlc}), and runs are serialised through one lock (the tmpdir property and the output
- * redirection are JVM-wide). Each run gets
- * {@code -workers 1} (deterministic state counts), its own {@code -metadir} under the work
- * directory, and a private {@code java.io.tmpdir} (TLC extracts its standard modules there under
- * fixed names, and concurrent JVMs sharing a tmpdir race on them). TLC's output goes through
- * {@code util.ToolIO}, which is pointed at a buffer for the run. TLC leaves a non-daemon RMI
- * thread behind: a {@code main} that calls this class must end with {@code System.exit}.
+ * IsolatedTlc}), and runs are serialised through one lock (the tmpdir property is JVM-wide).
+ * Each run gets {@code -workers 1} (deterministic state counts), its own {@code -metadir} under
+ * the work directory, and a private {@code java.io.tmpdir} (TLC extracts its standard modules
+ * there under fixed names, and concurrent JVMs sharing a tmpdir race on them). TLC's output goes
+ * through {@code util.ToolIO}, which is pointed at a buffer for the run. TLC leaves a non-daemon
+ * RMI thread behind: a {@code main} that calls this class must end with {@code System.exit}.
  */
 public final class TlcRunner {
   /** Exit status of {@link #checkAll}: every check gave what the manifest expects. */
@@ -63,6 +62,13 @@ public final class TlcRunner {
     int passed = 0;
     int failed = 0;
     for (SpecManifest.Check check : manifest.checks()) {
+      if (!Files.isRegularFile(specsDir.resolve(check.module() + ".tla"))
+          || !Files.isRegularFile(specsDir.resolve(check.config()))) {
+        out.println(String.format(Locale.ROOT, "%-46s fail  %s.tla or %s is missing",
+            check.config(), check.module(), check.config()));
+        failed++;
+        continue;
+      }
       TlcResult result = run(specsDir, check, workDir);
       String mismatch = check.mismatch(result);
       out.println(formatLine(check, result, mismatch));

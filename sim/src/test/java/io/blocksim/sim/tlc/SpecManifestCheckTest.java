@@ -90,6 +90,19 @@ class SpecManifestCheckTest {
   }
 
   @Test
+  void checkAllFailsOnAManifestEntryWhoseFilesAreMissing(@TempDir Path specs)
+      throws IOException {
+    writeManifest(specs, violationEntry(32));
+
+    Run run = checkAll(specs);
+
+    assertThat(run.exitCode()).isEqualTo(TlcRunner.EXIT_FAILED);
+    assertThat(run.output())
+        .contains("Checkpoints.tla or CheckpointsBugMergeIntoNewer.cfg is missing")
+        .contains("0 passed, 1 failed");
+  }
+
+  @Test
   void checkAllRejectsAMalformedManifestWithoutRunningTlc(@TempDir Path specs)
       throws IOException {
     Files.writeString(specs.resolve("manifest.json"),
