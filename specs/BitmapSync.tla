@@ -14,8 +14,8 @@
 (*                  hold is dirty in the bitmap (or its successor);        *)
 (*   OutcomeTable - the bitmap after a job is the §6.6 table entry;        *)
 (*   RestoreChain - overlaying the targets of the backups made with a      *)
-(*                  bitmap gives the disk as it was when each successful   *)
-(*                  backup started.                                        *)
+(*                  bitmap (up to and including a successful one) gives    *)
+(*                  the disk as it was when that backup started.           *)
 (* BUG plants one engine mistake so that each invariant is seen to bite.   *)
 (***************************************************************************)
 EXTENDS Naturals, FiniteSets, Sequences, TLC
@@ -297,6 +297,9 @@ OutcomeTable ==
             jobs[j].result = ExpectedBitmap(jobs[j].mode, jobs[j].outcome, jobs[j].S,
                                             jobs[j].W, jobs[j].R)
 
+\* Every backup of the chain counts, failed and cancelled ones too: what they copied is data of
+\* their point in time, and a later backup recopies whatever changed since (with bitmap-mode
+\* always that is what makes dropping the copied clusters from the bitmap safe).
 RestoreChain ==
     \A b \in Bitmaps : \A k \in 1..Len(chain[b]) :
         chain[b][k].ok => Restore(chain[b], k) = chain[b][k].pit

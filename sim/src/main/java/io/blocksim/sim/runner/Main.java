@@ -23,7 +23,7 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "blocksim", mixinStandardHelpOptions = true, version = "blocksim 0.1",
     description = "Deterministic simulation of QEMU 7.2's block layer.",
-    subcommands = {Main.Run.class, DiffCommand.class, Main.SemanticsList.class})
+    subcommands = {Main.Run.class, DiffCommand.class, Main.Check.class, Main.SemanticsList.class})
 public final class Main implements Callable<Integer> {
   public static final int EXIT_OK = 0;
   public static final int EXIT_FAILED = 1;
@@ -160,6 +160,21 @@ public final class Main implements Callable<Integer> {
       }
       out.println(passed + " passed, " + failed + " failed");
       return worst;
+    }
+  }
+
+  @Command(name = "check",
+      description = "Model-check every TLA+ spec in specs/ with TLC and compare with the manifest.")
+  static final class Check implements Callable<Integer> {
+    @Option(names = "--specs", description = "The specs folder (default: specs).")
+    Path specs = Path.of("specs");
+
+    @Option(names = "--work", description = "TLC's working folder (default: target/tlc).")
+    Path work = Path.of("target", "tlc");
+
+    @Override
+    public Integer call() throws Exception {
+      return io.blocksim.sim.tlc.TlcRunner.checkAll(specs, work, Run.out);
     }
   }
 

@@ -73,6 +73,11 @@ final class L2Slice {
     sparseSize++;
   }
 
+  /** Returns roughly how many bytes of heap this slice's entries occupy. */
+  long footprintBytes() {
+    return dense != null ? 8L * dense.length : 12L * sparseIndexes.length;
+  }
+
   L2Slice copy() {
     L2Slice c = new L2Slice(entryCount);
     for (int i = 0; i < entryCount; i++) {

@@ -74,6 +74,18 @@ final class Qcow2Cache<T> {
     return tableSizeBytes;
   }
 
+  /** Returns the heap bytes the cached tables occupy, as measured by the given function. */
+  @SuppressWarnings("unchecked")
+  long footprintBytes(java.util.function.ToLongFunction<T> tableBytes) {
+    long sum = 0;
+    for (Object t : tables) {
+      if (t != null) {
+        sum += tableBytes.applyAsLong((T) t);
+      }
+    }
+    return sum;
+  }
+
   /** Returns the slot holding the table at offset, reading it on a miss (qcow2_cache_get). */
   int get(long offset) throws HostIoException {
     return doGet(offset, true);

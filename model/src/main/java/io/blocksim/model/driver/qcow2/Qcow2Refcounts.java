@@ -46,6 +46,9 @@ final class Qcow2Refcounts {
   /** Discard regions gathered while {@link #cacheDiscards} is set: {offset, bytes}. */
   private final List<long[]> discards = new ArrayList<>();
   boolean cacheDiscards;
+  /** Signals corruption the way the image does (qcow2_signal_corruption); set by the image. */
+  java.util.function.Function<String, HostIoException> onCorruption =
+      message -> new HostIoException(HostIoException.EIO, message);
 
   Qcow2Refcounts(HostFile file, Qcow2Events events, Qcow2Header header, int cacheEntries,
       boolean passDiscardRequest, boolean fileUnmap) {
@@ -550,8 +553,7 @@ final class Qcow2Refcounts {
   }
 
   HostIoException corruption(String format, Object... args) {
-    return new HostIoException(HostIoException.EIO,
-        "qcow2: Image is corrupt: " + String.format(java.util.Locale.ROOT, format, args));
+    return onCorruption.apply(String.format(java.util.Locale.ROOT, format, args));
   }
 
   static long ceilDiv(long a, long b) {
