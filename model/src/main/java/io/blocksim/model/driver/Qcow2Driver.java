@@ -1,25 +1,127 @@
 package io.blocksim.model.driver;
 
 import io.blocksim.model.Engine;
+import io.blocksim.model.driver.qcow2.BackingReader;
+import io.blocksim.model.driver.qcow2.Qcow2BlockStatus;
+import io.blocksim.model.driver.qcow2.Qcow2Image;
+import io.blocksim.model.driver.qcow2.Qcow2OpenOptions;
 import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.io.BlockIo;
+import io.blocksim.model.io.RequestFlags;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.qmp.Args;
 import io.blocksim.model.qmp.BlockdevCommands;
+import io.blocksim.model.qmp.Json;
 import io.blocksim.model.qmp.QmpError;
 import java.util.List;
 import java.util.Map;
 
-/** Placeholder until the qcow2 format engine lands. */
+/**
+ * The {@code qcow2} format driver of a node: the format engine ({@link Qcow2Image}) over the
+ * node's {@code file} child, with the backing chain supplied by the node graph.
+ */
 public final class Qcow2Driver implements Driver {
+  private final BlockNode node;
+  private final BlockNode file;
+  private final Qcow2Image image;
+
+  private Qcow2Driver(BlockNode node, BlockNode file, Qcow2Image image) {
+    this.node = node;
+    this.file = file;
+    this.image = image;
+  }
+
+  /** Opens a qcow2 node from blockdev-add options (QEMU's qcow2_open plus the backing chain). */
   public static void open(BlockdevCommands commands, Engine engine, Args args, BlockNode node,
       Map<String, Object> inherit, List<BlockNode> created) throws QmpError {
-    throw QmpError.generic("qcow2 is not available yet");
+    BlockNode file = commands.child(args, "file", true, inherit, created);
+    boolean backingGiven = args.has("backing");
+    Object backingRef = args.get("backing");
+    for (String ignored : List.of("lazy-refcounts", "pass-discard-request",
+        "pass-discard-snapshot", "pass-discard-other", "cache-clean-interval")) {
+      args.get(ignored);
+    }
+    args.get("overlap-check");
+    args.optInt("cache-size");
+    Long l2CacheSize = args.optInt("l2-cache-size");
+    args.optInt("l2-cache-entry-size");
+    Long refcountCacheSize = args.optInt("refcount-cache-size");
+    args.get("encrypt");
+    args.get("data-file");
+    boolean readOnly = args.bool("read-only", false);
+    Qcow2Image image;
+    try {
+      image = Qcow2Image.open(new NodeFile(file), new Qcow2OpenOptions(readOnly,
+          l2CacheSize == null ? -1 : l2CacheSize,
+          refcountCacheSize == null ? -1 : refcountCacheSize, false),
+          event -> BlockIo.raiseEvent(file, event));
+    } catch (HostIoException e) {
+      throw QmpError.generic(e.getMessage() == null ? "Could not open qcow2 image"
+          : e.getMessage());
+    }
+    Qcow2Driver driver = new Qcow2Driver(node, file, image);
+    node.setChild(BlockNode.FILE, file);
+    node.setDriver(driver);
+    BlockNode backing = null;
+    if (backingGiven && backingRef != null) {
+      backing = commands.child(args, "backing", false, inherit, created);
+    } else if (!backingGiven && image.backingFileName() != null) {
+      backing = openBackingFromHeader(commands, image, inherit, created);
+    }
+    node.setBackingFileName(image.backingFileName());
+    if (backing != null) {
+      node.setChild(BlockNode.BACKING, backing);
+    }
+    image.setBackingReader(backing == null ? null : new ChainReader(backing));
+  }
+
+  /** Opens the backing file named in the header, read-only, with generated node names. */
+  private static BlockNode openBackingFromHeader(BlockdevCommands commands, Qcow2Image image,
+      Map<String, Object> inherit, List<BlockNode> created) throws QmpError {
+    String format = image.backingFormat() != null ? image.backingFormat() : "raw";
+    Map<String, Object> options = Json.object("driver", format, "read-only", true,
+        "file", Json.object("driver", "file", "filename", image.backingFileName()));
+    return commands.open(new Args(options, "backing"), inherit, created);
+  }
+
+  /** The backing chain as the qcow2 engine reads it: zeroes past the backing file's end. */
+  private static final class ChainReader implements BackingReader {
+    private final BlockNode backing;
+
+    ChainReader(BlockNode backing) {
+      this.backing = backing;
+    }
+
+    @Override
+    public void read(long offset, byte[] dst, int dstOffset, int length)
+        throws HostIoException {
+      long end = backing.length();
+      int inside = (int) Math.max(0, Math.min(length, end - offset));
+      if (inside > 0) {
+        BlockIo.read(backing, offset, dst, dstOffset, inside);
+      }
+      java.util.Arrays.fill(dst, dstOffset + inside, dstOffset + length, (byte) 0);
+    }
+
+    @Override
+    public boolean isZeroFast(long offset, long length) throws HostIoException {
+      if (offset >= backing.length()) {
+        return true;
+      }
+      BlockStatus status = BlockIo.blockStatusAbove(backing, offset, length);
+      return status.zero() && status.lengthBytes() >= length;
+    }
+  }
+
+  public Qcow2Image image() {
+    return image;
   }
 
   public int version() {
-    return 3;
+    return image.version();
   }
 
+  /** Deletes a stored persistent bitmap from the image now (persistent bitmaps: later). */
   public void removeStoredBitmap(String name) {}
 
   @Override
@@ -29,25 +131,60 @@ public final class Qcow2Driver implements Driver {
 
   @Override
   public long length() {
-    return 0;
+    return image.virtualSize();
+  }
+
+  @Override
+  public long clusterSize() {
+    return image.clusterSize();
+  }
+
+  @Override
+  public boolean supportsBacking() {
+    return true;
   }
 
   @Override
   public void read(BlockNode node, long offset, byte[] buf, int pos, int length)
-      throws HostIoException {}
+      throws HostIoException {
+    image.read(offset, buf, pos, length);
+  }
 
   @Override
   public void write(BlockNode node, long offset, byte[] buf, int pos, int length, int flags)
-      throws HostIoException {}
+      throws HostIoException {
+    image.write(offset, buf, pos, length);
+  }
 
   @Override
-  public void writeZeroes(BlockNode node, long offset, long length, int flags) {}
+  public void writeZeroes(BlockNode node, long offset, long length, int flags)
+      throws HostIoException {
+    image.writeZeroes(offset, length, RequestFlags.has(flags, RequestFlags.MAY_UNMAP));
+  }
 
   @Override
-  public void discard(BlockNode node, long offset, long length) {}
+  public void discard(BlockNode node, long offset, long length) throws HostIoException {
+    image.discard(offset, length);
+  }
 
   @Override
-  public BlockStatus blockStatus(BlockNode node, long offset, long maxLength) {
-    return BlockStatus.unallocated(maxLength);
+  public void flushToOs(BlockNode node) throws HostIoException {
+    image.flushToOs();
+  }
+
+  @Override
+  public BlockStatus blockStatus(BlockNode node, long offset, long maxLength)
+      throws HostIoException {
+    Qcow2BlockStatus status = image.blockStatus(offset, maxLength);
+    return switch (status.kind()) {
+      case DATA -> BlockStatus.data(status.lengthBytes());
+      case ZERO -> BlockStatus.zero(status.lengthBytes());
+      case UNALLOCATED -> BlockStatus.unallocated(status.lengthBytes());
+    };
+  }
+
+  @Override
+  public void close(BlockNode node) throws HostIoException {
+    image.close();
   }
 }

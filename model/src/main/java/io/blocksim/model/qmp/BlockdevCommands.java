@@ -63,7 +63,7 @@ public final class BlockdevCommands {
    * Opens a node from its options (recursively for inline children); {@code inherited} carries the
    * options a child inherits from its parent (discard).
    */
-  BlockNode open(Args args, Map<String, Object> inherited, List<BlockNode> created)
+  public BlockNode open(Args args, Map<String, Object> inherited, List<BlockNode> created)
       throws QmpError {
     String driverName = args.optEnum("driver", DRIVERS);
     if (driverName == null) {

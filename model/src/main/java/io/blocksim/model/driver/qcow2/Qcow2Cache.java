@@ -34,6 +34,14 @@ final class Qcow2Cache<T> {
   private final Object[] tables;
   /** Hit lookups only; the slot arrays stay authoritative (the hash order never leaks). */
   private final Map<Long, Integer> slotByOffset = new HashMap<>();
+  /**
+   * Replacement candidates, kept so that a miss need not scan every slot (8192 of them for a
+   * 1 TiB disk): unreferenced slots by LRU stamp (stamps above 0 are unique), and unreferenced
+   * slots never used or discarded (stamp 0), where QEMU's scan order from the hash position
+   * breaks the tie.
+   */
+  private final java.util.TreeMap<Long, Integer> slotByLru = new java.util.TreeMap<>();
+  private final java.util.TreeSet<Integer> slotsWithoutLru = new java.util.TreeSet<>();
   private Qcow2Cache<?> depends;
   private boolean dependsOnFlush;
   private long lruCounter;
@@ -64,6 +72,31 @@ final class Qcow2Cache<T> {
     this.refs = new int[entryCount];
     this.dirty = new boolean[entryCount];
     this.tables = new Object[entryCount];
+    for (int i = 0; i < entryCount; i++) {
+      slotsWithoutLru.add(i);
+    }
+  }
+
+  private void removeCandidate(int slot) {
+    if (refs[slot] != 0) {
+      return;
+    }
+    if (lruCounters[slot] == 0) {
+      slotsWithoutLru.remove(slot);
+    } else {
+      slotByLru.remove(lruCounters[slot]);
+    }
+  }
+
+  private void addCandidate(int slot) {
+    if (refs[slot] != 0) {
+      return;
+    }
+    if (lruCounters[slot] == 0) {
+      slotsWithoutLru.add(slot);
+    } else {
+      slotByLru.put(lruCounters[slot], slot);
+    }
   }
 
   int entryCount() {
@@ -108,10 +141,11 @@ final class Qcow2Cache<T> {
 
   /** Releases a slot obtained by get (qcow2_cache_put); the last release bumps its LRU stamp. */
   void put(int slot) {
+    Check.that(refs[slot] > 0, "%s cache: slot %d released too often", name, slot);
     refs[slot]--;
-    Check.that(refs[slot] >= 0, "%s cache: slot %d released too often", name, slot);
     if (refs[slot] == 0) {
       lruCounters[slot] = ++lruCounter;
+      addCandidate(slot);
     }
   }
 
@@ -178,8 +212,10 @@ final class Qcow2Cache<T> {
   void discard(int slot) {
     Check.that(refs[slot] == 0, "%s cache: discarding slot %d in use", name, slot);
     slotByOffset.remove(offsets[slot]);
+    removeCandidate(slot);
     offsets[slot] = 0;
     lruCounters[slot] = 0;
+    addCandidate(slot);
     dirty[slot] = false;
     tables[slot] = null;
   }
@@ -194,6 +230,11 @@ final class Qcow2Cache<T> {
       tables[i] = null;
     }
     slotByOffset.clear();
+    slotByLru.clear();
+    slotsWithoutLru.clear();
+    for (int i = 0; i < offsets.length; i++) {
+      slotsWithoutLru.add(i);
+    }
     lruCounter = 0;
   }
 
@@ -232,6 +273,7 @@ final class Qcow2Cache<T> {
     }
     Integer hit = slotByOffset.get(offset);
     if (hit != null) {
+      removeCandidate(hit);
       refs[hit]++;
       return hit;
     }
@@ -252,27 +294,22 @@ final class Qcow2Cache<T> {
     }
     offsets[slot] = offset;
     slotByOffset.put(offset, slot);
+    removeCandidate(slot);
     refs[slot]++;
     return slot;
   }
 
-  /** Scans from QEMU's hash position and returns the first unreferenced slot of least LRU. */
+  /**
+   * Returns the slot QEMU's scan picks: starting at the hash position, the first unreferenced
+   * slot with the least LRU stamp.
+   */
   private int leastRecentlyUsedSlot(long offset) {
-    int size = offsets.length;
-    int lookup = (int) Long.remainderUnsigned(offset / tableSizeBytes * 4, size);
-    long min = Long.MAX_VALUE;
-    int minSlot = -1;
-    int i = lookup;
-    do {
-      if (refs[i] == 0 && Long.compareUnsigned(lruCounters[i], min) < 0) {
-        min = lruCounters[i];
-        minSlot = i;
-      }
-      if (++i == size) {
-        i = 0;
-      }
-    } while (i != lookup);
-    Check.that(minSlot >= 0, "%s cache: every slot is in use", name);
-    return minSlot;
+    int lookup = (int) Long.remainderUnsigned(offset / tableSizeBytes * 4, offsets.length);
+    if (!slotsWithoutLru.isEmpty()) {
+      Integer atOrAfter = slotsWithoutLru.ceiling(lookup);
+      return atOrAfter != null ? atOrAfter : slotsWithoutLru.first();
+    }
+    Check.that(!slotByLru.isEmpty(), "%s cache: every slot is in use", name);
+    return slotByLru.firstEntry().getValue();
   }
 }

@@ -62,6 +62,7 @@ public final class Qcow2Image {
   private final HostFile file;
   private final Qcow2Header header;
   private final boolean readOnly;
+  private final boolean discardUnmap;
   private final int clusterBits;
   private final long clusterSize;
   private final int l2Bits;
@@ -127,6 +128,7 @@ public final class Qcow2Image {
     });
     this.header = header;
     this.readOnly = options.readOnly();
+    this.discardUnmap = options.discardUnmap();
     this.clusterBits = header.clusterBits;
     this.clusterSize = 1L << clusterBits;
     this.l2Bits = clusterBits - 3;
@@ -1214,13 +1216,16 @@ public final class Qcow2Image {
    * Writes zeroes as QEMU's generic bdrv_co_do_pwrite_zeroes drives qcow2: cluster-aligned parts
    * become zero clusters (v3) or are discarded (v2 without backing); unaligned heads and tails
    * that do not already read as zero, and everything on v2 with a backing file, fall back to
-   * writing a zero buffer through the normal write path. mayUnmap is BDRV_REQ_MAY_UNMAP.
+   * writing a zero buffer through the normal write path. mayUnmap is BDRV_REQ_MAY_UNMAP; as in
+   * bdrv_co_pwrite_zeroes it only counts when the image was opened with discard=unmap.
    */
   public void writeZeroes(long offset, long length, boolean mayUnmap) throws HostIoException {
     checkUsable();
     checkWritable();
     checkRange(offset, length);
-    boolean unmap = mayUnmap && header.version >= 3;
+    // bdrv_co_pwrite_zeroes drops MAY_UNMAP unless the node has discard=unmap; qcow2 v2
+    // supports no zero flags at all.
+    boolean unmap = mayUnmap && discardUnmap && header.version >= 3;
     long alignment = clusterSize;
     long head = offset % alignment;
     long tail = (offset + length) % alignment;
@@ -1689,6 +1694,7 @@ public final class Qcow2Image {
     final LinkedList<L2Meta> metas;
     private int nextMeta;
     private boolean dataWritten;
+    private boolean failed;
 
     WriteTask(long hostOffset, long offset, int bytes, byte[] src, int srcOffset,
         LinkedList<L2Meta> metas) {
@@ -1703,6 +1709,9 @@ public final class Qcow2Image {
     /** Runs until the next yield; returns true when the task has finished. */
     boolean step() {
       WriteScheduler s = scheduler;
+      if (failed) {
+        return abortUnderLock(s);
+      }
       try {
         while (nextMeta < metas.size()) {
           L2Meta m = metas.get(nextMeta);
@@ -1746,12 +1755,25 @@ public final class Qcow2Image {
         return true;
       } catch (HostIoException e) {
         s.recordFailure(e);
-        abortMetas(metas);
-        if (s.lockOwner == this) {
-          s.unlock(this);
-        }
-        return true;
+        failed = true;
+        return abortUnderLock(s);
       }
+    }
+
+    /**
+     * Frees the run's allocations after a failure, under s->lock as QEMU's out_unlocked path
+     * does: a task whose data write failed waits for the lock before touching metadata.
+     */
+    private boolean abortUnderLock(WriteScheduler s) {
+      if (!s.tryLock(this)) {
+        return false;
+      }
+      try {
+        abortMetas(metas);
+      } finally {
+        s.unlock(this);
+      }
+      return true;
     }
   }
 }
