@@ -12,7 +12,11 @@ import io.blocksim.model.check.Check;
  * @param refcountBits {@code refcount_bits} (default 16; v2 allows only 16)
  */
 public record Qcow2CreateOptions(
-    long clusterSizeBytes, int version, String backingFile, String backingFormat, int refcountBits) {
+    long clusterSizeBytes,
+    int version,
+    String backingFile,
+    String backingFormat,
+    int refcountBits) {
   public Qcow2CreateOptions {
     Check.that(Long.bitCount(clusterSizeBytes) == 1, "cluster size (%d) is not a power of two",
         clusterSizeBytes);

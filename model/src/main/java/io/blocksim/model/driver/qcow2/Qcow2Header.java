@@ -152,7 +152,8 @@ final class Qcow2Header {
     if ((incompatibleFeatures & INCOMPAT_CORRUPT) != 0 && !readOnly) {
       throw error(13, "qcow2: Image is corrupt; cannot be opened read/write");
     }
-    long unsupported = incompatibleFeatures & (INCOMPAT_DIRTY | INCOMPAT_DATA_FILE | INCOMPAT_EXTL2);
+    long unsupported =
+        incompatibleFeatures & (INCOMPAT_DIRTY | INCOMPAT_DATA_FILE | INCOMPAT_EXTL2);
     if (unsupported != 0) {
       throw error(HostIoException.ENOTSUP, String.format(Locale.ROOT,
           "blocksim: qcow2 incompatible feature bits %#x are not modelled", unsupported));

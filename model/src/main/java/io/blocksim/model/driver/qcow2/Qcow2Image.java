@@ -1094,7 +1094,7 @@ public final class Qcow2Image {
 
   // ---------------------------------------------------------------- L1 and L2 tables
 
-  /** Returns the cache slot of the L2 slice for offset, allocating the table (get_cluster_table). */
+  /** Returns the cache slot of the L2 slice for offset, allocating its table if needed. */
   private int clusterTable(long offset) throws HostIoException {
     long l1Index = offset >>> (l2Bits + clusterBits);
     if (l1Index >= l1Table.length) {
@@ -1457,6 +1457,32 @@ public final class Qcow2Image {
     }
     if (first != null) {
       throw first;
+    }
+  }
+
+  /**
+   * Records a new backing file name and format in the header, or removes both with null
+   * (qcow2_change_backing_file, as block-stream, block-commit and {@code qemu-img rebase -u}
+   * use it). The first cluster is rewritten without a flush.
+   */
+  public void changeBackingFile(String backingFile, String backingFormat)
+      throws HostIoException {
+    checkUsable();
+    checkWritable();
+    if (backingFile != null
+        && backingFile.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 1023) {
+      throw new HostIoException(HostIoException.EINVAL, "backing file name too long");
+    }
+    String oldFile = header.backingFile;
+    String oldFormat = header.backingFormat;
+    header.backingFile = backingFile;
+    header.backingFormat = backingFile == null ? null : backingFormat;
+    try {
+      updateHeader();
+    } catch (HostIoException e) {
+      header.backingFile = oldFile;
+      header.backingFormat = oldFormat;
+      throw e;
     }
   }
 

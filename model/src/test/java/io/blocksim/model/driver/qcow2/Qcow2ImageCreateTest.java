@@ -55,6 +55,39 @@ class Qcow2ImageCreateTest {
             d.withRefcountBits(1).withClusterSize(512)));
   }
 
+  /**
+   * Goal: changeBackingFile rewrites the header as qemu-img rebase -u does. Method: rebase a
+   * real image to another name, and to none, and compare with the engine's files.
+   */
+  @ParameterizedTest(name = "rebase to {0}")
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"other-base.qcow2", ""})
+  void changeBackingFileMatchesQemuImgRebaseUnsafe(String newBacking) throws Exception {
+    Path real = dir.resolve("rebase.real.qcow2");
+    java.nio.file.Files.deleteIfExists(real);
+    assertThat(QemuTools.qemuImg("create", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2",
+        real.toString(), "1G").exitCode()).isZero();
+    List<String> rebase = new ArrayList<>(List.of("rebase", "-u", "-f", "qcow2", "-b",
+        newBacking));
+    if (!newBacking.isEmpty()) {
+      rebase.addAll(List.of("-F", "qcow2"));
+    }
+    rebase.add(real.toString());
+    QemuTools.Result r = QemuTools.qemuImg(rebase.toArray(String[]::new));
+    assertThat(r.exitCode()).as(r.output()).isZero();
+
+    MemoryHostFile ours = new MemoryHostFile();
+    Qcow2Image.create(ours, 1L << 30,
+        Qcow2CreateOptions.defaults().withBacking("base.qcow2", "qcow2"));
+    Qcow2Image image = Qcow2Image.open(ours, false);
+    image.changeBackingFile(newBacking.isEmpty() ? null : newBacking,
+        newBacking.isEmpty() ? null : "qcow2");
+    image.flush();
+    image.close();
+    assertThat(ours.bytes()).isEqualTo(Files.readAllBytes(real));
+    assertThat(Qcow2Image.open(ours, true).backingFileName())
+        .isEqualTo(newBacking.isEmpty() ? null : newBacking);
+  }
+
   @ParameterizedTest(name = "{0}")
   @MethodSource("optionSets")
   void createMatchesQemuImgByteForByte(String name, long size, Qcow2CreateOptions o)
