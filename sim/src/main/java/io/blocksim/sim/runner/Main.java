@@ -23,7 +23,8 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "blocksim", mixinStandardHelpOptions = true, version = "blocksim 0.1",
     description = "Deterministic simulation of QEMU 7.2's block layer.",
-    subcommands = {Main.Run.class, DiffCommand.class, Main.Check.class, Main.SemanticsList.class})
+    subcommands = {Main.Run.class, DiffCommand.class, Main.Check.class, Main.Bench.class,
+        Main.SemanticsList.class})
 public final class Main implements Callable<Integer> {
   public static final int EXIT_OK = 0;
   public static final int EXIT_FAILED = 1;
@@ -175,6 +176,16 @@ public final class Main implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
       return io.blocksim.sim.tlc.TlcRunner.checkAll(specs, work, Run.out);
+    }
+  }
+
+  @Command(name = "bench", description = "Benchmarks: HBitmap kernels, engine memory and speed.")
+  static final class Bench implements Callable<Integer> {
+    @Override
+    public Integer call() throws Exception {
+      io.blocksim.sim.bench.BitmapBench.run(Run.out);
+      io.blocksim.sim.bench.EngineBench.run(Run.out);
+      return EXIT_OK;
     }
   }
 
