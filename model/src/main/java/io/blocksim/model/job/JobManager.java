@@ -1,28 +1,667 @@
 package io.blocksim.model.job;
 
 import io.blocksim.model.Engine;
+import io.blocksim.model.check.Check;
+import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.graph.NodeGraph;
+import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.qmp.Args;
 import io.blocksim.model.qmp.QmpDispatcher;
+import io.blocksim.model.qmp.QmpError;
 import io.blocksim.model.qmp.TransactionAction;
 import io.blocksim.model.qmp.TransactionCommand.TransactionContext;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
 
-/** The jobs of one simulated QEMU process and the QMP commands that drive them. */
+/**
+ * The jobs of one simulated QEMU process: QEMU 7.2's job life cycle (job.c, blockjob.c) and the
+ * QMP commands that drive it (job-qmp.c, the block-job-* commands of blockdev.c).
+ *
+ * <p>Jobs are listed newest first, as QEMU's job list (QLIST_INSERT_HEAD) lists them in
+ * query-jobs and query-block-jobs.
+ */
 public final class JobManager {
   private final Engine engine;
+  private final List<Job> jobs = new ArrayList<>();
+  private final BackupCommands backups;
+  private final Map<String, FormatCreator> creators = new TreeMap<>();
 
   public JobManager(Engine engine) {
     this.engine = engine;
+    this.backups = new BackupCommands(this);
+  }
+
+  Engine engine() {
+    return engine;
+  }
+
+  /** Returns the live jobs, newest first. */
+  public List<Job> jobs() {
+    return Collections.unmodifiableList(jobs);
+  }
+
+  /** Returns the job with that id, or null. */
+  public Job find(String id) {
+    for (Job job : jobs) {
+      if (id.equals(job.id)) {
+        return job;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Registers how blockdev-create (and drive-backup) format an image of that driver ("qcow2");
+   * the file driver is built in.
+   */
+  public void registerFormatCreator(String driver, FormatCreator creator) {
+    creators.put(driver, creator);
+  }
+
+  FormatCreator formatCreator(String driver) {
+    return creators.get(driver);
   }
 
   public void register(Map<String, QmpDispatcher.Handler> handlers) {
-    handlers.put("query-jobs", args -> new ArrayList<>());
-    handlers.put("query-block-jobs", args -> new ArrayList<>());
+    handlers.put("query-jobs", this::queryJobs);
+    handlers.put("query-block-jobs", this::queryBlockJobs);
+    handlers.put("job-cancel", args -> {
+      Job job = jobArg(args, "id");
+      userCancel(job, true);
+      return null;
+    });
+    handlers.put("job-pause", args -> {
+      userPause(jobArg(args, "id"));
+      return null;
+    });
+    handlers.put("job-resume", args -> {
+      userResume(jobArg(args, "id"));
+      return null;
+    });
+    handlers.put("job-complete", args -> {
+      complete(jobArg(args, "id"));
+      return null;
+    });
+    handlers.put("job-finalize", args -> {
+      finalizeVerb(jobArg(args, "id"));
+      return null;
+    });
+    handlers.put("job-dismiss", args -> {
+      dismissVerb(jobArg(args, "id"));
+      return null;
+    });
+    handlers.put("block-job-cancel", this::blockJobCancel);
+    handlers.put("block-job-pause", args -> {
+      userPause(blockJobArg(args, "device"));
+      return null;
+    });
+    handlers.put("block-job-resume", args -> {
+      userResume(blockJobArg(args, "device"));
+      return null;
+    });
+    handlers.put("block-job-complete", args -> {
+      complete(blockJobArg(args, "device"));
+      return null;
+    });
+    handlers.put("block-job-finalize", args -> {
+      finalizeVerb(blockJobArg(args, "id"));
+      return null;
+    });
+    handlers.put("block-job-dismiss", args -> {
+      dismissVerb(blockJobArg(args, "id"));
+      return null;
+    });
+    handlers.put("block-job-set-speed", this::blockJobSetSpeed);
+    backups.register(handlers);
+    handlers.put("blockdev-create", args -> CreateJob.start(this, args));
   }
 
   /** Returns the transaction action for a job type, or null. */
   public TransactionAction transactionAction(String type, Args data, TransactionContext context) {
+    return backups.transactionAction(type, data, context);
+  }
+
+  // ---------------------------------------------------------------- QMP
+
+  private Job jobArg(Args args, String key) throws QmpError {
+    String id = args.str(key);
+    args.checkNoExtra();
+    Job job = find(id);
+    if (job == null) {
+      throw QmpError.generic("Job not found");
+    }
+    return job;
+  }
+
+  private Job blockJobArg(Args args, String key) throws QmpError {
+    String id = args.str(key);
+    args.checkNoExtra();
+    return findBlockJob(id);
+  }
+
+  private Job findBlockJob(String id) throws QmpError {
+    Job job = find(id);
+    if (job == null || !job.isBlockJob()) {
+      throw new QmpError(QmpError.DEVICE_NOT_ACTIVE, "Block job '" + id + "' not found");
+    }
+    return job;
+  }
+
+  private Object blockJobCancel(Args args) throws QmpError {
+    String device = args.str("device");
+    boolean force = args.bool("force", false);
+    args.checkNoExtra();
+    Job job = findBlockJob(device);
+    if (job.userPaused && !force) {
+      throw QmpError.generic("The block job for device '" + device + "' is currently paused");
+    }
+    userCancel(job, force);
     return null;
+  }
+
+  private Object blockJobSetSpeed(Args args) throws QmpError {
+    String device = args.str("device");
+    long speed = args.integer("speed");
+    args.checkNoExtra();
+    Job job = findBlockJob(device);
+    applyVerb(job, JobVerb.SET_SPEED);
+    if (speed < 0) {
+      throw QmpError.generic("Parameter 'speed' expects a non-negative value");
+    }
+    long old = job.speed;
+    job.speed = speed;
+    job.setSpeedHook(speed);
+    if (speed != 0 && speed <= old) {
+      return null;
+    }
+    if (job.timerPending()) {
+      job.enter();
+    }
+    return null;
+  }
+
+  private Object queryJobs(Args args) throws QmpError {
+    args.checkNoExtra();
+    List<Object> list = new ArrayList<>();
+    for (Job job : jobs) {
+      if (job.id == null) {
+        continue;
+      }
+      Map<String, Object> info = new LinkedHashMap<>();
+      info.put("id", job.id);
+      info.put("type", job.type());
+      info.put("status", job.status.qapiName());
+      info.put("current-progress", job.progressCurrent);
+      info.put("total-progress", job.progressTotal);
+      if (job.error != null) {
+        info.put("error", job.error);
+      }
+      list.add(info);
+    }
+    return list;
+  }
+
+  private Object queryBlockJobs(Args args) throws QmpError {
+    args.checkNoExtra();
+    List<Object> list = new ArrayList<>();
+    for (Job job : jobs) {
+      if (job.id == null || !job.isBlockJob()) {
+        continue;
+      }
+      Map<String, Object> info = new LinkedHashMap<>();
+      info.put("type", job.type());
+      info.put("device", job.id);
+      info.put("len", job.progressTotal);
+      info.put("offset", job.progressCurrent);
+      info.put("busy", job.busy);
+      info.put("paused", job.pauseCount > 0);
+      info.put("speed", job.speed);
+      info.put("io-status", job.ioStatus);
+      info.put("ready", job.status.ready());
+      info.put("status", job.status.qapiName());
+      info.put("auto-finalize", job.autoFinalize);
+      info.put("auto-dismiss", job.autoDismiss);
+      if (job.ret != 0) {
+        info.put("error", job.error != null ? job.error : Job.strerror(job.ret));
+      }
+      list.add(info);
+    }
+    return list;
+  }
+
+  // ---------------------------------------------------------------- creation and start
+
+  /**
+   * job_create: checks the id, creates the job in status created and puts it into txn (a new
+   * private one if null). Block jobs without an id get the device name, which is "" for a node
+   * that is not a device, and fail the id check.
+   */
+  void create(Job job, JobTxn txn) throws QmpError {
+    if (job.id == null || !NodeGraph.wellFormed(job.id)) {
+      throw QmpError.generic("Invalid job ID '" + (job.id == null ? "" : job.id) + "'");
+    }
+    if (find(job.id) != null) {
+      throw QmpError.generic("Job ID '" + job.id + "' already in use");
+    }
+    transition(job, JobStatus.CREATED);
+    jobs.add(0, job);
+    (txn == null ? new JobTxn() : txn).add(job);
+  }
+
+  /** job_start. */
+  void start(Job job) {
+    Check.that(!job.started && job.paused, "job '%s': start of a started job", job.id);
+    job.started = true;
+    job.pauseCount--;
+    job.busy = true;
+    job.paused = false;
+    transition(job, JobStatus.RUNNING);
+    job.pausePoint(job::run);
+  }
+
+  /** job_transition_to_ready: for jobs that converge (mirror, active commit). */
+  void transitionToReady(Job job) {
+    transition(job, JobStatus.READY);
+    if (job.isBlockJob() && job.id != null) {
+      engine.emit("BLOCK_JOB_READY", Engine.data("type", job.type(), "device", job.id,
+          "len", job.progressTotal, "offset", job.progressCurrent, "speed", job.speed));
+    }
+  }
+
+  /** Emits JOB_STATUS_CHANGE for a real change of a job with an id. */
+  void transition(Job job, JobStatus to) {
+    JobStatus from = job.status;
+    Check.that(from.canBecome(to), "job '%s': transition %s -> %s not allowed", job.id,
+        from.qapiName(), to.qapiName());
+    job.status = to;
+    if (job.id != null && from != to) {
+      engine.emit("JOB_STATUS_CHANGE", Engine.data("id", job.id, "status", to.qapiName()));
+    }
+  }
+
+  private void applyVerb(Job job, JobVerb verb) throws QmpError {
+    if (!verb.allowedIn(job.status)) {
+      throw QmpError.generic("Job '" + job.id + "' in state '" + job.status.qapiName()
+          + "' cannot accept command verb '" + verb.qapiName() + "'");
+    }
+  }
+
+  // ---------------------------------------------------------------- pause, resume, cancel
+
+  // ---------------------------------------------------------------- drained sections
+
+  /**
+   * bdrv_drained_begin on a node: pauses every job that holds the node or one of its ancestors
+   * (the drain reaches all parents); returns those jobs for {@link #drainedEnd}. QEMU polls the
+   * job's requests in flight to completion in a nested event loop; blocksim completes them at
+   * once, without letting virtual time pass.
+   */
+  List<Job> drainedBegin(BlockNode node) {
+    Set<BlockNode> reached = new LinkedHashSet<>();
+    ArrayDeque<BlockNode> queue = new ArrayDeque<>();
+    queue.add(node);
+    while (!queue.isEmpty()) {
+      BlockNode n = queue.poll();
+      if (reached.add(n)) {
+        queue.addAll(n.parents());
+      }
+    }
+    List<Job> affected = new ArrayList<>();
+    for (Job job : new ArrayList<>(jobs)) {
+      for (BlockNode held : job.heldNodes()) {
+        if (reached.contains(held)) {
+          affected.add(job);
+          break;
+        }
+      }
+    }
+    for (Job job : affected) {
+      pauseAndWait(job);
+    }
+    return affected;
+  }
+
+  /** job_pause, then what the drain's polling does: lets requests in flight complete. */
+  private void pauseAndWait(Job job) {
+    pause(job);
+    if (job.started && !job.paused && !job.deferredToMainLoop) {
+      job.completeInFlight();
+    }
+  }
+
+  /** bdrv_drained_end for the jobs a drainedBegin paused. */
+  void drainedEnd(List<Job> paused) {
+    for (Job job : paused) {
+      if (job.status == JobStatus.NULL) {
+        continue;
+      }
+      boolean quiescent = job.paused || !job.started || job.deferredToMainLoop;
+      if (quiescent) {
+        resume(job);
+      } else {
+        job.resumesWhenPaused++;
+      }
+    }
+  }
+
+  /** Resumes the drained sections that ended while the job was still on its way to pause. */
+  void releaseResumesWhenPaused(Job job) {
+    while (job.resumesWhenPaused > 0 && job.paused) {
+      job.resumesWhenPaused--;
+      resume(job);
+    }
+  }
+
+  /** bdrv_drain_all, as every transaction starts with: each block job pauses, then resumes. */
+  public void drainAll() {
+    List<Job> blockJobs = new ArrayList<>();
+    for (Job job : new ArrayList<>(jobs)) {
+      if (job.isBlockJob() && job.status != JobStatus.NULL) {
+        blockJobs.add(job);
+        pauseAndWait(job);
+      }
+    }
+    drainedEnd(blockJobs);
+  }
+
+  /**
+   * A drained section on one node, begun and ended at once (what attaching or detaching a
+   * BlockBackend such as an NBD export does): the jobs above the node pause and resume.
+   */
+  public void drain(BlockNode node) {
+    drainedEnd(drainedBegin(node));
+  }
+
+  /** job_pause. */
+  void pause(Job job) {
+    job.pauseCount++;
+    if (!job.paused) {
+      job.enter();
+    }
+  }
+
+  /** job_resume. */
+  void resume(Job job) {
+    Check.that(job.pauseCount > 0, "job '%s': resume with pause count 0", job.id);
+    job.pauseCount--;
+    if (job.pauseCount == 0 && !job.timerPending()) {
+      job.enter();
+    }
+  }
+
+  private void userPause(Job job) throws QmpError {
+    applyVerb(job, JobVerb.PAUSE);
+    if (job.userPaused) {
+      throw QmpError.generic("Job is already paused");
+    }
+    job.userPaused = true;
+    pause(job);
+  }
+
+  private void userResume(Job job) throws QmpError {
+    if (!job.userPaused || job.pauseCount <= 0) {
+      throw QmpError.generic("Can't resume a job that was not paused");
+    }
+    applyVerb(job, JobVerb.RESUME);
+    userResumeHook(job);
+    job.userPaused = false;
+    resume(job);
+  }
+
+  /** block_job_user_resume: clears the io-status. */
+  private static void userResumeHook(Job job) {
+    if (job.isBlockJob()) {
+      job.ioStatus = "ok";
+    }
+  }
+
+  private void complete(Job job) throws QmpError {
+    applyVerb(job, JobVerb.COMPLETE);
+    if (job.cancelled || !job.hasComplete()) {
+      throw QmpError.generic("The active block job '" + job.id + "' cannot be completed");
+    }
+    job.complete();
+  }
+
+  private void finalizeVerb(Job job) throws QmpError {
+    applyVerb(job, JobVerb.FINALIZE);
+    doFinalize(job);
+  }
+
+  private void dismissVerb(Job job) throws QmpError {
+    applyVerb(job, JobVerb.DISMISS);
+    doDismiss(job);
+  }
+
+  private void userCancel(Job job, boolean force) throws QmpError {
+    applyVerb(job, JobVerb.CANCEL);
+    cancel(job, force);
+  }
+
+  /** job_cancel_locked. */
+  void cancel(Job job, boolean force) {
+    if (job.status == JobStatus.CONCLUDED) {
+      doDismiss(job);
+      return;
+    }
+    cancelAsync(job, force);
+    if (!job.started) {
+      completed(job);
+    } else if (job.deferredToMainLoop) {
+      if (job.isCancelled()) {
+        txnAbort(job);
+      }
+    } else {
+      job.enter();
+    }
+  }
+
+  /** job_cancel_async_locked. */
+  private void cancelAsync(Job job, boolean force) {
+    force = job.cancelHook(force);
+    if (job.userPaused) {
+      userResumeHook(job);
+      job.userPaused = false;
+      Check.that(job.pauseCount > 0, "job '%s': user paused with pause count 0", job.id);
+      job.pauseCount--;
+    }
+    if (force || !job.deferredToMainLoop) {
+      job.cancelled = true;
+      job.forceCancel |= force;
+    }
+  }
+
+  /**
+   * Reports an I/O error of a block job under its policy (block_job_error_action): emits
+   * BLOCK_JOB_ERROR and, for stop, pauses the job as a user pause. Returns the action.
+   */
+  String errorAction(Job job, ErrorPolicy policy, boolean isRead, int errno) {
+    String action = policy.action(errno);
+    if (job.id != null) {
+      engine.emit("BLOCK_JOB_ERROR", Engine.data("device", job.id, "operation",
+          isRead ? "read" : "write", "action", action));
+    }
+    if (action.equals("stop")) {
+      if (!job.userPaused) {
+        pause(job);
+        job.userPaused = true;
+      }
+      if (job.ioStatus.equals("ok")) {
+        job.ioStatus = errno == HostIoException.ENOSPC ? "nospace"
+            : "failed";
+      }
+    }
+    return action;
+  }
+
+  // ---------------------------------------------------------------- completion
+
+  /** job_exit, the bottom half after run returned. */
+  void jobExit(Job job) {
+    job.busy = false;
+    completed(job);
+  }
+
+  /** job_completed_locked. */
+  private void completed(Job job) {
+    Check.that(!job.status.completed(), "job '%s': completed twice", job.id);
+    updateRc(job);
+    if (job.ret != 0) {
+      txnAbort(job);
+    } else {
+      txnSuccess(job);
+    }
+  }
+
+  /** job_update_rc_locked. */
+  private void updateRc(Job job) {
+    if (job.ret == 0 && job.isCancelled()) {
+      job.ret = -HostIoException.ECANCELED;
+    }
+    if (job.ret != 0) {
+      if (job.error == null) {
+        job.error = Job.strerror(job.ret);
+      }
+      transition(job, JobStatus.ABORTING);
+    }
+  }
+
+  private void txnSuccess(Job job) {
+    JobTxn txn = job.txn;
+    transition(job, JobStatus.WAITING);
+    for (Job other : txn.jobs) {
+      if (!other.status.completed()) {
+        return;
+      }
+      Check.that(other.ret == 0, "job '%s': waiting beside a failed job", other.id);
+    }
+    for (Job member : new ArrayList<>(txn.jobs)) {
+      transition(member, JobStatus.PENDING);
+      if (!member.autoFinalize && member.isBlockJob() && member.id != null) {
+        engine.emit("BLOCK_JOB_PENDING", Engine.data("type", member.type(), "id", member.id));
+      }
+    }
+    for (Job member : txn.jobs) {
+      if (!member.autoFinalize) {
+        return;
+      }
+    }
+    doFinalize(job);
+  }
+
+  /** job_do_finalize_locked; no job here has a prepare callback. */
+  private void doFinalize(Job job) {
+    for (Job member : new ArrayList<>(job.txn.jobs)) {
+      finalizeSingle(member);
+    }
+  }
+
+  /**
+   * job_completed_txn_abort_locked. QEMU waits for each unfinished member in a nested event loop
+   * (job_finish_sync); here the loop parks and resumes when that member completes.
+   */
+  private void txnAbort(Job job) {
+    JobTxn txn = job.txn;
+    if (txn.aborting) {
+      if (txn.abortWaitsFor == job) {
+        txn.abortWaitsFor = null;
+        continueTxnAbort(txn);
+      }
+      return;
+    }
+    txn.aborting = true;
+    for (Job other : new ArrayList<>(txn.jobs)) {
+      if (other != job) {
+        cancelAsync(other, true);
+      }
+    }
+    continueTxnAbort(txn);
+  }
+
+  private void continueTxnAbort(JobTxn txn) {
+    while (!txn.jobs.isEmpty()) {
+      Job other = txn.jobs.get(0);
+      if (!other.status.completed()) {
+        if (!other.started) {
+          // Never started: nothing would ever run it to completion; complete it directly.
+          updateRc(other);
+        } else {
+          txn.abortWaitsFor = other;
+          other.enter();
+          return;
+        }
+      }
+      finalizeSingle(other);
+    }
+  }
+
+  /** job_finalize_single_locked. */
+  private void finalizeSingle(Job job) {
+    Check.that(job.status.completed(), "job '%s': finalize while %s", job.id,
+        job.status.qapiName());
+    updateRc(job);
+    if (job.ret == 0) {
+      job.commit();
+    } else {
+      job.abort();
+    }
+    job.clean();
+    if (job.started && job.isBlockJob() && job.id != null) {
+      if (job.isCancelled()) {
+        engine.emit("BLOCK_JOB_CANCELLED", Engine.data("type", job.type(), "device", job.id,
+            "len", job.progressTotal, "offset", job.progressCurrent, "speed", job.speed));
+      } else {
+        Map<String, Object> data = Engine.data("type", job.type(), "device", job.id,
+            "len", job.progressTotal, "offset", job.progressCurrent, "speed", job.speed);
+        if (job.ret < 0) {
+          data.put("error", job.error);
+        }
+        engine.emit("BLOCK_JOB_COMPLETED", data);
+      }
+    }
+    if (job.txn != null) {
+      job.txn.remove(job);
+    }
+    transition(job, JobStatus.CONCLUDED);
+    if (job.autoDismiss || !job.started) {
+      doDismiss(job);
+    }
+  }
+
+  /** job_early_fail: a job that failed right after creation goes to null. */
+  void dismissEarly(Job job) {
+    Check.that(job.status == JobStatus.CREATED, "job '%s': early fail while %s", job.id,
+        job.status.qapiName());
+    doDismiss(job);
+  }
+
+  /** job_do_dismiss_locked. */
+  private void doDismiss(Job job) {
+    job.busy = false;
+    job.paused = false;
+    job.deferredToMainLoop = true;
+    if (job.txn != null) {
+      job.txn.remove(job);
+    }
+    transition(job, JobStatus.NULL);
+    jobs.remove(job);
+  }
+
+  /**
+   * Cancels a job synchronously, as a failed transaction's abort does (job_cancel_sync with
+   * force). Only jobs that never started can be finished without letting time pass.
+   */
+  void cancelSync(Job job) {
+    if (job.status == JobStatus.NULL) {
+      return;
+    }
+    cancel(job, true);
   }
 }

@@ -195,6 +195,24 @@ final class Matrix {
    * a step whose filter is malformed counts as running, so its other problems are reported too.
    */
   boolean when(YamlNode node, Map<String, Scalar> caseValues, String subject, Problems problems) {
+    if (node instanceof Sequence alternatives) {
+      // A list of filters runs the step when any of them matches (every one is still checked).
+      if (alternatives.items().isEmpty()) {
+        problems.add(node.location(), "'when' in " + subject + " lists no filters",
+            "for example: when: [{mode: a}, {failure: none}]");
+        return true;
+      }
+      boolean any = false;
+      for (YamlNode alternative : alternatives.items()) {
+        any |= whenAll(alternative, caseValues, subject, problems);
+      }
+      return any;
+    }
+    return whenAll(node, caseValues, subject, problems);
+  }
+
+  private boolean whenAll(YamlNode node, Map<String, Scalar> caseValues, String subject,
+      Problems problems) {
     Mapping mapping = Nodes.mapping(node, "'when' in " + subject, problems);
     if (mapping == null) {
       return true;

@@ -1,0 +1,437 @@
+package io.blocksim.model.job;
+
+import io.blocksim.model.Engine;
+import io.blocksim.model.bitmap.DirtyBitmap;
+import io.blocksim.model.driver.filter.CopyBeforeWriteDriver;
+import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.io.BlockIo;
+import io.blocksim.model.port.HostFile;
+import io.blocksim.model.port.HostIoException;
+import io.blocksim.model.qmp.Args;
+import io.blocksim.model.qmp.BlockdevCommands;
+import io.blocksim.model.qmp.QmpDispatcher;
+import io.blocksim.model.qmp.QmpError;
+import io.blocksim.model.qmp.TransactionAction;
+import io.blocksim.model.qmp.TransactionCommand.TransactionContext;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code blockdev-backup} and {@code drive-backup}, as commands and as transaction actions
+ * (blockdev.c: *_backup_prepare/commit/abort/clean, do_backup_common; block/backup.c:
+ * backup_job_create), with QEMU 7.2's checks in QEMU's order (qemu-semantics.md §6.1).
+ */
+final class BackupCommands {
+  private static final List<String> SYNC_MODES =
+      List.of("top", "full", "none", "incremental", "bitmap");
+  private static final List<String> BITMAP_MODES = List.of("on-success", "never", "always");
+
+  private final JobManager manager;
+
+  BackupCommands(JobManager manager) {
+    this.manager = manager;
+  }
+
+  void register(Map<String, QmpDispatcher.Handler> handlers) {
+    for (String type : List.of("blockdev-backup", "drive-backup")) {
+      handlers.put(type, args -> {
+        // QEMU runs the command as a one-action transaction (blockdev_do_action), which
+        // starts by draining all I/O.
+        Options options = parse(type, args);
+        manager.drainAll();
+        BackupAction action = new BackupAction(type, args, null);
+        action.parsed = options;
+        try {
+          action.prepare();
+        } catch (QmpError e) {
+          action.abort();
+          action.clean();
+          throw e;
+        }
+        action.commit();
+        action.clean();
+        return null;
+      });
+    }
+  }
+
+  TransactionAction transactionAction(String type, Args data, TransactionContext context) {
+    if (!type.equals("blockdev-backup") && !type.equals("drive-backup")) {
+      return null;
+    }
+    JobTxn txn = null;
+    if (context != null && context.grouped()) {
+      if (context.jobTransaction() == null) {
+        context.setJobTransaction(new JobTxn());
+      }
+      txn = (JobTxn) context.jobTransaction();
+    }
+    return new BackupAction(type, data, txn);
+  }
+
+  /** The options common to both commands (BackupCommon), after QAPI parsing. */
+  private static final class Options {
+    String jobId;
+    String device;
+    String sync;
+    long speed;
+    String bitmap;
+    String bitmapMode;
+    boolean compress;
+    ErrorPolicy onSourceError;
+    ErrorPolicy onTargetError;
+    boolean autoFinalize;
+    boolean autoDismiss;
+    String filterNodeName;
+    long maxWorkers = BlockCopy.MAX_WORKERS;
+    long maxChunk;
+    String target;
+    String format;
+    String mode;
+  }
+
+  private static Options parse(String type, Args args) throws QmpError {
+    Options o = new Options();
+    o.jobId = args.optStr("job-id");
+    o.device = args.str("device");
+    o.sync = args.optEnum("sync", SYNC_MODES);
+    if (o.sync == null) {
+      throw args.missing("sync");
+    }
+    Long speed = args.optInt("speed");
+    o.speed = speed == null ? 0 : speed;
+    o.bitmap = args.optStr("bitmap");
+    o.bitmapMode = args.optEnum("bitmap-mode", BITMAP_MODES);
+    o.compress = args.bool("compress", false);
+    o.onSourceError = ErrorPolicy.parse(args.optEnum("on-source-error", ErrorPolicy.NAMES));
+    o.onTargetError = ErrorPolicy.parse(args.optEnum("on-target-error", ErrorPolicy.NAMES));
+    o.autoFinalize = args.bool("auto-finalize", true);
+    o.autoDismiss = args.bool("auto-dismiss", true);
+    o.filterNodeName = args.optStr("filter-node-name");
+    Args perf = args.optObject("x-perf");
+    if (perf != null) {
+      perf.bool("use-copy-range", false);
+      Long workers = perf.optInt("max-workers");
+      if (workers != null) {
+        o.maxWorkers = workers;
+      }
+      Long chunk = perf.optInt("max-chunk");
+      if (chunk != null) {
+        o.maxChunk = chunk;
+      }
+      perf.checkNoExtra();
+    }
+    o.target = args.str("target");
+    if (type.equals("drive-backup")) {
+      o.format = args.optStr("format");
+      o.mode = args.optEnum("mode", List.of("existing", "absolute-paths"));
+    }
+    args.checkNoExtra();
+    return o;
+  }
+
+  /** One backup action: prepare creates the job, commit starts it, abort cancels it. */
+  private final class BackupAction implements TransactionAction {
+    private final String type;
+    private final Args args;
+    private final JobTxn txn;
+    private BackupJob job;
+    private List<Job> drained;
+    /** The options when QAPI parsing already happened (the plain command), else null. */
+    private Options parsed;
+
+    BackupAction(String type, Args args, JobTxn txn) {
+      this.type = type;
+      this.args = args;
+      this.txn = txn;
+    }
+
+    @Override
+    public void prepare() throws QmpError {
+      Options o = parsed != null ? parsed : parse(type, args);
+      BlockNode source = lookup(o.device);
+      if (type.equals("blockdev-backup")) {
+        BlockNode target = lookup(o.target);
+        drained = manager.drainedBegin(source);
+        job = doBackupCommon(o, source, target, false, txn);
+      } else {
+        drained = manager.drainedBegin(source);
+        job = driveBackup(o, source, txn);
+      }
+    }
+
+    @Override
+    public void commit() {
+      manager.start(job);
+    }
+
+    @Override
+    public void abort() {
+      if (job != null) {
+        manager.cancelSync(job);
+      }
+    }
+
+    @Override
+    public void clean() {
+      // The end of the drained section that prepare began: the jobs may now run.
+      if (drained != null) {
+        manager.drainedEnd(drained);
+        drained = null;
+      }
+      if (job != null && job.drainedAtCreation) {
+        job.drainedAtCreation = false;
+        if (job.status() != JobStatus.NULL) {
+          manager.resume(job);
+        }
+      }
+    }
+  }
+
+  private BlockNode lookup(String name) throws QmpError {
+    BlockNode node = manager.engine().graph().find(name);
+    if (node == null) {
+      throw QmpError.generic("Cannot find device='" + name + "' nor node-name='" + name + "'");
+    }
+    return node;
+  }
+
+  // ---------------------------------------------------------------- drive-backup
+
+  /** drive_backup_prepare: creates (unless mode=existing) and opens the target image. */
+  private BackupJob driveBackup(Options o, BlockNode source, JobTxn txn) throws QmpError {
+    Engine engine = manager.engine();
+    String mode = o.mode == null ? "absolute-paths" : o.mode;
+    String format = o.format;
+    if (format == null && !mode.equals("existing")) {
+      format = source.driver().name();
+    }
+    checkNotBlocked(source);
+    BlockNode backing = null;
+    if (o.sync.equals(BackupJob.SYNC_TOP)) {
+      backing = BlockIo.cowChild(skipFilters(source));
+      if (backing == null) {
+        o.sync = BackupJob.SYNC_FULL;
+      }
+    }
+    if (o.sync.equals(BackupJob.SYNC_NONE)) {
+      backing = source;
+    }
+    long size = source.length();
+    if (!mode.equals("existing")) {
+      createImage(o.target, format, size, backing);
+    }
+    if (format == null) {
+      format = probeFormat(o.target);
+    }
+    Map<String, Object> fileOptions = new LinkedHashMap<>();
+    fileOptions.put("driver", "file");
+    fileOptions.put("filename", o.target);
+    Map<String, Object> options = new LinkedHashMap<>();
+    options.put("driver", format);
+    options.put("file", fileOptions);
+    options.put("discard", "unmap");
+    options.put("detect-zeroes", "unmap");
+    List<BlockNode> created = new ArrayList<>();
+    BlockNode target;
+    try {
+      // BlockdevCommands.child opens an inline definition like blockdev-add's children, with
+      // a generated node name and no monitor reference, which is what bdrv_open gives QEMU.
+      Map<String, Object> holder = new LinkedHashMap<>();
+      holder.put("target", options);
+      target = new BlockdevCommands(engine).child(Args.of(holder), "target", true, null,
+          created);
+    } catch (QmpError e) {
+      for (int i = created.size() - 1; i >= 0; i--) {
+        BlockNode node = created.get(i);
+        engine.graph().remove(node);
+        for (String role : new ArrayList<>(node.children().keySet())) {
+          node.setChild(role, null);
+        }
+      }
+      throw e;
+    }
+    if (o.sync.equals(BackupJob.SYNC_NONE) && target.driver().supportsBacking()) {
+      target.setChild(BlockNode.BACKING, source);
+    }
+    try {
+      return doBackupCommon(o, source, target, true, txn);
+    } catch (QmpError e) {
+      new BlockdevCommands(engine).release(target);
+      throw e;
+    }
+  }
+
+  private static BlockNode skipFilters(BlockNode node) {
+    BlockNode n = node;
+    while (n.driver().isFilter() && n.primaryChild() != null) {
+      n = n.primaryChild();
+    }
+    return n;
+  }
+
+  /** bdrv_img_create for the formats blocksim knows. */
+  private void createImage(String path, String format, long size, BlockNode backing)
+      throws QmpError {
+    Engine engine = manager.engine();
+    HostFile file;
+    try {
+      file = engine.storage().create(path);
+      if (format.equals("raw")) {
+        file.truncate(size);
+        return;
+      }
+    } catch (HostIoException e) {
+      throw QmpError.generic("Could not create '" + path + "': "
+          + HostIoException.strerror(e.errno()));
+    }
+    FormatCreator creator = manager.formatCreator(format);
+    if (creator == null) {
+      throw QmpError.generic("Format '" + format + "' does not support image creation");
+    }
+    CreateJob.formatOnFile(manager, path, format, size, backing, creator);
+  }
+
+  private String probeFormat(String path) throws QmpError {
+    try {
+      HostFile file = manager.engine().storage().open(path);
+      byte[] magic = new byte[4];
+      file.read(0, magic, 0, 4);
+      boolean qcow2 = magic[0] == 'Q' && magic[1] == 'F' && magic[2] == 'I'
+          && (magic[3] & 0xff) == 0xfb;
+      return qcow2 ? "qcow2" : "raw";
+    } catch (HostIoException e) {
+      throw QmpError.generic("Could not open '" + path + "': "
+          + HostIoException.strerror(e.errno()));
+    }
+  }
+
+  // ---------------------------------------------------------------- do_backup_common
+
+  private BackupJob doBackupCommon(Options o, BlockNode source, BlockNode target,
+      boolean ownsTarget, JobTxn txn) throws QmpError {
+    if (o.sync.equals("bitmap") || o.sync.equals("incremental")) {
+      if (o.bitmap == null) {
+        throw QmpError.generic("must provide a valid bitmap name for '" + o.sync
+            + "' sync mode");
+      }
+    }
+    if (o.sync.equals("incremental")) {
+      if (o.bitmapMode != null && !o.bitmapMode.equals(BackupJob.MODE_ON_SUCCESS)) {
+        throw QmpError.generic("Bitmap sync mode must be 'on-success' when using sync mode "
+            + "'incremental'");
+      }
+      o.sync = BackupJob.SYNC_BITMAP;
+      o.bitmapMode = BackupJob.MODE_ON_SUCCESS;
+    }
+    DirtyBitmap bitmap = null;
+    if (o.bitmap != null) {
+      bitmap = source.bitmap(o.bitmap);
+      if (bitmap == null) {
+        throw QmpError.generic("Bitmap '" + o.bitmap + "' could not be found");
+      }
+      if (o.bitmapMode == null) {
+        throw QmpError.generic("Bitmap sync mode must be given when providing a bitmap");
+      }
+      check(bitmap.checkUsable(DirtyBitmap.CHECK_ALLOW_RO));
+      if (o.sync.equals(BackupJob.SYNC_NONE)) {
+        throw QmpError.generic("sync mode 'none' does not produce meaningful bitmap outputs");
+      }
+      if (o.bitmapMode.equals(BackupJob.MODE_NEVER) && !o.sync.equals(BackupJob.SYNC_BITMAP)) {
+        throw QmpError.generic("Bitmap sync mode 'never' has no meaningful effect when combined"
+            + " with sync mode '" + o.sync + "'");
+      }
+    }
+    if (o.bitmap == null && o.bitmapMode != null) {
+      throw QmpError.generic("Cannot specify bitmap sync mode without a bitmap");
+    }
+    return createJob(o, source, target, bitmap, ownsTarget, txn);
+  }
+
+  private static void check(String error) throws QmpError {
+    if (error != null) {
+      throw QmpError.generic(error);
+    }
+  }
+
+  private static void checkNotBlocked(BlockNode node) throws QmpError {
+    if (node.blockingJobType() != null) {
+      throw QmpError.generic("Node '" + node.name() + "' is busy: block device is in use by "
+          + "block job: " + node.blockingJobType());
+    }
+  }
+
+  /** backup_job_create. */
+  private BackupJob createJob(Options o, BlockNode source, BlockNode target, DirtyBitmap bitmap,
+      boolean ownsTarget, JobTxn txn) throws QmpError {
+    if (source == target) {
+      throw QmpError.generic("Source and target cannot be the same");
+    }
+    if (o.compress && !target.driver().name().equals("qcow2")) {
+      throw QmpError.generic("Compression is not supported for this drive ");
+    }
+    checkNotBlocked(source);
+    checkNotBlocked(target);
+    if (o.maxWorkers < 1 || o.maxWorkers > Integer.MAX_VALUE) {
+      throw QmpError.generic("max-workers must be between 1 and 2147483647");
+    }
+    if (o.maxChunk < 0) {
+      throw QmpError.generic("max-chunk must be zero (which means no limit) or positive");
+    }
+    Engine engine = manager.engine();
+    if (bitmap != null) {
+      if (!o.bitmapMode.equals(BackupJob.MODE_NEVER)) {
+        check(bitmap.checkUsable(DirtyBitmap.CHECK_DEFAULT));
+      }
+      check(bitmap.checkCreateSuccessor());
+      source.bitmaps().add(0, bitmap.createSuccessor());
+    }
+    BlockCopy bcs = null;
+    BlockNode filter = null;
+    try {
+      if (target.length() != source.length()) {
+        throw QmpError.generic("Source and target image have different sizes");
+      }
+      CopyBeforeWriteDriver.checkNodeName(engine, o.filterNodeName);
+      bcs = new BlockCopy(engine, source, target);
+      bcs.setCompress(o.compress);
+      filter = CopyBeforeWriteDriver.insert(engine, source, target, o.filterNodeName, bcs);
+      long clusterSize = bcs.clusterSize();
+      if (o.maxChunk != 0 && o.maxChunk < clusterSize) {
+        throw QmpError.generic("Required max-chunk (" + o.maxChunk + ") is less than backup "
+            + "cluster size (" + clusterSize + ")");
+      }
+      BackupJob job = new BackupJob(manager, o.jobId == null ? "" : o.jobId, source, target,
+          o.sync, bitmap, o.bitmapMode, o.onSourceError, o.onTargetError, (int) o.maxWorkers,
+          o.maxChunk, ownsTarget);
+      job.autoFinalize = o.autoFinalize;
+      job.autoDismiss = o.autoDismiss;
+      manager.create(job, txn);
+      if (o.speed < 0) {
+        manager.dismissEarly(job);
+        throw QmpError.generic("Parameter 'speed' expects a non-negative value");
+      }
+      job.speed = o.speed;
+      job.filter = filter;
+      job.bcs = bcs;
+      job.len = source.length();
+      bcs.setProgress(job);
+      bcs.setSpeed(o.speed);
+      filter.setBlockingJobType("backup");
+      target.setBlockingJobType("backup");
+      // The job is created inside the transaction's drained section: it starts paused.
+      job.pauseCount++;
+      job.drainedAtCreation = true;
+      return job;
+    } catch (QmpError e) {
+      if (bitmap != null) {
+        DirtyBitmap.Handover handover = bitmap.reclaim();
+        source.bitmaps().remove(handover.released());
+      }
+      BackupJob.removeFromNodes(manager, filter, target, bcs, false);
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,298 @@
+package io.blocksim.model.job;
+
+import io.blocksim.model.bitmap.DirtyBitmap;
+import io.blocksim.model.check.Check;
+import io.blocksim.model.driver.filter.CopyBeforeWriteDriver;
+import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.port.HostIoException;
+import io.blocksim.model.qmp.BlockdevCommands;
+import java.util.List;
+
+/**
+ * QEMU 7.2's backup job (block/backup.c): a copy-before-write filter above the source copies
+ * old data of guest writes, and the job copies the clusters of the copy bitmap in the
+ * background; at the end the sync bitmap is abdicated or reclaimed per bitmap-mode.
+ *
+ * <p>Fault model: source reads and target writes may fail (blkdebug). The error policy decides:
+ * report ends the job with the error, ignore retries at once (failed clusters were set dirty
+ * again), stop pauses the job until job-resume, then retries. Whatever the outcome, the sync
+ * bitmap ends as §6.6 of qemu-semantics.md says.
+ */
+final class BackupJob extends Job {
+  static final String SYNC_TOP = "top";
+  static final String SYNC_FULL = "full";
+  static final String SYNC_NONE = "none";
+  static final String SYNC_BITMAP = "bitmap";
+  static final String MODE_ON_SUCCESS = "on-success";
+  static final String MODE_NEVER = "never";
+  static final String MODE_ALWAYS = "always";
+
+  final BlockNode source;
+  final BlockNode target;
+  final String sync;
+  final DirtyBitmap syncBitmap;
+  final String bitmapMode;
+  final ErrorPolicy onSourceError;
+  final ErrorPolicy onTargetError;
+  final int maxWorkers;
+  final long maxChunk;
+  /** Whether the job owns the target node and closes it when it ends (drive-backup). */
+  final boolean ownsTarget;
+  BlockNode filter;
+  BlockCopy bcs;
+  long len;
+  private boolean waitingForCall;
+  private BlockCopy.Call backgroundCall;
+  private boolean cleaned;
+
+  BackupJob(JobManager manager, String id, BlockNode source, BlockNode target, String sync,
+      DirtyBitmap syncBitmap, String bitmapMode, ErrorPolicy onSourceError,
+      ErrorPolicy onTargetError, int maxWorkers, long maxChunk, boolean ownsTarget) {
+    super(manager, id);
+    this.source = source;
+    this.target = target;
+    this.sync = sync;
+    this.syncBitmap = syncBitmap;
+    this.bitmapMode = bitmapMode;
+    this.onSourceError = onSourceError;
+    this.onTargetError = onTargetError;
+    this.maxWorkers = maxWorkers;
+    this.maxChunk = maxChunk;
+    this.ownsTarget = ownsTarget;
+  }
+
+  @Override
+  public String type() {
+    return "backup";
+  }
+
+  @Override
+  public boolean isBlockJob() {
+    return true;
+  }
+
+  /** Returns the copy-before-write filter node while the job holds it, else null. */
+  public BlockNode filter() {
+    return filter;
+  }
+
+  @Override
+  protected List<BlockNode> heldNodes() {
+    return cleaned || filter == null ? List.of() : List.of(filter, target);
+  }
+
+  @Override
+  protected void completeInFlight() {
+    if (bcs != null && !cleaned) {
+      bcs.completeInFlight();
+    }
+  }
+
+  // ---------------------------------------------------------------- run
+
+  @Override
+  protected void run() {
+    initCopyBitmap();
+    if (sync.equals(SYNC_TOP)) {
+      scanUnallocated(0);
+    } else if (sync.equals(SYNC_NONE)) {
+      waitForCancel();
+    } else {
+      backupLoop();
+    }
+  }
+
+  /** backup_init_bcs_bitmap. */
+  private void initCopyBitmap() {
+    DirtyBitmap copy = bcs.copyBitmap();
+    if (sync.equals(SYNC_BITMAP)) {
+      copy.clear();
+      copy.mergeFrom(syncBitmap, false);
+    } else if (sync.equals(SYNC_TOP)) {
+      bcs.setSkipUnallocated(true);
+    }
+    setRemaining(copy.countBytes());
+  }
+
+  /** The sync=top scan: clears the copy bits of clusters the top image does not allocate. */
+  private void scanUnallocated(long offset) {
+    long at = offset;
+    while (at < len) {
+      if (isCancelled()) {
+        runReturned(-HostIoException.ECANCELED);
+        return;
+      }
+      if (shouldPause()) {
+        long resumeAt = at;
+        pausePoint(() -> {
+          if (isCancelled()) {
+            runReturned(-HostIoException.ECANCELED);
+          } else {
+            scanStep(resumeAt);
+          }
+        });
+        return;
+      }
+      long count;
+      try {
+        count = bcs.resetUnallocated(at);
+      } catch (HostIoException e) {
+        runReturned(-e.errno());
+        return;
+      }
+      at += count;
+    }
+    bcs.setSkipUnallocated(false);
+    backupLoop();
+  }
+
+  private void scanStep(long offset) {
+    long count;
+    try {
+      count = bcs.resetUnallocated(offset);
+    } catch (HostIoException e) {
+      runReturned(-e.errno());
+      return;
+    }
+    scanUnallocated(offset + count);
+  }
+
+  /** sync=none: only copy-before-write copies; the job yields until it is cancelled. */
+  private void waitForCancel() {
+    if (isCancelled()) {
+      runReturned(0);
+      return;
+    }
+    jobYield(this::waitForCancel);
+  }
+
+  /** backup_loop: one block-copy call over the whole disk, repeated on retry. */
+  private void backupLoop() {
+    long bytes = (len + bcs.clusterSize() - 1) / bcs.clusterSize() * bcs.clusterSize();
+    backgroundCall = bcs.startAsync(0, bytes, maxWorkers, maxChunk, this::callFinished);
+    waitForCall();
+  }
+
+  private void waitForCall() {
+    BlockCopy.Call call = backgroundCall;
+    if (!call.finished() && !isCancelled()) {
+      jobYield(this::waitForCall);
+      return;
+    }
+    if (!call.finished()) {
+      waitingForCall = true;
+      rawYield(() -> loopOut(0));
+      call.cancel();
+      return;
+    }
+    if (isCancelled() || call.succeeded()) {
+      loopOut(0);
+      return;
+    }
+    if (call.cancelled) {
+      backupLoop();
+      return;
+    }
+    int result = call.ret;
+    boolean isRead = call.errorIsRead;
+    String action = manager.errorAction(this, isRead ? onSourceError : onTargetError, isRead,
+        -result);
+    switch (action) {
+      case "report" -> loopOut(result);
+      case "stop" -> pausePoint(this::backupLoop);
+      case "ignore" -> backupLoop();
+      default -> throw Check.unreachable("error action %s", action);
+    }
+  }
+
+  private void loopOut(int result) {
+    backgroundCall = null;
+    runReturned(result);
+  }
+
+  /** backup_block_copy_callback. */
+  private void callFinished() {
+    if (waitingForCall) {
+      waitingForCall = false;
+      rawWake();
+    } else {
+      enter();
+    }
+  }
+
+  /** backup_pause: stops the background call and waits for its tasks in flight. */
+  @Override
+  protected void pauseHook(Runnable k) {
+    if (backgroundCall != null && !backgroundCall.finished()) {
+      waitingForCall = true;
+      rawYield(k);
+      backgroundCall.cancel();
+    } else {
+      k.run();
+    }
+  }
+
+  @Override
+  protected void setSpeedHook(long bytesPerSecond) {
+    if (bcs != null) {
+      bcs.setSpeed(bytesPerSecond);
+      if (backgroundCall != null) {
+        backgroundCall.kick();
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- end
+
+  @Override
+  protected void commit() {
+    if (syncBitmap != null) {
+      cleanupSyncBitmap(0);
+    }
+  }
+
+  @Override
+  protected void abort() {
+    if (syncBitmap != null) {
+      cleanupSyncBitmap(-1);
+    }
+  }
+
+  /** backup_cleanup_sync_bitmap: abdicate or reclaim per mode; always-on-failure adds R. */
+  void cleanupSyncBitmap(int result) {
+    boolean abdicate = (result == 0 || bitmapMode.equals(MODE_ALWAYS))
+        && !bitmapMode.equals(MODE_NEVER);
+    DirtyBitmap.Handover handover = abdicate ? syncBitmap.abdicate() : syncBitmap.reclaim();
+    source.bitmaps().remove(handover.released());
+    if (result < 0 && bitmapMode.equals(MODE_ALWAYS)) {
+      handover.survivor().mergeFrom(bcs.copyBitmap(), false);
+    }
+  }
+
+  @Override
+  protected void clean() {
+    if (cleaned) {
+      return;
+    }
+    cleaned = true;
+    removeFromNodes(manager, filter, target, bcs, ownsTarget);
+  }
+
+  /** Drops the filter, frees the block-copy state and the job's hold on its nodes. */
+  static void removeFromNodes(JobManager manager, BlockNode filter, BlockNode target,
+      BlockCopy bcs, boolean ownsTarget) {
+    if (filter != null) {
+      filter.setBlockingJobType(null);
+    }
+    target.setBlockingJobType(null);
+    if (filter != null) {
+      CopyBeforeWriteDriver.drop(manager.engine(), filter);
+    }
+    if (bcs != null) {
+      bcs.free();
+    }
+    if (ownsTarget && target.parents().isEmpty()) {
+      new BlockdevCommands(manager.engine()).release(target);
+    }
+  }
+}

@@ -1,0 +1,270 @@
+package io.blocksim.model.job;
+
+import io.blocksim.model.check.Check;
+import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.port.HostIoException;
+import io.blocksim.model.qmp.QmpError;
+import java.util.List;
+
+/**
+ * One job (QEMU's Job, job.c) with its coroutine modelled as continuations: the job's run code
+ * parks a continuation when it yields, and {@link #enter()} runs it again. Everything runs on the
+ * engine's scheduler thread, so there is no concurrency, only interleaving at yield points.
+ *
+ * <p>Subclasses implement {@link #run()}, which must eventually call {@link #runReturned(int)},
+ * and the driver callbacks (commit, abort, clean, cancel, pause) QEMU's JobDriver has.
+ */
+public abstract class Job {
+  final JobManager manager;
+  final String id;
+  JobStatus status = JobStatus.UNDEFINED;
+  JobTxn txn;
+  boolean autoFinalize = true;
+  boolean autoDismiss = true;
+  int pauseCount = 1;
+  boolean paused = true;
+  boolean userPaused;
+  boolean busy;
+  boolean cancelled;
+  boolean forceCancel;
+  boolean deferredToMainLoop;
+  boolean started;
+  /** 0 or a negative errno, as QEMU's job->ret. */
+  int ret;
+  /** The pretty text of job->err, or null. */
+  String error;
+  long progressCurrent;
+  long progressTotal;
+  long speed;
+  String ioStatus = "ok";
+  /** Whether the source node of the job was drained when the job was created (transactions). */
+  boolean drainedAtCreation;
+  /** Drained sections that ended before the job reached its pause point; resumed once paused. */
+  int resumesWhenPaused;
+
+  /** The continuation parked by a job_yield-style yield (job->busy false), or null. */
+  private Runnable wakeup;
+  /** The continuation parked by a raw qemu_coroutine_yield (job->busy stays true), or null. */
+  private Runnable rawWakeup;
+  private long timerGeneration;
+  private boolean timerPending;
+
+  protected Job(JobManager manager, String id) {
+    this.manager = manager;
+    this.id = id;
+  }
+
+  // ---------------------------------------------------------------- identity and driver
+
+  /** Returns the job id (null for an internal job). */
+  public String id() {
+    return id;
+  }
+
+  /** Returns the JobType as QMP spells it ("backup", "create", ...). */
+  public abstract String type();
+
+  /** Returns whether this is a block job (listed by query-block-jobs, emits BLOCK_JOB_*). */
+  public abstract boolean isBlockJob();
+
+  /** Returns the current status. */
+  public JobStatus status() {
+    return status;
+  }
+
+  /** Returns the error text QMP shows, or null. */
+  public String error() {
+    return error;
+  }
+
+  public long progressCurrent() {
+    return progressCurrent;
+  }
+
+  public long progressTotal() {
+    return progressTotal;
+  }
+
+  /** The job's body; ends by calling runReturned. */
+  protected abstract void run();
+
+  /** job_commit: the transaction succeeded. */
+  protected void commit() {}
+
+  /** job_abort: the job or its transaction failed or was cancelled. */
+  protected void abort() {}
+
+  /** job_clean: always, after commit or abort. */
+  protected void clean() {}
+
+  /** JobDriver.cancel: returns whether the cancel is forced; QEMU's default is forced. */
+  protected boolean cancelHook(boolean force) {
+    return true;
+  }
+
+  /** JobDriver.pause, run at a pause point before pausing; calls k when the job may pause. */
+  protected void pauseHook(Runnable k) {
+    k.run();
+  }
+
+  /** JobDriver.complete, or an error if the job has none. */
+  protected void complete() throws QmpError {
+    throw QmpError.generic("The active block job '" + id + "' cannot be completed");
+  }
+
+  /** Returns whether the driver has a complete callback. */
+  protected boolean hasComplete() {
+    return false;
+  }
+
+  /** BlockJobDriver.set_speed. */
+  protected void setSpeedHook(long bytesPerSecond) {}
+
+  /** Lets the job's requests in flight complete now, for a drained section that waits for them. */
+  protected void completeInFlight() {}
+
+  /** Returns the nodes the job holds as a block job (its BdrvChild parents), for drains. */
+  protected List<BlockNode> heldNodes() {
+    return List.of();
+  }
+
+  // ---------------------------------------------------------------- progress
+
+  void workDone(long bytes) {
+    progressCurrent += bytes;
+  }
+
+  void setRemaining(long bytes) {
+    progressTotal = progressCurrent + bytes;
+  }
+
+  // ---------------------------------------------------------------- coroutine
+
+  boolean isCancelled() {
+    return forceCancel;
+  }
+
+  boolean shouldPause() {
+    return pauseCount > 0;
+  }
+
+  /** job_enter: resumes the job if it is parked in a yield and not busy. */
+  void enter() {
+    if (!started || deferredToMainLoop || busy || wakeup == null) {
+      return;
+    }
+    timerGeneration++;
+    timerPending = false;
+    busy = true;
+    Runnable k = wakeup;
+    wakeup = null;
+    k.run();
+  }
+
+  /** job_do_yield: parks k; with delayNs >= 0 a timer re-enters the job after that time. */
+  void doYield(long delayNs, Runnable k) {
+    Check.that(wakeup == null, "job '%s': yield while already parked", id);
+    if (delayNs >= 0) {
+      long generation = ++timerGeneration;
+      timerPending = true;
+      manager.engine().scheduler().schedule(delayNs, () -> {
+        if (timerGeneration == generation) {
+          timerPending = false;
+          enter();
+        }
+      });
+    }
+    busy = false;
+    wakeup = k;
+  }
+
+  boolean timerPending() {
+    return timerPending;
+  }
+
+  /** Parks k without clearing busy (a plain qemu_coroutine_yield). */
+  void rawYield(Runnable k) {
+    Check.that(rawWakeup == null, "job '%s': raw yield while already parked", id);
+    rawWakeup = k;
+  }
+
+  /** Wakes a raw yield (aio_co_wake); returns whether one was parked. */
+  boolean rawWake() {
+    Runnable k = rawWakeup;
+    if (k == null) {
+      return false;
+    }
+    rawWakeup = null;
+    k.run();
+    return true;
+  }
+
+  /** job_pause_point: pauses here if asked to, then continues with k. */
+  void pausePoint(Runnable k) {
+    if (!shouldPause() || isCancelled()) {
+      k.run();
+      return;
+    }
+    pauseHook(() -> {
+      if (shouldPause() && !isCancelled()) {
+        JobStatus before = status;
+        manager.transition(this, before == JobStatus.READY ? JobStatus.STANDBY
+            : JobStatus.PAUSED);
+        paused = true;
+        doYield(-1, () -> {
+          paused = false;
+          manager.transition(this, before);
+          k.run();
+        });
+        manager.releaseResumesWhenPaused(this);
+      } else {
+        k.run();
+      }
+    });
+  }
+
+  /** job_yield: waits for job_enter (unless cancelled or pausing), then a pause point. */
+  void jobYield(Runnable k) {
+    if (isCancelled()) {
+      k.run();
+      return;
+    }
+    if (!shouldPause()) {
+      doYield(-1, () -> pausePoint(k));
+    } else {
+      pausePoint(k);
+    }
+  }
+
+  /** job_sleep_ns. */
+  void sleepNs(long ns, Runnable k) {
+    if (isCancelled()) {
+      k.run();
+      return;
+    }
+    if (!shouldPause()) {
+      doYield(ns, () -> pausePoint(k));
+    } else {
+      pausePoint(k);
+    }
+  }
+
+  /** The end of job_co_entry: records the result and defers completion to the main loop. */
+  void runReturned(int result) {
+    Check.that(result <= 0, "job '%s': run returned %d", id, result);
+    ret = result;
+    deferredToMainLoop = true;
+    busy = true;
+    manager.engine().scheduler().schedule(0, () -> manager.jobExit(this));
+  }
+
+  /** Returns strerror for a negative errno. */
+  static String strerror(int negativeErrno) {
+    return HostIoException.strerror(-negativeErrno);
+  }
+
+  @Override
+  public String toString() {
+    return type() + " job '" + id + "' (" + status.qapiName() + ")";
+  }
+}

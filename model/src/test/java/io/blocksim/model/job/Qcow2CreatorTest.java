@@ -1,0 +1,68 @@
+package io.blocksim.model.job;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.blocksim.model.qmp.Json;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * blockdev-create for qcow2 through a recording writer (the qcow2 engine is a separate module):
+ * the options reach the writer, and qcow2_co_create's checks fail the job, not the command.
+ */
+class Qcow2CreatorTest {
+  private final World world = new World();
+  private final List<String> written = new ArrayList<>();
+
+  Qcow2CreatorTest() {
+    world.engine.jobs().registerFormatCreator("qcow2", new Qcow2Creator(world.engine,
+        (file, size, cluster, version, backing, backingFormat, refcountBits) ->
+            written.add(size + "/" + cluster + "/v" + version + "/" + backing + "/"
+                + refcountBits)));
+  }
+
+  private void createFileNode() {
+    world.qmp("blockdev-create", "job-id", "bdc-file-job", "options",
+        Json.object("driver", "file", "filename", "img", "size", 0));
+    world.scheduler.runUntilIdle();
+    world.qmp("job-dismiss", "id", "bdc-file-job");
+    world.qmp("blockdev-add", "driver", "file", "node-name", "file_img", "filename", "img");
+  }
+
+  @Test
+  void createsThroughTheWriter() {
+    createFileNode();
+    world.qmp("blockdev-create", "job-id", "bdc-fmt-job", "options",
+        Json.object("driver", "qcow2", "file", "file_img", "size", 67108864));
+    world.scheduler.runUntilIdle();
+    assertThat(written).containsExactly("67108864/65536/v3/null/16");
+    assertThat(world.jobEvents()).endsWith("bdc-fmt-job created", "bdc-fmt-job running",
+        "bdc-fmt-job waiting", "bdc-fmt-job pending", "bdc-fmt-job concluded");
+  }
+
+  @Test
+  void invalidClusterSizeFailsTheJob() {
+    createFileNode();
+    world.qmp("blockdev-create", "job-id", "bdc-fmt-job", "options",
+        Json.object("driver", "qcow2", "file", "file_img", "size", 67108864, "cluster-size",
+            1000));
+    world.scheduler.runUntilIdle();
+    assertThat(written).isEmpty();
+    assertThat(world.jobEvents()).endsWith("bdc-fmt-job running", "bdc-fmt-job aborting",
+        "bdc-fmt-job concluded");
+    @SuppressWarnings("unchecked")
+    Map<String, Object> job = ((List<Map<String, Object>>) world.qmp("query-jobs")).get(0);
+    assertThat(job).containsEntry("error",
+        "Cluster size must be a power of two between 512 and 2048k");
+  }
+
+  @Test
+  void unknownOptionFailsTheCommand() {
+    createFileNode();
+    assertThat(world.qmpError("blockdev-create", "job-id", "j", "options",
+        Json.object("driver", "qcow2", "file", "file_img", "size", 1, "bogus", 1)))
+        .isEqualTo("Parameter 'options.bogus' is unexpected");
+  }
+}
