@@ -50,7 +50,8 @@ final class ScratchPaths {
     Set<String> fileMembers = FILE_MEMBERS_BY_COMMAND.getOrDefault(command, Set.of());
     for (Map.Entry<String, Object> e : args.entrySet()) {
       Object value = e.getValue();
-      if (fileMembers.contains(e.getKey()) && value instanceof String name) {
+      if ((fileMembers.contains(e.getKey()) || e.getKey().equals("filename"))
+          && value instanceof String name) {
         copy.put(e.getKey(), absolute(name));
       } else if (command.equals("transaction") && e.getKey().equals("actions")
           && value instanceof List<?> actions) {
