@@ -31,6 +31,11 @@ public final class Engine {
     this.storage = storage;
     this.semantics = new TreeSet<>(semantics);
     this.jobs = new JobManager(this);
+    jobs.registerFormatCreator("qcow2", new io.blocksim.model.job.Qcow2Creator(this,
+        (file, size, clusterSize, version, backingFile, backingFormat, refcountBits) ->
+            io.blocksim.model.driver.qcow2.Qcow2Image.create(file, size,
+                new io.blocksim.model.driver.qcow2.Qcow2CreateOptions(clusterSize, version,
+                    backingFile, backingFormat, refcountBits))));
     this.dispatcher = new QmpDispatcher(this);
   }
 

@@ -85,6 +85,8 @@ public final class TransactionCommand {
       types.add(type);
       actions.add(create(type, data, context));
     }
+    // QEMU drains all I/O for the whole transaction: every block job passes a pause point.
+    engine.jobs().drainAll();
     List<TransactionAction> prepared = new ArrayList<>();
     QmpError failure = null;
     for (int i = 0; i < actions.size(); i++) {

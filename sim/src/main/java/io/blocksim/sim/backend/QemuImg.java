@@ -25,6 +25,7 @@ final class QemuImg {
       return switch (verb) {
         case "create" -> create(storage, words);
         case "compare" -> compare(storage, words);
+        case "rebase" -> QemuImgRebase.run(storage, words);
         default -> throw new StepException("img: 'qemu-img " + verb
             + "' is not supported by the simulator yet");
       };
