@@ -17,7 +17,7 @@ public final class BlockNode {
   public static final String BACKING = "backing";
   public static final String IMAGE = "image";
 
-  private final String name;
+  private String name;
   private final boolean autoNamed;
   private Driver driver;
   private final Map<String, BlockNode> children = new LinkedHashMap<>();
@@ -35,6 +35,8 @@ public final class BlockNode {
   /** The backing file name as recorded in the image header (for query output). */
   private String backingFileName;
   private Map<String, Object> options = new LinkedHashMap<>();
+  /** Runs once, when the first child is attached (see BlockdevCommands: naming order). */
+  private Runnable onFirstChild;
 
   public BlockNode(String name, boolean autoNamed, Driver driver) {
     this.name = name;
@@ -44,6 +46,13 @@ public final class BlockNode {
 
   public String name() {
     return name;
+  }
+
+  /** Gives a node without a user-given name its generated one (when QEMU would name it). */
+  public void assignGeneratedName(String generated) {
+    if (name == null) {
+      name = generated;
+    }
   }
 
   public boolean autoNamed() {
@@ -83,6 +92,11 @@ public final class BlockNode {
 
   /** Attaches (or, with null, detaches) a child under that role. */
   public void setChild(String role, BlockNode child) {
+    if (child != null && onFirstChild != null) {
+      Runnable hook = onFirstChild;
+      onFirstChild = null;
+      hook.run();
+    }
     BlockNode old = children.remove(role);
     if (old != null) {
       old.parents.remove(this);
@@ -170,6 +184,11 @@ public final class BlockNode {
 
   public void setBackingFileName(String backingFileName) {
     this.backingFileName = backingFileName;
+  }
+
+  /** Sets what runs when the first child is attached. */
+  public void setOnFirstChild(Runnable hook) {
+    onFirstChild = hook;
   }
 
   public Map<String, Object> options() {

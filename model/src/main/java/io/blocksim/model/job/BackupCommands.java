@@ -289,7 +289,7 @@ final class BackupCommands {
     }
     FormatCreator creator = manager.formatCreator(format);
     if (creator == null) {
-      throw QmpError.generic("Format '" + format + "' does not support image creation");
+      throw QmpError.generic("Format driver '" + format + "' does not support image creation");
     }
     CreateJob.formatOnFile(manager, path, format, size, backing, creator);
   }

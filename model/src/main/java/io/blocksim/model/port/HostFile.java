@@ -32,4 +32,19 @@ public interface HostFile {
    * (positive) or uniformly hole (negative). Never returns 0 for maxLength > 0.
    */
   long allocationRun(long offset, long maxLength);
+
+  /** Returns the bytes the host file system allocates for the file (st_blocks * 512). */
+  default long allocatedBytes() {
+    long total = 0;
+    long length = length();
+    for (long offset = 0; offset < length; ) {
+      long run = allocationRun(offset, length - offset);
+      if (run > 0) {
+        total += run;
+      }
+      offset += Math.abs(run);
+    }
+    // File systems allocate whole 4 KiB blocks.
+    return (total + 4095) & ~4095L;
+  }
 }

@@ -20,6 +20,8 @@ import java.util.Map;
 
 /** {@code blockdev-add}, {@code blockdev-del}, {@code query-named-block-nodes}, {@code query-block}. */
 public final class BlockdevCommands {
+  /** Drivers that QEMU opens as protocols (bdrv_file_open): named before their children. */
+  private static final List<String> PROTOCOL_DRIVERS = List.of("blkdebug", "file", "null-co");
   static final List<String> DRIVERS = List.of("blkdebug", "copy-on-read", "file", "null-co",
       "qcow2", "raw");
   private static final List<String> COMMON = List.of("driver", "node-name", "discard", "cache",
@@ -94,8 +96,26 @@ public final class BlockdevCommands {
       }
     }
 
-    BlockNode node = new BlockNode(nodeName == null ? engine.graph().generateName() : nodeName,
+    if (nodeName != null && engine.graph().find(nodeName) != null) {
+      throw QmpError.generic("Duplicate nodes with node-name='" + nodeName + "'");
+    }
+    // QEMU names a node (and puts it on the list query-named-block-nodes reports, newest first)
+    // before opening the children of a protocol driver, but only after opening the file child of
+    // a format driver, which it needs to probe; backing files come after their overlay.
+    boolean protocol = PROTOCOL_DRIVERS.contains(driverName);
+    BlockNode node = new BlockNode(
+        nodeName == null && protocol ? engine.graph().generateName() : nodeName,
         nodeName == null, null);
+    if (protocol) {
+      engine.graph().add(node);
+      created.add(node);
+    } else {
+      node.setOnFirstChild(() -> {
+        node.assignGeneratedName(engine.graph().generateName());
+        engine.graph().add(node);
+        created.add(node);
+      });
+    }
     switch (driverName) {
       case "file" -> openFile(args, node);
       case "raw" -> {
@@ -122,14 +142,9 @@ public final class BlockdevCommands {
       default -> throw io.blocksim.model.check.Check.unreachable("driver %s", driverName);
     }
     args.checkNoExtra();
-    if (nodeName != null && engine.graph().find(nodeName) != null) {
-      throw QmpError.generic("Duplicate nodes with node-name='" + nodeName + "'");
-    }
     node.setDiscardUnmap("unmap".equals(discard));
     node.setReadOnly(Boolean.TRUE.equals(readOnly));
     node.setOptions(args.map());
-    engine.graph().add(node);
-    created.add(node);
     return node;
   }
 
@@ -297,9 +312,10 @@ public final class BlockdevCommands {
   private Object queryNamedBlockNodes(Args args) throws QmpError {
     args.optBool("flat");
     args.checkNoExtra();
+    // QEMU prepends each node's info while walking its list, so the newest node comes first.
     List<Object> result = new ArrayList<>();
     for (BlockNode node : engine.graph().all()) {
-      result.add(deviceInfo(node));
+      result.add(0, deviceInfo(node));
     }
     return result;
   }
@@ -321,12 +337,77 @@ public final class BlockdevCommands {
     if (node.backingFileName() != null) {
       info.put("backing_file", node.backingFileName());
     }
+    for (String throttle : List.of("bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr")) {
+      info.put(throttle, 0);
+    }
     info.put("write_threshold", 0);
+    info.put("cache", Json.object("writeback", true, "direct", false, "no-flush", false));
+    info.put("image", imageInfo(node));
     List<Object> bitmaps = bitmapInfos(node);
     if (!bitmaps.isEmpty()) {
       info.put("dirty-bitmaps", bitmaps);
     }
     return info;
+  }
+
+  /** Returns the ImageInfo of a node (bdrv_query_image_info), backing images included. */
+  private static Map<String, Object> imageInfo(BlockNode node) {
+    Map<String, Object> image = new LinkedHashMap<>();
+    image.put("virtual-size", node.length());
+    image.put("filename", filename(node));
+    image.put("format", node.driver().name());
+    image.put("dirty-flag", false);
+    Long allocated = allocatedFileSize(node);
+    if (allocated != null) {
+      image.put("actual-size", allocated);
+    }
+    if (node.driver() instanceof Qcow2Driver qcow2) {
+      image.put("cluster-size", qcow2.clusterSize());
+      Map<String, Object> data = new LinkedHashMap<>();
+      if (qcow2.version() < 3) {
+        data.put("compat", "0.10");
+        data.put("refcount-bits", qcow2.image().refcountBits());
+      } else {
+        data.put("compat", "1.1");
+        data.put("compression-type", "zlib");
+        data.put("lazy-refcounts", false);
+        data.put("refcount-bits", qcow2.image().refcountBits());
+        data.put("corrupt", false);
+        data.put("extended-l2", false);
+      }
+      image.put("format-specific", Json.object("type", "qcow2", "data", data));
+      if (qcow2.image().backingFileName() != null) {
+        image.put("backing-filename", qcow2.image().backingFileName());
+        image.put("full-backing-filename", qcow2.image().backingFileName());
+        if (qcow2.image().backingFormat() != null) {
+          image.put("backing-filename-format", qcow2.image().backingFormat());
+        }
+      }
+    }
+    BlockNode backing = node.backing();
+    if (backing != null) {
+      image.put("backing-image", imageInfo(backing));
+    }
+    return image;
+  }
+
+  /**
+   * Returns what bdrv_get_allocated_file_size reports: the host allocation for a file node, the
+   * sum over the storage children for a format node, nothing for blkdebug (no such callback).
+   */
+  private static Long allocatedFileSize(BlockNode node) {
+    if (node.driver() instanceof FileDriver f) {
+      return f.hostFile().allocatedBytes();
+    }
+    if (node.driver().name().equals("blkdebug") || node.driver().name().equals("null-co")) {
+      return null;
+    }
+    if (node.driver().isFilter()) {
+      BlockNode child = node.primaryChild();
+      return child == null ? null : allocatedFileSize(child);
+    }
+    BlockNode file = node.child(BlockNode.FILE);
+    return file == null ? null : allocatedFileSize(file);
   }
 
   /** Returns the node's BlockDirtyInfo list in QEMU's order (newest first). */

@@ -170,8 +170,8 @@ class JobLifecycleTest {
   @Test
   void driveBackupWithoutAFormatCreatorLeavesNoTrace() {
     assertThat(world.qmpError("drive-backup", "job-id", "d1", "device", "drive0", "target",
-        "b.qcow2", "format", "qcow2", "sync", "full"))
-        .isEqualTo("Format 'qcow2' does not support image creation");
+        "b.img", "format", "blkdebug", "sync", "full"))
+        .isEqualTo("Format driver 'blkdebug' does not support image creation");
     assertThat(world.engine.graph().all()).hasSize(4);
     assertThat(world.jobEvents()).isEmpty();
   }

@@ -15,7 +15,12 @@ final class Images {
   static void create(HostStorage storage, ImageSpec spec) throws HostIoException {
     HostFile file = storage.create(spec.path());
     switch (spec.format()) {
-      case "raw" -> file.truncate(spec.sizeBytes());
+      case "raw" -> {
+        file.truncate(spec.sizeBytes());
+        // qemu-img create allocates the first block of a raw file (allocate_first_block).
+        int first = (int) Math.min(4096, spec.sizeBytes());
+        file.write(0, new byte[first], 0, first);
+      }
       case "qcow2" -> {
         Qcow2CreateOptions options = Qcow2CreateOptions.defaults();
         if (spec.clusterSizeBytes() != null) {
