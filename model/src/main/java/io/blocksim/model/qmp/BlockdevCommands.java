@@ -111,7 +111,9 @@ public final class BlockdevCommands {
       created.add(node);
     } else {
       node.setOnFirstChild(() -> {
-        node.assignGeneratedName(engine.graph().generateName());
+        if (nodeName == null) {
+          node.assignGeneratedName(engine.graph().generateName());
+        }
         engine.graph().add(node);
         created.add(node);
       });

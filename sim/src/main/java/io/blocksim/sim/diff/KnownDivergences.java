@@ -35,10 +35,29 @@ public final class KnownDivergences {
     return known;
   }
 
-  /** Returns the reason a case is known to diverge, or null. */
+  /**
+   * Returns the reason a case is known to diverge, or null. Entries name scenarios from the
+   * project root ({@code scenarios/...}); a run from elsewhere ({@code ../scenarios/...}, an
+   * absolute path) matches by that suffix.
+   */
   public String reason(String scenarioPath, String caseName) {
-    String exact = reasons.get(caseName.isEmpty() ? scenarioPath
-        : scenarioPath + " [" + caseName + "]");
-    return exact != null ? exact : reasons.get(scenarioPath);
+    String withCase = caseName.isEmpty() ? null : " [" + caseName + "]";
+    for (Map.Entry<String, String> e : reasons.entrySet()) {
+      String key = e.getKey();
+      if (withCase != null && key.endsWith(withCase)
+          && samePath(scenarioPath, key.substring(0, key.length() - withCase.length()))) {
+        return e.getValue();
+      }
+    }
+    for (Map.Entry<String, String> e : reasons.entrySet()) {
+      if (samePath(scenarioPath, e.getKey())) {
+        return e.getValue();
+      }
+    }
+    return null;
+  }
+
+  private static boolean samePath(String scenarioPath, String entryPath) {
+    return scenarioPath.equals(entryPath) || scenarioPath.endsWith("/" + entryPath);
   }
 }

@@ -1,0 +1,82 @@
+package io.blocksim.sim.diff;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.blocksim.model.qmp.Json;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** How two observation objects are compared, and how known divergences are looked up. */
+class ComparisonTest {
+  private static Map<String, Object> result(List<Object> bitmaps, List<Object> events,
+      List<Object> responses) {
+    return Json.object("passed", true, "failure", null,
+        "observations", Json.array(Json.object("label", "end", "bitmaps", bitmaps,
+            "jobs", List.of(), "images", List.of())),
+        "responses", responses, "events", events);
+  }
+
+  private static Map<String, Object> bitmap(long count) {
+    return Json.object("node", "drive0", "name", "b0", "count", count);
+  }
+
+  private static Map<String, Object> event(String name, String status) {
+    return Json.object("event", name, "data", Json.object("id", "j", "status", status));
+  }
+
+  @Test
+  void identicalResultsHaveNoDifference() {
+    Map<String, Object> a = result(List.of(bitmap(65536)), List.of(event("X", "running")),
+        List.of());
+    Map<String, Object> b = result(List.of(bitmap(65536L)), List.of(event("X", "running")),
+        List.of());
+    assertThat(Comparison.compare(a, b)).isEmpty();
+  }
+
+  @Test
+  void aDifferentCountIsReportedWithBothValuesAndTheLabel() {
+    List<Comparison.Difference> d = Comparison.compare(
+        result(List.of(bitmap(65536)), List.of(), List.of()),
+        result(List.of(bitmap(131072)), List.of(), List.of()));
+    assertThat(d).extracting(Comparison.Difference::category).containsExactly("bitmaps");
+    assertThat(d.get(0).render()).contains("observation 'end' entry 1")
+        .contains("65536").contains("131072");
+  }
+
+  @Test
+  void pendingAndReadyEventsAreOptionalButStatusChangesAreNot() {
+    Map<String, Object> qemu = result(List.of(), List.of(event("BLOCK_JOB_PENDING", "x"),
+        event("JOB_STATUS_CHANGE", "pending")), List.of());
+    Map<String, Object> sim = result(List.of(), List.of(event("JOB_STATUS_CHANGE", "pending")),
+        List.of());
+    assertThat(Comparison.compare(qemu, sim)).isEmpty();
+    Map<String, Object> missing = result(List.of(), List.of(), List.of());
+    assertThat(Comparison.compare(qemu, missing)).extracting(Comparison.Difference::category)
+        .containsExactly("events");
+  }
+
+  @Test
+  void generatedNodeNamesCompareEqualButUserNamesDoNot() {
+    assertThat(Comparison.equal("#block146", "#block300")).isTrue();
+    assertThat(Comparison.equal("drive0", "drive1")).isFalse();
+    assertThat(Comparison.equal("#block1", "drive1")).isFalse();
+  }
+
+  @Test
+  void knownDivergencesMatchByCaseAndByPathSuffix(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("known.txt");
+    Files.writeString(file, "# comment\n"
+        + "scenarios/a.yaml [x=1] -- only one case\n"
+        + "scenarios/b.yaml -- every case\n");
+    KnownDivergences known = KnownDivergences.load(file);
+    assertThat(known.reason("scenarios/a.yaml", "x=1")).isEqualTo("only one case");
+    assertThat(known.reason("../scenarios/a.yaml", "x=1")).isEqualTo("only one case");
+    assertThat(known.reason("scenarios/a.yaml", "x=2")).isNull();
+    assertThat(known.reason("scenarios/b.yaml", "anything")).isEqualTo("every case");
+    assertThat(known.reason("other/scenarios/c.yaml", "")).isNull();
+  }
+}
