@@ -597,7 +597,7 @@ class ScenarioParserErrorTest {
             "9:18: 'c' is not a value of matrix variable 'mode' | its values are: a, b",
             "11:15: '1' is not a value of matrix variable 'n' | its values are: 1, 2"
                 + " (compare as YAML values: quote or unquote it)",
-            "13:11: 'when' in step 4 must be a map, but found a list",
+            "13:12: 'when' in step 4 must be a map, but found a string 'mode'",
             "15:11: 'when' in step 5 is empty | for example: when: {mode: a}");
     assertThat(errors("name: x\nsteps:\n  - log: x\n    when: {mode: a}\n"))
         .containsExactly(
