@@ -82,12 +82,13 @@ final class DiffCommand implements Callable<Integer> {
       throws java.io.IOException {
     StringBuilder md = new StringBuilder("# blocksim diff: simulator against QEMU 7.2\n\n");
     md.append(conformance).append("\n\n").append(timing).append("\n\n");
-    md.append("| case | verdict |\n| --- | --- |\n");
+    md.append("| case | verdict | QEMU ms | simulator ms |\n| --- | --- | ---: | ---: |\n");
     for (Differ.CaseDiff d : results) {
       md.append("| ").append(d.displayName()).append(" | ")
           .append(d.verdict().name().toLowerCase(Locale.ROOT).replace('_', ' '))
           .append(d.detail() == null ? "" : ": " + d.detail().replace("|", "\\|"))
-          .append(" |\n");
+          .append(String.format(Locale.ROOT, " | %.0f | %.1f |%n", d.qemuNanos() / 1e6,
+              d.simNanos() / 1e6));
     }
     for (Differ.CaseDiff d : results) {
       if (d.differences().isEmpty() && d.daemonLog() == null) {
