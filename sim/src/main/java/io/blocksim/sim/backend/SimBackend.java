@@ -123,8 +123,9 @@ public final class SimBackend implements Backend {
 
   /**
    * Returns the node a guest device attached to {@code node} talks to: a job inserts its filter
-   * (copy-before-write, copy-on-read, mirror_top, commit_top) above the node and takes over its
-   * parents, so the harness's export goes above those filters as well.
+   * (copy-before-write, mirror_top, commit_top, stream's unnamed copy-on-read) above the node and
+   * takes over its parents, so the harness's export goes above those filters as well, as
+   * QemuBackend does.
    */
   static BlockNode aboveJobFilters(BlockNode node) {
     BlockNode top = node;
@@ -132,7 +133,9 @@ public final class SimBackend implements Backend {
     while (moved) {
       moved = false;
       for (BlockNode parent : top.parents()) {
-        if (JOB_FILTERS.contains(parent.driver().name()) && parent.primaryChild() == top) {
+        boolean jobFilter = JOB_FILTERS.contains(parent.driver().name())
+            || (parent.driver().name().equals("copy-on-read") && parent.autoNamed());
+        if (jobFilter && parent.primaryChild() == top) {
           top = parent;
           moved = true;
           break;
@@ -142,8 +145,9 @@ public final class SimBackend implements Backend {
     return top;
   }
 
+  /** Filters only jobs insert; a copy-on-read filter counts only with a generated name. */
   private static final java.util.List<String> JOB_FILTERS = java.util.List.of(
-      "copy-before-write", "copy-on-read", "mirror_top", "commit_top");
+      "copy-before-write", "mirror_top", "commit_top");
 
   @Override
   public void advance(long durationNs) {

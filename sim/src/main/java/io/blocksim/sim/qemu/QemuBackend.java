@@ -472,8 +472,16 @@ public final class QemuBackend implements Backend {
     if (current == null) {
       return node;  // block-export-add then names the problem.
     }
+    Map<String, String> drivers = new LinkedHashMap<>();
+    if (executeRaw("query-named-block-nodes", null).get("return") instanceof List<?> infos) {
+      for (Object info : infos) {
+        if (info instanceof Map<?, ?> m && m.get("node-name") instanceof String name) {
+          drivers.put(name, String.valueOf(m.get("drv")));
+        }
+      }
+    }
     for (int depth = 0; depth < driverNodeNames.size(); depth++) {
-      Long parent = implicitFilterParent(edges, driverNodeNames, current);
+      Long parent = implicitFilterParent(edges, driverNodeNames, drivers, current);
       if (parent == null) {
         break;
       }
@@ -484,20 +492,28 @@ public final class QemuBackend implements Backend {
 
   @SuppressWarnings("unchecked")
   private static Long implicitFilterParent(List<?> edges, Map<Long, String> driverNodeNames,
-      long child) {
+      Map<String, String> drivers, long child) {
     for (Object item : edges) {
       Map<String, Object> edge = (Map<String, Object>) item;
       if (edge.get("child") instanceof Number c && c.longValue() == child
           && edge.get("parent") instanceof Number p
           && (edge.get("name").equals("file") || edge.get("name").equals("backing"))) {
         String parentName = driverNodeNames.get(p.longValue());
-        if (parentName != null && parentName.startsWith("#")) {
+        if (parentName != null && (parentName.startsWith("#")
+            || JOB_FILTER_DRIVERS.contains(drivers.get(parentName)))) {
           return p.longValue();
         }
       }
     }
     return null;
   }
+
+  /**
+   * Drivers of filters only jobs insert, named by filter-node-name or not. A copy-on-read filter
+   * can also be the scenario's own, so only a generated name marks it as stream's.
+   */
+  private static final List<String> JOB_FILTER_DRIVERS = List.of("copy-before-write",
+      "mirror_top", "commit_top");
 
   private static Map<String, Object> exportArgs(String node, String exportId, boolean writable) {
     Map<String, Object> args = new LinkedHashMap<>();
