@@ -54,7 +54,7 @@ public final class Differ {
   }
 
   public List<CaseDiff> run(List<Scenario> scenarios) throws IOException, InterruptedException {
-    ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, options.parallelism()));
+    ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, options.parallelism())); // determinism-ok: one world per case
     List<Future<CaseDiff>> futures = new ArrayList<>();
     int index = 0;
     for (Scenario scenario : scenarios) {

@@ -205,10 +205,10 @@ public final class QemuBackend implements Backend {
 
   @Override
   public void advance(long durationNs) throws StepException {
-    long deadline = System.nanoTime() + durationNs;
+    long deadline = System.nanoTime() + durationNs; // determinism-ok: real QEMU
     requireAlive("advance");
     long leftNs;
-    while ((leftNs = deadline - System.nanoTime()) > 0) {
+    while ((leftNs = deadline - System.nanoTime()) > 0) { // determinism-ok: real QEMU
       try {
         daemon.qmp().awaitEvent(leftNs);
       } catch (IOException e) {
@@ -219,14 +219,14 @@ public final class QemuBackend implements Backend {
 
   @Override
   public boolean runUntil(BooleanSupplier condition, long timeoutNs) throws StepException {
-    long deadline = System.nanoTime() + Math.min(timeoutNs, RUN_UNTIL_CAP_NS);
+    long deadline = System.nanoTime() + Math.min(timeoutNs, RUN_UNTIL_CAP_NS); // determinism-ok: real QEMU
     requireAlive("a wait");
     while (true) {
       pollEvents();
       if (condition.getAsBoolean()) {
         return true;
       }
-      long leftNs = deadline - System.nanoTime();
+      long leftNs = deadline - System.nanoTime(); // determinism-ok: real QEMU
       if (leftNs <= 0) {
         return false;
       }
@@ -538,9 +538,9 @@ public final class QemuBackend implements Backend {
     if (reply.containsKey("error")) {
       throw new StepException("cannot delete export '" + exportId + "': " + errorDesc(reply));
     }
-    long deadline = System.nanoTime() + EXPORT_DELETE_TIMEOUT_NS;
+    long deadline = System.nanoTime() + EXPORT_DELETE_TIMEOUT_NS; // determinism-ok: real QEMU
     while (!deletedInternalExports.contains(exportId)) {
-      long leftNs = deadline - System.nanoTime();
+      long leftNs = deadline - System.nanoTime(); // determinism-ok: real QEMU
       if (leftNs <= 0) {
         throw new StepException("export '" + exportId + "' was not deleted within "
             + EXPORT_DELETE_TIMEOUT_NS / 1_000_000_000L + " s");

@@ -85,7 +85,7 @@ public final class QmpClient implements AutoCloseable {
   public static QmpClient connect(Path socket, long connectTimeoutNs, long commandTimeoutNs,
       BooleanSupplier stillStarting, Consumer<QmpEvent> eventSink)
       throws IOException {
-    long deadline = System.nanoTime() + connectTimeoutNs;
+    long deadline = System.nanoTime() + connectTimeoutNs; // determinism-ok: real QEMU
     UnixDomainSocketAddress address = UnixDomainSocketAddress.of(socket);
     while (true) {
       SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX);
@@ -105,7 +105,7 @@ public final class QmpClient implements AutoCloseable {
           throw new QmpException("daemon exited before its QMP socket accepted a connection",
               true);
         }
-        if (System.nanoTime() - deadline > 0) {
+        if (System.nanoTime() - deadline > 0) { // determinism-ok: real QEMU
           throw new QmpException("QMP socket " + socket.getFileName() + " did not accept a"
               + " connection within " + connectTimeoutNs / 1_000_000 + " ms: " + e.getMessage(),
               false);
@@ -118,7 +118,7 @@ public final class QmpClient implements AutoCloseable {
   /** Reads the greeting and sends {@code qmp_capabilities}. */
   void handshake() throws IOException {
     Map<String, Object> greeting =
-        nextMessage(System.nanoTime() + commandTimeoutNs, "the greeting", false);
+        nextMessage(System.nanoTime() + commandTimeoutNs, "the greeting", false); // determinism-ok: real QEMU
     if (greeting == null) {
       throw new QmpException("no QMP greeting within " + commandTimeoutNs / 1_000_000 + " ms",
           false);
@@ -146,7 +146,7 @@ public final class QmpClient implements AutoCloseable {
       request.put("arguments", args);
     }
     send(MAPPER.writeValueAsBytes(request));
-    long deadline = System.nanoTime() + commandTimeoutNs;
+    long deadline = System.nanoTime() + commandTimeoutNs; // determinism-ok: real QEMU
     while (true) {
       Map<String, Object> message = nextMessage(deadline, "the reply to '" + command + "'", false);
       if (message == null) {
@@ -169,7 +169,7 @@ public final class QmpClient implements AutoCloseable {
    * Events go to the event sink.
    */
   public boolean awaitEvent(long timeoutNs) throws IOException {
-    long deadline = System.nanoTime() + timeoutNs;
+    long deadline = System.nanoTime() + timeoutNs; // determinism-ok: real QEMU
     long deliveredBefore = eventsDelivered;
     while (true) {
       Map<String, Object> message = nextMessage(deadline, "an event", true);
@@ -231,7 +231,7 @@ public final class QmpClient implements AutoCloseable {
       if (closedByPeer) {
         throw new QmpException("QMP connection closed while waiting for " + awaited, true);
       }
-      long leftNs = deadlineNs - System.nanoTime();
+      long leftNs = deadlineNs - System.nanoTime(); // determinism-ok: real QEMU
       if (!readAvailable(Math.max(leftNs, 0)) && leftNs <= 0) {
         return null;
       }
@@ -297,11 +297,11 @@ public final class QmpClient implements AutoCloseable {
   private void send(byte[] json) throws IOException {
     ByteBuffer out = ByteBuffer.allocate(json.length + 1);
     out.put(json).put((byte) '\n').flip();
-    long deadline = System.nanoTime() + commandTimeoutNs;
+    long deadline = System.nanoTime() + commandTimeoutNs; // determinism-ok: real QEMU
     while (out.hasRemaining()) {
       try {
         if (channel.write(out) == 0) {
-          if (System.nanoTime() - deadline > 0) {
+          if (System.nanoTime() - deadline > 0) { // determinism-ok: real QEMU
             throw new QmpException("QMP socket not writable (daemon hung?)", false);
           }
           sleepNs(1_000_000L);

@@ -99,10 +99,10 @@ final class StorageDaemon implements AutoCloseable {
   void kill() {
     process.destroyForcibly();
     waitQuietly(process, QUIT_TIMEOUT_MS);
-    long deadline = System.nanoTime() + DRAIN_TIMEOUT_NS;
+    long deadline = System.nanoTime() + DRAIN_TIMEOUT_NS; // determinism-ok: real QEMU
     try {
-      while (!qmp.closedByPeer() && deadline - System.nanoTime() > 0) {
-        qmp.awaitEvent(deadline - System.nanoTime());
+      while (!qmp.closedByPeer() && deadline - System.nanoTime() > 0) { // determinism-ok: real QEMU
+        qmp.awaitEvent(deadline - System.nanoTime()); // determinism-ok: real QEMU
       }
     } catch (IOException e) {
       // The connection is closed: everything sent has been read.
