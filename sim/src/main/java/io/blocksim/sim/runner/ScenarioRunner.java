@@ -78,14 +78,15 @@ public final class ScenarioRunner {
       return result;
     }
     Path golden = ScenarioFiles.golden(scenario.path(), scenarioCase.name());
+    Path bad = Path.of(golden + ".bad");
     if (options.update()) {
       Files.writeString(golden, result.log(), StandardCharsets.UTF_8);
+      Files.deleteIfExists(bad);
       return result;
     }
     if (Files.isRegularFile(golden)) {
       String expected = Files.readString(golden, StandardCharsets.UTF_8);
       if (!expected.equals(result.log())) {
-        Path bad = Path.of(golden + ".bad");
         Files.writeString(bad, result.log(), StandardCharsets.UTF_8);
         String diff = firstDifference(expected, result.log());
         String failure = "output mismatch with " + ScenarioFiles.display(golden) + " (" + diff
@@ -95,6 +96,7 @@ public final class ScenarioRunner {
         }
         return withFailure(result, CaseResult.Kind.FAILED, failure);
       }
+      Files.deleteIfExists(bad);
     }
     return result;
   }
