@@ -13,6 +13,8 @@ import io.blocksim.model.qmp.Args;
 import io.blocksim.model.qmp.BlockdevCommands;
 import io.blocksim.model.qmp.Json;
 import io.blocksim.model.qmp.QmpError;
+import io.blocksim.model.bitmap.DirtyBitmap;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -62,6 +64,7 @@ public final class Qcow2Driver implements Driver {
     Qcow2Driver driver = new Qcow2Driver(node, file, image);
     node.setChild(BlockNode.FILE, file);
     node.setDriver(driver);
+    driver.createLoadedBitmaps(readOnly);
     BlockNode backing = null;
     if (backingGiven && backingRef != null) {
       backing = commands.child(args, "backing", false, inherit, created);
@@ -113,6 +116,63 @@ public final class Qcow2Driver implements Driver {
     }
   }
 
+  /**
+   * Creates the bitmaps found in the image at open (qcow2_load_dirty_bitmaps): each is prepended,
+   * so the node lists them in reverse directory order; an entry that was in use becomes
+   * inconsistent; one without {@code auto} is disabled; all are readonly on a read-only node.
+   */
+  private void createLoadedBitmaps(boolean readOnly) {
+    for (Qcow2Image.LoadedBitmap loaded : image.loadedBitmaps()) {
+      DirtyBitmap bitmap = new DirtyBitmap(loaded.name(), node.length(),
+          loaded.granularityBytes());
+      if (loaded.data() != null) {
+        byte[] data = loaded.data();
+        long maxBytes = bitmap.hbitmap().wordCount() * 8;
+        if (data.length > maxBytes) {
+          data = java.util.Arrays.copyOf(data, (int) maxBytes);
+        }
+        bitmap.hbitmap().deserialize(data);
+      }
+      bitmap.setPersistent(true);
+      if (loaded.inconsistent()) {
+        bitmap.setInconsistent();
+      }
+      if (!loaded.enabled()) {
+        bitmap.setDisabled(true);
+      }
+      if (readOnly) {
+        bitmap.setReadonly(true);
+      }
+      node.bitmaps().add(0, bitmap);
+    }
+  }
+
+  /** Returns the persistent bitmaps to store, in the node's list order (newest first). */
+  private List<Qcow2Image.BitmapToStore> bitmapsToStore() {
+    List<Qcow2Image.BitmapToStore> list = new ArrayList<>();
+    for (DirtyBitmap b : node.bitmaps()) {
+      if (b.name() == null || !b.persistenceForStore() || b.inconsistent()) {
+        continue;
+      }
+      list.add(new Qcow2Image.BitmapToStore(b.name(), b.granularityBytes(), b.enabled(),
+          b.readonly(), b.readonly() ? new byte[0] : b.hbitmap().serialize()));
+    }
+    return list;
+  }
+
+  /**
+   * Returns why a new persistent bitmap cannot be stored here (without QEMU's prefix), or null.
+   */
+  public String canStoreNewBitmap(String name, long granularityBytes) {
+    List<String> persistent = new ArrayList<>();
+    for (DirtyBitmap b : node.bitmaps()) {
+      if (b.name() != null && b.persistenceForStore()) {
+        persistent.add(b.name());
+      }
+    }
+    return image.canStoreNewBitmap(name, granularityBytes, persistent);
+  }
+
   public Qcow2Image image() {
     return image;
   }
@@ -121,8 +181,10 @@ public final class Qcow2Driver implements Driver {
     return image.version();
   }
 
-  /** Deletes a stored persistent bitmap from the image now (persistent bitmaps: later). */
-  public void removeStoredBitmap(String name) {}
+  /** Deletes a stored persistent bitmap from the image now; absent is not an error. */
+  public void removeStoredBitmap(String name) throws HostIoException {
+    image.removeBitmap(name);
+  }
 
   @Override
   public String name() {
@@ -185,6 +247,20 @@ public final class Qcow2Driver implements Driver {
 
   @Override
   public void close(BlockNode node) throws HostIoException {
+    // bdrv_close: a generic flush first (its result ignored), then qcow2_inactivate stores the
+    // persistent bitmaps before it flushes both caches.
+    try {
+      BlockIo.flush(node);
+    } catch (HostIoException e) {
+      // QEMU ignores it too.
+    }
+    if (!image.readOnly()) {
+      try {
+        image.storeBitmaps(bitmapsToStore());
+      } catch (HostIoException e) {
+        // "Lost persistent bitmaps during inactivation of node": stderr only.
+      }
+    }
     image.close();
   }
 }

@@ -1,6 +1,7 @@
 package io.blocksim.model.io;
 
 import io.blocksim.model.bitmap.DirtyBitmap;
+import io.blocksim.model.check.WriteUnchangedCheck;
 import io.blocksim.model.driver.BlockStatus;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.port.HostIoException;
@@ -34,6 +35,17 @@ public final class BlockIo {
 
   public static void write(BlockNode node, long offset, byte[] buf, int pos, int length, int flags)
       throws HostIoException {
+    if (RequestFlags.has(flags, RequestFlags.WRITE_UNCHANGED)) {
+      WriteUnchangedCheck.Snapshot snapshot = WriteUnchangedCheck.before(node);
+      trackedWrite(node, offset, buf, pos, length, flags);
+      WriteUnchangedCheck.after(snapshot, offset, length);
+    } else {
+      trackedWrite(node, offset, buf, pos, length, flags);
+    }
+  }
+
+  private static void trackedWrite(BlockNode node, long offset, byte[] buf, int pos, int length,
+      int flags) throws HostIoException {
     checkRequest(node, offset, length);
     prepareWrite(node, flags);
     if (RequestFlags.has(flags, RequestFlags.COPY_ON_READ_POPULATE)) {
@@ -50,6 +62,17 @@ public final class BlockIo {
   }
 
   public static void writeZeroes(BlockNode node, long offset, long length, int flags)
+      throws HostIoException {
+    if (RequestFlags.has(flags, RequestFlags.WRITE_UNCHANGED)) {
+      WriteUnchangedCheck.Snapshot snapshot = WriteUnchangedCheck.before(node);
+      trackedWriteZeroes(node, offset, length, flags);
+      WriteUnchangedCheck.after(snapshot, offset, length);
+    } else {
+      trackedWriteZeroes(node, offset, length, flags);
+    }
+  }
+
+  private static void trackedWriteZeroes(BlockNode node, long offset, long length, int flags)
       throws HostIoException {
     checkRequest(node, offset, length);
     prepareWrite(node, flags);

@@ -88,6 +88,11 @@ public abstract class Job {
   /** The job's body; ends by calling runReturned. */
   protected abstract void run();
 
+  /** JobDriver.prepare: the first step of finalizing a successful job; returns 0 or -errno. */
+  protected int prepare() {
+    return 0;
+  }
+
   /** job_commit: the transaction succeeded. */
   protected void commit() {}
 

@@ -120,6 +120,7 @@ public final class JobManager {
     });
     handlers.put("block-job-set-speed", this::blockJobSetSpeed);
     backups.register(handlers);
+    new BlockJobCommands(this).register(handlers);
     handlers.put("blockdev-create", args -> CreateJob.start(this, args));
   }
 
@@ -556,8 +557,18 @@ public final class JobManager {
     doFinalize(job);
   }
 
-  /** job_do_finalize_locked; no job here has a prepare callback. */
+  /** job_do_finalize_locked: prepare every member, then finalize them (or abort all). */
   private void doFinalize(Job job) {
+    for (Job member : new ArrayList<>(job.txn.jobs)) {
+      if (member.ret == 0) {
+        member.ret = member.prepare();
+        if (member.ret != 0) {
+          updateRc(member);
+          txnAbort(member);
+          return;
+        }
+      }
+    }
     for (Job member : new ArrayList<>(job.txn.jobs)) {
       finalizeSingle(member);
     }

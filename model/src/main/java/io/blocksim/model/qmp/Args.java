@@ -91,7 +91,7 @@ public final class Args {
     }
     long value = n.longValue();
     if (bits < 64 && (value < 0 || value > (1L << bits) - 1)) {
-      throw QmpError.generic("Parameter '" + key + "' expects uint" + bits);
+      throw QmpError.generic("Parameter '" + key + "' expects uint" + bits + "_t");
     }
     return value;
   }

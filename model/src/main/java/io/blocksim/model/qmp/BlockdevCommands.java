@@ -131,9 +131,21 @@ public final class BlockdevCommands {
       case "blkdebug" -> openBlkdebug(args, node, childInherit, created);
       case "copy-on-read" -> {
         BlockNode file = child(args, "file", true, childInherit, created);
-        args.optStr("bottom");
         node.setChild(BlockNode.FILE, file);
-        node.setDriver(new CopyOnReadDriver(file));
+        CopyOnReadDriver cor = new CopyOnReadDriver(file);
+        cor.setPopulateDirties(engine.variant("bug:write-unchanged-dirties"));
+        String bottom = args.optStr("bottom");
+        if (bottom != null) {
+          BlockNode bottomNode = engine.graph().find(bottom);
+          if (bottomNode == null) {
+            throw QmpError.generic("Bottom node '" + bottom + "' not found");
+          }
+          if (bottomNode.driver().isFilter()) {
+            throw QmpError.generic("Bottom node '" + bottom + "' is a filter");
+          }
+          cor.setBottom(bottomNode);
+        }
+        node.setDriver(cor);
       }
       case "null-co" -> {
         long size = args.optInt("size") == null ? 1L << 30 : args.optInt("size");

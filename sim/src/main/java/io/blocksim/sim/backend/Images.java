@@ -23,6 +23,10 @@ final class Images {
       }
       case "qcow2" -> {
         Qcow2CreateOptions options = Qcow2CreateOptions.defaults();
+        Object compat = spec.options() == null ? null : spec.options().get("compat");
+        if ("0.10".equals(compat) || "v2".equals(compat)) {
+          options = options.withVersion(2);
+        }
         if (spec.clusterSizeBytes() != null) {
           options = options.withClusterSize(spec.clusterSizeBytes());
         }

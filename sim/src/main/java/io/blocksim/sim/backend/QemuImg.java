@@ -26,6 +26,9 @@ final class QemuImg {
         case "create" -> create(storage, words);
         case "compare" -> compare(storage, words);
         case "rebase" -> QemuImgRebase.run(storage, words);
+        case "info" -> QemuImgInfo.info(storage, words);
+        case "check" -> QemuImgInfo.check(storage, words);
+        case "bitmap" -> QemuImgInfo.bitmap(storage, words);
         default -> throw new StepException("img: 'qemu-img " + verb
             + "' is not supported by the simulator yet");
       };
@@ -40,6 +43,7 @@ final class QemuImg {
     String backing = null;
     String backingFormat = null;
     Long clusterSize = null;
+    String compat = null;
     List<String> positional = new ArrayList<>();
     for (int i = 0; i < words.size(); i++) {
       String w = words.get(i);
@@ -54,6 +58,13 @@ final class QemuImg {
               case "cluster_size" -> clusterSize = QemuIoCommand.parseNumber(kv[1], "size");
               case "backing_file" -> backing = kv[1];
               case "backing_fmt" -> backingFormat = kv[1];
+              case "compat" -> {
+                if (!kv[1].equals("0.10") && !kv[1].equals("1.1") && !kv[1].equals("v2")
+                    && !kv[1].equals("v3")) {
+                  throw new StepException("img create: compat=" + kv[1] + " is not supported");
+                }
+                compat = kv[1];
+              }
               default -> throw new StepException("img create: option '" + kv[0]
                   + "' is not supported by the simulator");
             }
@@ -73,13 +84,16 @@ final class QemuImg {
           "Detected format of " + Images.probeFormat(storage, backing) + "."), 1);
     }
     Images.create(storage, new ImageSpec(path, format, size, backing, backingFormat,
-        clusterSize, Map.of()));
+        clusterSize, compat == null ? Map.of() : Map.of("compat", compat)));
     StringBuilder line = new StringBuilder("Formatting '" + path + "', fmt=" + format);
     if (format.equals("qcow2")) {
       line.append(" cluster_size=").append(clusterSize == null ? 65536 : clusterSize)
           .append(" extended_l2=off compression_type=zlib");
     }
     line.append(" size=").append(size);
+    if (compat != null) {
+      line.append(" compat=").append(compat);
+    }
     if (backing != null) {
       line.append(" backing_file=").append(backing).append(" backing_fmt=").append(backingFormat);
     }
@@ -135,7 +149,7 @@ final class QemuImg {
     return new ImgOutcome(lines, 0);
   }
 
-  private static String arg(List<String> words, int i, String option) throws StepException {
+  static String arg(List<String> words, int i, String option) throws StepException {
     if (i >= words.size()) {
       throw new StepException("img: option " + option + " needs a value");
     }

@@ -4,6 +4,7 @@ import io.blocksim.model.Engine;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.port.Scheduler;
+import io.blocksim.model.qmp.BlockdevCommands;
 import io.blocksim.model.qmp.QmpEvent;
 import io.blocksim.sim.disk.FakeDisk;
 import io.blocksim.sim.disk.LatencyModel;
@@ -37,6 +38,7 @@ public final class SimBackend implements Backend {
   private Engine engine;
   /** Bumped at every crash so that work scheduled by a dead process never runs. */
   private long epoch;
+  private boolean quit;
 
   public SimBackend(long seed, Set<String> semantics) {
     this.root = new Prng(seed);
@@ -115,6 +117,13 @@ public final class SimBackend implements Backend {
     // Attaching and detaching the harness's NBD export each drain the node, so the jobs that
     // use it pass a pause point twice (measured on QEMU 7.2: two paused/running pairs).
     engine.jobs().drain(top);
+    if (top.readOnly() && (parsed.kind() == QemuIoCommand.Kind.WRITE
+        || parsed.kind() == QemuIoCommand.Kind.DISCARD)) {
+      // The harness exports a read-only node read-only (qemu-io -r), which refuses the request.
+      engine.jobs().drain(top);
+      String refusal = "qemu-io: Block node is read-only";
+      return new IoOutcome(java.util.List.of(refusal), refusal);
+    }
     GuestIo.Result result = GuestIo.run(top, parsed,
         bytes -> loop.advance(loop.ioLatencyNs(bytes)));
     engine.jobs().drain(top);
@@ -213,6 +222,58 @@ public final class SimBackend implements Backend {
   @Override
   public ImgOutcome img(String command) throws StepException {
     return QemuImg.run(disk, command);
+  }
+
+  /**
+   * Quits the process cleanly, as qemu-storage-daemon's {@code quit} does at the end of a run:
+   * jobs still there are cancelled and allowed to finish (job_cancel_sync_all: a backup gives
+   * its bitmap's successor back before the bitmap is stored), then every node is closed (a
+   * qcow2 node stores its persistent bitmaps), roots first. Runs once; later calls do nothing.
+   */
+  public void quit() {
+    if (quit) {
+      return;
+    }
+    quit = true;
+    cancelJobs();
+    BlockdevCommands commands = new BlockdevCommands(engine);
+    boolean closed = true;
+    while (closed) {
+      closed = false;
+      for (BlockNode node : engine.graph().all()) {
+        if (node.parents().isEmpty() && engine.graph().find(node.name()) == node) {
+          commands.release(node);
+          closed = true;
+          break;
+        }
+      }
+    }
+    epoch++;
+  }
+
+  private void cancelJobs() {
+    Object jobs = engine.execute("query-jobs", new java.util.LinkedHashMap<>()).get("return");
+    if (!(jobs instanceof List<?> list) || list.isEmpty()) {
+      return;
+    }
+    for (Object job : list) {
+      Object id = ((Map<?, ?>) job).get("id");
+      engine.execute("block-job-cancel", io.blocksim.model.qmp.Json.object("device", id,
+          "force", true));
+    }
+    loop.runUntil(() -> {
+      Object now = engine.execute("query-jobs", new java.util.LinkedHashMap<>()).get("return");
+      if (!(now instanceof List<?> remaining)) {
+        return true;
+      }
+      for (Object job : remaining) {
+        Object status = ((Map<?, ?>) job).get("status");
+        if (!"concluded".equals(status) && !"null".equals(status)) {
+          return false;
+        }
+      }
+      return true;
+    }, loop.nowNs() + 60_000_000_000L);
   }
 
   @Override

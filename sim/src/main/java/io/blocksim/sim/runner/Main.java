@@ -24,7 +24,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "blocksim", mixinStandardHelpOptions = true, version = "blocksim 0.1",
     description = "Deterministic simulation of QEMU 7.2's block layer.",
     subcommands = {Main.Run.class, DiffCommand.class, Main.Check.class, Main.Bench.class,
-        Main.SemanticsList.class})
+        Main.SemanticsList.class, io.blocksim.sim.sweep.SweepCommand.class})
 public final class Main implements Callable<Integer> {
   public static final int EXIT_OK = 0;
   public static final int EXIT_FAILED = 1;
@@ -89,6 +89,10 @@ public final class Main implements Callable<Integer> {
         description = "Run each case twice and fail if the two runs differ.")
     boolean checkDeterminism;
 
+    @Option(names = "--keep-images", paramLabel = "DIR",
+        description = "Write each case's image files (after the final quit) to DIR/<case>/.")
+    Path keepImages;
+
     @Override
     public Integer call() throws Exception {
       for (String name : semantics) {
@@ -106,7 +110,7 @@ public final class Main implements Callable<Integer> {
         return EXIT_BAD_INPUT;
       }
       ScenarioRunner runner = new ScenarioRunner(new ScenarioRunner.Options(seed, update,
-          new TreeSet<>(semantics), onlyCase, checkDeterminism), out);
+          new TreeSet<>(semantics), onlyCase, checkDeterminism, keepImages), out);
       List<CaseResult> results = runner.runAll(loaded.scenarios());
       if (json != null) {
         List<Object> all = new ArrayList<>();

@@ -40,6 +40,10 @@ class ScenarioGoldenTest {
   }
 
   private static void check(Scenario scenario, Scenario.Case scenarioCase) throws Exception {
+    if (scenario.semantics().stream().anyMatch(v -> v.startsWith("bug:"))) {
+      checkBugIsFlagged(scenario, scenarioCase);
+      return;
+    }
     Path golden = ScenarioFiles.golden(scenario.path(), scenarioCase.name());
     assertThat(golden).as("golden file (create it with ./blocksim run --update after reading"
         + " the output)").isRegularFile();
@@ -50,5 +54,16 @@ class ScenarioGoldenTest {
         .filter(r -> r.caseName().equals(scenarioCase.name())).findFirst().orElseThrow();
     assertThat(result.failure()).as("failure of " + result.displayName()).isNull();
     assertThat(result.log()).isEqualTo(Files.readString(golden, StandardCharsets.UTF_8));
+  }
+
+  /** A scenario that switches on a known bug exists to show that an invariant check flags it. */
+  private static void checkBugIsFlagged(Scenario scenario, Scenario.Case scenarioCase) {
+    ScenarioRunner runner = new ScenarioRunner(new ScenarioRunner.Options(null, false, Set.of(),
+        scenarioCase.name(), false), new PrintStream(new ByteArrayOutputStream(), true,
+        StandardCharsets.UTF_8));
+    CaseResult result = runner.simulate(scenario, scenarioCase);
+    assertThat(result.kind()).as("outcome of " + result.displayName())
+        .isEqualTo(CaseResult.Kind.INVARIANT);
+    assertThat(result.failure()).contains("invariant violated");
   }
 }

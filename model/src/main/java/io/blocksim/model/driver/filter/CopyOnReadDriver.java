@@ -5,16 +5,24 @@ import io.blocksim.model.driver.Driver;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.io.BlockIo;
 import io.blocksim.model.io.RequestFlags;
+import io.blocksim.model.job.Chains;
 import io.blocksim.model.port.HostIoException;
 
 /**
- * The {@code copy-on-read} filter: a read of a range not allocated in the top image reads it
- * through the backing chain and writes it into the top image with a population write that dirties
- * no bitmap (qemu-semantics.md §8), unless the {@code bug:write-unchanged-dirties} variant asks
- * for the old behaviour.
+ * The {@code copy-on-read} filter (block/copy-on-read.c) and the copy-on-read read of a node
+ * (block/io.c bdrv_co_do_copy_on_readv, also what a node's {@code copy-on-read: true} option does).
+ *
+ * <p>A read of a range the filtered node does not allocate (and, with {@code bottom}, that some
+ * layer from the node's backing file down to bottom allocates) is read through the backing chain
+ * and written into the node, cluster-aligned, with the write-unchanged flag. QEMU issues that
+ * write below the tracked-write completion, so it dirties no bitmap and does not bump the write
+ * generation (qemu-semantics.md §8); all-zero data is written as write-zeroes. The
+ * {@code bug:write-unchanged-dirties} variant makes the population write an ordinary tracked
+ * write, as it once was.
  */
 public final class CopyOnReadDriver implements Driver {
   private final BlockNode file;
+  private BlockNode bottom;
   private boolean populateDirties;
 
   public CopyOnReadDriver(BlockNode file) {
@@ -24,6 +32,15 @@ public final class CopyOnReadDriver implements Driver {
   /** Switches on the historical bug where population writes dirtied bitmaps. */
   public void setPopulateDirties(boolean populateDirties) {
     this.populateDirties = populateDirties;
+  }
+
+  /** Limits copy-on-read to data allocated above (and in) bottom; null copies the whole chain. */
+  public void setBottom(BlockNode bottom) {
+    this.bottom = bottom;
+  }
+
+  public BlockNode bottom() {
+    return bottom;
   }
 
   @Override
@@ -41,22 +58,79 @@ public final class CopyOnReadDriver implements Driver {
     return true;
   }
 
+  /** cor_co_preadv_part. */
   @Override
   public void read(BlockNode node, long offset, byte[] buf, int pos, int length)
       throws HostIoException {
     long done = 0;
     while (done < length) {
-      BlockStatus status = BlockIo.blockStatus(file, offset + done, length - done);
-      int run = (int) Math.min(status.lengthBytes(), length - done);
-      BlockIo.read(file, offset + done, buf, pos + (int) done, run);
-      if (!status.allocated() && file.backing() != null) {
+      long at = offset + done;
+      BlockStatus status = BlockIo.blockStatus(file, at, length - done);
+      long n = Math.min(status.lengthBytes(), length - done);
+      boolean copy = false;
+      if (!status.allocated()) {
+        if (bottom == null) {
+          copy = true;
+        } else {
+          Chains.Run above = Chains.allocatedAbove(file.backing(), bottom, at, n);
+          n = above.length();
+          copy = above.allocated();
+        }
+      }
+      if (copy) {
+        copyOnRead(file, at, buf, pos + (int) done, (int) n, populateDirties);
+      } else {
+        BlockIo.read(file, at, buf, pos + (int) done, (int) n);
+      }
+      done += n;
+    }
+  }
+
+  /**
+   * Reads [offset, offset + length) of node with copy-on-read (bdrv_co_do_copy_on_readv): the
+   * unallocated clusters of the cluster-aligned range are read from the backing chain and written
+   * into node. buf may be null (a prefetch, as block-stream issues).
+   */
+  public static void copyOnRead(BlockNode node, long offset, byte[] buf, int pos, int length,
+      boolean populateDirties) throws HostIoException {
+    long cluster = Math.max(1, node.driver().clusterSize());
+    long start = offset / cluster * cluster;
+    long end = Math.min((offset + length + cluster - 1) / cluster * cluster, node.length());
+    long at = start;
+    while (at < end) {
+      BlockStatus status = BlockIo.blockStatus(node, at, end - at);
+      int run = (int) Math.min(status.lengthBytes(), end - at);
+      byte[] bounce = new byte[run];
+      node.driver().read(node, at, bounce, 0, run);
+      if (!status.allocated()) {
         BlockIo.raiseEvent(node, "cor_write");
         int flags = RequestFlags.WRITE_UNCHANGED
             | (populateDirties ? 0 : RequestFlags.COPY_ON_READ_POPULATE);
-        BlockIo.write(file, offset + done, buf, pos + (int) done, run, flags);
+        if (isZero(bounce)) {
+          BlockIo.writeZeroes(node, at, run, flags);
+        } else {
+          BlockIo.write(node, at, bounce, 0, run, flags);
+        }
       }
-      done += run;
+      if (buf != null) {
+        long from = Math.max(at, offset);
+        long to = Math.min(at + run, offset + length);
+        if (to > from) {
+          System.arraycopy(bounce, (int) (from - at), buf, pos + (int) (from - offset),
+              (int) (to - from));
+        }
+      }
+      at += run;
     }
+  }
+
+  private static boolean isZero(byte[] data) {
+    for (byte b : data) {
+      if (b != 0) {
+        return false;
+      }
+    }
+    return true;
   }
 
   @Override

@@ -28,10 +28,9 @@ final class Qcow2Header {
   static final int EXT_FEATURE_TABLE = 0x6803f857;
   static final int EXT_CRYPTO_HEADER = 0x0537be77;
   /**
-   * Persistent dirty bitmaps (qemu-semantics.md §11). Not interpreted yet: the extension's raw
-   * bytes are kept in {@link #bitmapsExtension} and written back unchanged by
-   * {@link #build}, in the position QEMU writes it (after the feature table). The bitmap task
-   * replaces that field with a parsed directory pointer.
+   * Persistent dirty bitmaps (qemu-semantics.md §11): nb_bitmaps, reserved, directory size and
+   * offset, parsed into {@link #nbBitmaps} and friends and rebuilt by {@link #build} after the
+   * feature table, where QEMU writes it. See {@link Qcow2Bitmaps}.
    */
   static final int EXT_BITMAPS = 0x23852875;
   static final int EXT_DATA_FILE = 0x44415441;
@@ -69,7 +68,16 @@ final class Qcow2Header {
   byte[] unknownHeaderFields = new byte[0];
   String backingFile;
   String backingFormat;
-  byte[] bitmapsExtension;
+  /** Persistent bitmaps in the directory (0: no extension is written). */
+  int nbBitmaps;
+  long bitmapDirectoryOffset;
+  long bitmapDirectorySize;
+  /**
+   * Set when the extension was present but the autoclear bit was clear: a bitmap-unaware
+   * program wrote the image, so QEMU ignores the bitmaps and rewrites the header without them
+   * when the image is writable.
+   */
+  boolean bitmapsExtensionDropped;
   /** Extensions QEMU does not know, in file order: {magic, data}. */
   final List<Object[]> unknownExtensions = new ArrayList<>();
 
@@ -194,7 +202,7 @@ final class Qcow2Header {
       if (magic == EXT_BACKING_FORMAT) {
         backingFormat = new String(data, StandardCharsets.UTF_8);
       } else if (magic == EXT_BITMAPS) {
-        bitmapsExtension = data;
+        readBitmapsExtension(data);
       } else if (magic == EXT_CRYPTO_HEADER || magic == EXT_DATA_FILE) {
         throw error(HostIoException.ENOTSUP, String.format(Locale.ROOT,
             "blocksim: qcow2 header extension %#x is not modelled", magic));
@@ -203,6 +211,53 @@ final class Qcow2Header {
       }
       at += (int) ((len + 7) & ~7L);
     }
+  }
+
+  /** qcow2_read_extensions, QCOW2_EXT_MAGIC_BITMAPS case, with QEMU's messages. */
+  private void readBitmapsExtension(byte[] data) throws HostIoException {
+    if (data.length != 24) {
+      throw error(HostIoException.EINVAL, "bitmaps_ext: Invalid extension length");
+    }
+    if ((autoclearFeatures & AUTOCLEAR_BITMAPS) == 0) {
+      bitmapsExtensionDropped = true;
+      return;
+    }
+    if (Bytes.getInt(data, 4) != 0) {
+      throw error(HostIoException.EINVAL, "bitmaps_ext: Reserved field is not zero");
+    }
+    long nb = Integer.toUnsignedLong(Bytes.getInt(data, 0));
+    long size = Bytes.getLong(data, 8);
+    long offset = Bytes.getLong(data, 16);
+    if (nb > Qcow2Bitmaps.MAX_BITMAPS) {
+      throw error(HostIoException.EINVAL, "bitmaps_ext: Image has " + nb
+          + " bitmaps, exceeding the QEMU supported maximum of " + Qcow2Bitmaps.MAX_BITMAPS);
+    }
+    if (nb == 0) {
+      throw error(HostIoException.EINVAL, "found bitmaps extension with zero bitmaps");
+    }
+    if ((offset & (clusterSize() - 1)) != 0) {
+      throw error(HostIoException.EINVAL, "bitmaps_ext: invalid bitmap directory offset");
+    }
+    if (Long.compareUnsigned(size, Qcow2Bitmaps.MAX_DIRECTORY_SIZE) > 0) {
+      throw error(HostIoException.EINVAL, "bitmaps_ext: bitmap directory size ("
+          + Long.toUnsignedString(size) + ") exceeds the maximum supported size ("
+          + Qcow2Bitmaps.MAX_DIRECTORY_SIZE + ")");
+    }
+    nbBitmaps = (int) nb;
+    bitmapDirectorySize = size;
+    bitmapDirectoryOffset = offset;
+  }
+
+  /** Returns the 24 bytes of the bitmaps extension, or null when there are no bitmaps. */
+  byte[] bitmapsExtension() {
+    if (nbBitmaps == 0) {
+      return null;
+    }
+    byte[] ext = new byte[24];
+    Bytes.putInt(ext, 0, nbBitmaps);
+    Bytes.putLong(ext, 8, bitmapDirectorySize);
+    Bytes.putLong(ext, 16, bitmapDirectoryOffset);
+    return ext;
   }
 
   private void readBackingFileName(byte[] first) throws HostIoException {
@@ -250,8 +305,9 @@ final class Qcow2Header {
     if (version >= 3 && clusterSize > 4096) {
       at = addExtension(b, at, EXT_FEATURE_TABLE, featureTable());
     }
-    if (bitmapsExtension != null) {
-      at = addExtension(b, at, EXT_BITMAPS, bitmapsExtension);
+    byte[] bitmaps = bitmapsExtension();
+    if (bitmaps != null) {
+      at = addExtension(b, at, EXT_BITMAPS, bitmaps);
     }
     for (Object[] ext : unknownExtensions) {
       at = addExtension(b, at, (Integer) ext[0], (byte[]) ext[1]);

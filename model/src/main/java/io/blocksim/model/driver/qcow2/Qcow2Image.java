@@ -38,9 +38,9 @@ import java.util.Locale;
  * <p>Not modelled (open fails with ENOTSUP): encryption, external data files, extended L2 entries,
  * the dirty bit (lazy refcounts), zstd compression. Compressed clusters are read (zlib), never
  * written. Internal snapshots are neither read nor written; clusters they share are handled
- * (COW on write) because the engine honours the COPIED flag. The persistent-bitmap extension
- * (0x23852875) is preserved byte for byte but not interpreted; see {@link Qcow2Header#EXT_BITMAPS}
- * for where the bitmap task plugs in. Guest requests of the generic block layer (alignment of
+ * (COW on write) because the engine honours the COPIED flag. Persistent bitmaps (extension
+ * 0x23852875) are loaded at open, marked in use, stored and removed as QEMU does it (see
+ * {@link Qcow2Bitmaps}); their in-memory form belongs to the node layer. Guest requests of the generic block layer (alignment of
  * write-zeroes and discard, the zero-buffer fallback) are done here; request tracking, dirty
  * bitmaps, {@code discard=ignore} and the flush events belong to the node layer.
  */
@@ -79,6 +79,37 @@ public final class Qcow2Image {
   /** The task scheduler of the guest write in progress, or null (see WriteScheduler). */
   private WriteScheduler scheduler;
   private boolean metadataPreallocation;
+  private final Qcow2Bitmaps bitmaps;
+  private List<LoadedBitmap> loadedBitmaps = List.of();
+
+  /**
+   * A bitmap directory entry as {@code qemu-img info} shows it: flags bit 0 {@code in-use}, bit
+   * 1 {@code auto}.
+   */
+  public record BitmapEntry(String name, int granularityBits, int flags, long tableOffset,
+      int tableSize) {
+    public static final int IN_USE = Qcow2Bitmaps.FLAG_IN_USE;
+    public static final int AUTO = Qcow2Bitmaps.FLAG_AUTO;
+
+    public long granularityBytes() {
+      return 1L << granularityBits;
+    }
+  }
+
+  /**
+   * A bitmap found at open, in directory order: enabled when its entry had {@code auto};
+   * inconsistent (no data) when its entry was already in use; data is the serialized bitmap
+   * (64-bit little-endian words, LSB first), as {@code HBitmap.deserialize} takes it.
+   */
+  public record LoadedBitmap(String name, long granularityBytes, boolean enabled,
+      boolean inconsistent, byte[] data) {}
+
+  /**
+   * A persistent bitmap to store on close, in the node's list order: data as
+   * {@code HBitmap.serialize} makes it; a readonly bitmap is never rewritten.
+   */
+  public record BitmapToStore(String name, long granularityBytes, boolean enabled,
+      boolean readonly, byte[] serialized) {}
 
   /** QEMU's errno for requests to a node whose driver was dropped after fatal corruption. */
   public static final int ENOMEDIUM = 123;
@@ -142,6 +173,7 @@ public final class Qcow2Image {
         options.discardUnmap(), options.discardUnmap());
     refcounts.attachL2Cache(l2Cache);
     refcounts.onCorruption = this::signalCorruption;
+    this.bitmaps = new Qcow2Bitmaps(this, header, file, refcounts);
   }
 
   // ---------------------------------------------------------------- creation and opening
@@ -252,8 +284,16 @@ public final class Qcow2Image {
       }
     }
     image.refcounts.load();
-    if (!options.readOnly() && (h.autoclearFeatures & ~Qcow2Header.AUTOCLEAR_MASK) != 0) {
+    // qcow2_do_open: unknown autoclear bits and a dropped bitmaps extension need a header
+    // update, which loading the bitmaps may already have done in place.
+    boolean updateHeader = !options.readOnly()
+        && ((h.autoclearFeatures & ~Qcow2Header.AUTOCLEAR_MASK) != 0 || h.bitmapsExtensionDropped);
+    if (updateHeader) {
       h.autoclearFeatures &= Qcow2Header.AUTOCLEAR_MASK;
+    }
+    boolean loadUpdates = !options.readOnly() && h.nbBitmaps > 0;
+    image.loadedBitmaps = image.bitmaps.load(!options.readOnly());
+    if (updateHeader && !(loadUpdates && image.hasUsableBitmapsLoaded())) {
       image.updateHeader();
     }
     return image;
@@ -366,9 +406,115 @@ public final class Qcow2Image {
     return l2Cache.tableSizeBytes();
   }
 
-  /** Returns the raw bytes of the persistent-bitmap header extension, or null (later task). */
+  /** Returns the raw bytes of the persistent-bitmap header extension, or null. */
   public byte[] bitmapsExtension() {
-    return header.bitmapsExtension == null ? null : header.bitmapsExtension.clone();
+    return header.bitmapsExtension();
+  }
+
+  private boolean hasUsableBitmapsLoaded() {
+    for (LoadedBitmap b : loadedBitmaps) {
+      if (!b.inconsistent()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Returns the bitmaps found at open (directory order); the node layer creates them. */
+  public List<LoadedBitmap> loadedBitmaps() {
+    return loadedBitmaps;
+  }
+
+  /** Returns the bitmap directory as it is on disk now (qcow2_get_bitmap_info_list). */
+  public List<BitmapEntry> bitmapDirectory() throws HostIoException {
+    List<BitmapEntry> list = new ArrayList<>();
+    for (Qcow2Bitmaps.Entry e : bitmaps.loadList()) {
+      list.add(e.toPublic());
+    }
+    return list;
+  }
+
+  /**
+   * Returns whether the image had a bitmaps extension that was ignored at open because the
+   * autoclear bit was clear (a bitmap-unaware program wrote the image).
+   */
+  public boolean bitmapsDropped() {
+    return header.bitmapsExtensionDropped;
+  }
+
+  /** Returns whether the autoclear bit of the bitmaps extension is set. */
+  public boolean bitmapsConsistent() {
+    return (header.autoclearFeatures & Qcow2Header.AUTOCLEAR_BITMAPS) != 0;
+  }
+
+  /**
+   * Returns the serialized data of a stored bitmap for a disk of lengthBytes (load_bitmap_data),
+   * whatever its in-use flag.
+   */
+  public byte[] bitmapData(BitmapEntry entry, long lengthBytes) throws HostIoException {
+    Qcow2Bitmaps.Entry e = new Qcow2Bitmaps.Entry();
+    e.name = entry.name();
+    e.granularityBits = entry.granularityBits();
+    e.flags = entry.flags();
+    e.tableOffset = entry.tableOffset();
+    e.tableSize = entry.tableSize();
+    return bitmaps.readData(e, lengthBytes);
+  }
+
+  /**
+   * Returns why a new persistent bitmap cannot be stored in this image
+   * (qcow2_co_can_store_new_dirty_bitmap without the prefix), or null. persistentNames are the
+   * node's persistent bitmaps already there.
+   */
+  public String canStoreNewBitmap(String name, long granularityBytes,
+      List<String> persistentNames) {
+    if (header.version < 3) {
+      return "Cannot store dirty bitmaps in qcow2 v2 files";
+    }
+    String problem = bitmaps.constraintProblem(name, granularityBytes);
+    if (problem != null) {
+      return problem;
+    }
+    long count = 1;
+    long dirSize = Qcow2Bitmaps.entrySize(Qcow2Bitmaps.nameBytes(name));
+    for (String other : persistentNames) {
+      count++;
+      dirSize += Qcow2Bitmaps.entrySize(Qcow2Bitmaps.nameBytes(other));
+    }
+    if (count > Qcow2Bitmaps.MAX_BITMAPS) {
+      return "Maximum number of persistent bitmaps is already reached";
+    }
+    if (dirSize > Qcow2Bitmaps.MAX_DIRECTORY_SIZE) {
+      return "Not enough space in the bitmap directory";
+    }
+    return null;
+  }
+
+  /**
+   * Stores persistent bitmaps (qcow2_store_persistent_dirty_bitmaps), as close does before the
+   * caches are flushed. Throws with QEMU's message; the bitmaps are then lost.
+   */
+  public void storeBitmaps(List<BitmapToStore> toStore) throws HostIoException {
+    checkUsable();
+    bitmaps.store(toStore, !readOnly);
+  }
+
+  /** Deletes a stored bitmap now (qcow2_co_remove_persistent_dirty_bitmap). */
+  public void removeBitmap(String name) throws HostIoException {
+    checkUsable();
+    bitmaps.remove(name);
+  }
+
+  /** Allocates clusters that nothing references: a leak, for tests of the check. */
+  long allocateClustersForTest(long bytes) throws HostIoException {
+    return refcounts.allocClusters(bytes);
+  }
+
+  /** qcow2_flush_caches: both caches written back, then the file flushed. */
+  void flushCaches() throws HostIoException {
+    l2Cache.write();
+    refcounts.cache.write();
+    file.flush();
   }
 
   /**

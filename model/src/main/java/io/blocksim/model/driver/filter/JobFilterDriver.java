@@ -1,0 +1,165 @@
+package io.blocksim.model.driver.filter;
+
+import io.blocksim.model.Engine;
+import io.blocksim.model.check.Check;
+import io.blocksim.model.driver.BlockStatus;
+import io.blocksim.model.driver.Driver;
+import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.io.BlockIo;
+import io.blocksim.model.port.HostIoException;
+import io.blocksim.model.qmp.QmpError;
+import java.util.ArrayList;
+import java.util.Map;
+
+/**
+ * The pass-through filters block jobs put into the graph: {@code mirror_top} (block/mirror.c,
+ * above a mirror's source) and {@code commit_top} (block/commit.c, above an intermediate commit's
+ * top). QEMU attaches the filtered node as their {@code backing} child; blocksim uses the
+ * {@code file} role so the generic code (cowChild, the guest's view) sees them as filters.
+ *
+ * <p>A mirror in copy-mode write-blocking also copies each guest write to the target before the
+ * write completes: {@link WriteListener} receives it after it reached the source.
+ */
+public final class JobFilterDriver implements Driver {
+  /** Sees guest writes around their way to the filtered node (mirror's active write). */
+  public interface WriteListener {
+    /** Before the write passes down: QEMU's wait for conflicting job operations. */
+    void beforeWrite(long offset, long length);
+
+    /** After the write reached the filtered node. */
+    void written(long offset, long length, byte[] buf, int pos, boolean zero)
+        throws HostIoException;
+  }
+
+  private final String name;
+  private final BlockNode file;
+  private WriteListener listener;
+
+  private JobFilterDriver(String name, BlockNode file) {
+    this.name = name;
+    this.file = file;
+  }
+
+  /**
+   * Inserts a filter with that driver name above node (bdrv_insert_node / bdrv_append): it takes
+   * over every parent and user of node. A null nodeName gives an implicit, generated name.
+   */
+  public static BlockNode insert(Engine engine, String driverName, BlockNode node,
+      String nodeName) throws QmpError {
+    CopyBeforeWriteDriver.checkNodeName(engine, nodeName);
+    String name = nodeName != null ? nodeName : engine.graph().generateName();
+    BlockNode filter = new BlockNode(name, nodeName == null, null);
+    filter.setDriver(driverName.equals("copy-on-read") ? new CopyOnReadDriver(node)
+        : new JobFilterDriver(driverName, node));
+    moveParents(node, filter);
+    filter.setChild(BlockNode.FILE, node);
+    filter.users().addAll(node.users());
+    node.users().clear();
+    engine.graph().add(filter);
+    return filter;
+  }
+
+  /** Removes a filter again (bdrv_replace_node onto its child, then its unref). */
+  public static void drop(Engine engine, BlockNode filter) {
+    Check.that(filter.driver().isFilter(), "node '%s' is not a filter", filter.name());
+    BlockNode file = filter.primaryChild();
+    moveParents(filter, file);
+    file.users().addAll(filter.users());
+    filter.users().clear();
+    filter.setChild(BlockNode.FILE, null);
+    engine.graph().remove(filter);
+  }
+
+  /**
+   * bdrv_replace_node: points every parent of from (except to itself and nodes below to, which
+   * would make a loop) at to, keeping each child role and its position.
+   */
+  public static void moveParents(BlockNode from, BlockNode to) {
+    for (BlockNode parent : new ArrayList<>(from.parents())) {
+      if (parent == to || reaches(to, parent)) {
+        continue;
+      }
+      for (Map.Entry<String, BlockNode> child : parent.children().entrySet()) {
+        if (child.getValue() == from) {
+          child.setValue(to);
+          from.parents().remove(parent);
+          to.parents().add(parent);
+        }
+      }
+    }
+  }
+
+  /** Returns whether node is below (or is) top in the graph. */
+  private static boolean reaches(BlockNode top, BlockNode node) {
+    if (top == node) {
+      return true;
+    }
+    for (BlockNode child : top.children().values()) {
+      if (reaches(child, node)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  public void setWriteListener(WriteListener listener) {
+    this.listener = listener;
+  }
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  @Override
+  public long length() {
+    return file.length();
+  }
+
+  @Override
+  public boolean isFilter() {
+    return true;
+  }
+
+  @Override
+  public void read(BlockNode node, long offset, byte[] buf, int pos, int length)
+      throws HostIoException {
+    BlockIo.read(file, offset, buf, pos, length);
+  }
+
+  @Override
+  public void write(BlockNode node, long offset, byte[] buf, int pos, int length, int flags)
+      throws HostIoException {
+    if (listener != null) {
+      listener.beforeWrite(offset, length);
+    }
+    BlockIo.write(file, offset, buf, pos, length, flags);
+    if (listener != null) {
+      listener.written(offset, length, buf, pos, false);
+    }
+  }
+
+  @Override
+  public void writeZeroes(BlockNode node, long offset, long length, int flags)
+      throws HostIoException {
+    if (listener != null) {
+      listener.beforeWrite(offset, length);
+    }
+    BlockIo.writeZeroes(file, offset, length, flags);
+    if (listener != null) {
+      listener.written(offset, length, null, 0, true);
+    }
+  }
+
+  @Override
+  public void discard(BlockNode node, long offset, long length) throws HostIoException {
+    BlockIo.discard(file, offset, length);
+  }
+
+  @Override
+  public BlockStatus blockStatus(BlockNode node, long offset, long maxLength)
+      throws HostIoException {
+    BlockStatus below = BlockIo.blockStatus(file, offset, maxLength);
+    return new BlockStatus(below.lengthBytes(), below.data(), below.zero(), false);
+  }
+}

@@ -1,0 +1,370 @@
+package io.blocksim.model.driver.qcow2;
+
+import io.blocksim.model.port.HostFile;
+import io.blocksim.model.port.HostIoException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * A read-only consistency check of a qcow2 file, as {@code qemu-img check} (qcow2_check_refcounts)
+ * does it: every reference from the header, the L1 and L2 tables, the refcount structures and the
+ * persistent-bitmap extension is counted, and the counts are compared with the stored refcounts.
+ * A stored refcount above the count is a leak (harmless); below it, or a broken table, is a
+ * corruption. The COPIED flags are checked against the refcounts. Internal snapshots are not
+ * followed (blocksim never writes them): an image that has any is reported as a check error.
+ */
+public final class Qcow2Check {
+  private final HostFile file;
+  private final Qcow2Header header;
+  private final long clusterSize;
+  private final List<String> messages = new ArrayList<>();
+  private long[] counted = new long[0];
+  private long corruptions;
+  private long leaks;
+  private long checkErrors;
+  private long allocatedClusters;
+  private long fragmentedClusters;
+  private long compressedClusters;
+  private long nextContiguousOffset;
+
+  /** What the check found; messages are the stderr lines qemu-img prints, in its order. */
+  public record Result(long corruptions, long leaks, long checkErrors, long totalClusters,
+      long allocatedClusters, long fragmentedClusters, long compressedClusters,
+      long imageEndOffset, List<String> messages) {
+    /** qemu-img check's exit code: 0 clean, 1 check errors, 2 corruptions, 3 leaks only. */
+    public int exitCode() {
+      if (checkErrors > 0) {
+        return 1;
+      }
+      if (corruptions > 0) {
+        return 2;
+      }
+      return leaks > 0 ? 3 : 0;
+    }
+
+    /** The human output of qemu-img check (dump_human_image_check), after the messages. */
+    public List<String> summary() {
+      List<String> out = new ArrayList<>();
+      if (corruptions == 0 && leaks == 0 && checkErrors == 0) {
+        out.add("No errors were found on the image.");
+      } else {
+        if (corruptions > 0) {
+          out.add("");
+          out.add(corruptions + " errors were found on the image.");
+          out.add("Data may be corrupted, or further writes to the image may corrupt it.");
+        }
+        if (leaks > 0) {
+          out.add("");
+          out.add(leaks + " leaked clusters were found on the image.");
+          out.add("This means waste of disk space, but no harm to data.");
+        }
+        if (checkErrors > 0) {
+          out.add("");
+          out.add(checkErrors + " internal errors have occurred during the check.");
+        }
+      }
+      if (totalClusters != 0 && allocatedClusters != 0) {
+        out.add(String.format(Locale.ROOT,
+            "%d/%d = %.2f%% allocated, %.2f%% fragmented, %.2f%% compressed clusters",
+            allocatedClusters, totalClusters, allocatedClusters * 100.0 / totalClusters,
+            fragmentedClusters * 100.0 / allocatedClusters,
+            compressedClusters * 100.0 / allocatedClusters));
+      }
+      if (imageEndOffset != 0) {
+        out.add("Image end offset: " + imageEndOffset);
+      }
+      return out;
+    }
+  }
+
+  private Qcow2Check(HostFile file, Qcow2Header header) {
+    this.file = file;
+    this.header = header;
+    this.clusterSize = header.clusterSize();
+  }
+
+  /** Checks the qcow2 image in file. Throws only when the header itself cannot be read. */
+  public static Result check(HostFile file) throws HostIoException {
+    byte[] probe = new byte[Qcow2Header.V3_LENGTH];
+    file.read(0, probe, 0, probe.length);
+    int clusterBits = Bytes.getInt(probe, 20);
+    int cs = clusterBits >= 9 && clusterBits <= 21 ? 1 << clusterBits : probe.length;
+    byte[] first = new byte[Math.max(cs, Qcow2Header.V3_LENGTH)];
+    file.read(0, first, 0, first.length);
+    Qcow2Header h = Qcow2Header.parse(first, true);
+    return new Qcow2Check(file, h).run();
+  }
+
+  private Result run() throws HostIoException {
+    long fileClusters = ceilDiv(file.length(), clusterSize);
+    count(0, clusterSize);
+    if (header.nbSnapshots != 0) {
+      messages.add("blocksim: internal snapshots are not checked");
+      checkErrors++;
+    }
+    long[] l1 = countL1();
+    count(header.refcountTableOffset, (long) header.refcountTableClusters * clusterSize);
+    countBitmaps();
+    long[] reftable = readTable(header.refcountTableOffset,
+        (long) header.refcountTableClusters * clusterSize / 8);
+    for (int i = 0; i < reftable.length; i++) {
+      long offset = reftable[i] & Qcow2Refcounts.REFT_OFFSET_MASK;
+      if (offset == 0) {
+        continue;
+      }
+      if ((offset & (clusterSize - 1)) != 0) {
+        messages.add("ERROR refcount block " + i + " is not cluster aligned; refcount table "
+            + "entry corrupted");
+        corruptions++;
+        continue;
+      }
+      if (offset / clusterSize >= fileClusters) {
+        messages.add(String.format(Locale.ROOT,
+            "ERROR refcount block %d is outside image", i));
+        corruptions++;
+        continue;
+      }
+      count(offset, clusterSize);
+    }
+    long highest = compare(reftable, fileClusters);
+    checkCopiedFlags(l1, reftable);
+    long totalClusters = ceilDiv(header.size, clusterSize);
+    long end = (highest + 1) * clusterSize;
+    return new Result(corruptions, leaks, checkErrors, totalClusters, allocatedClusters,
+        fragmentedClusters, compressedClusters, end, List.copyOf(messages));
+  }
+
+  private long[] countL1() throws HostIoException {
+    long l1Bytes = 8L * header.l1Size;
+    count(header.l1TableOffset, l1Bytes);
+    long[] l1 = readTable(header.l1TableOffset, header.l1Size);
+    for (int i = 0; i < l1.length; i++) {
+      long l2Offset = l1[i] & Qcow2Image.L1E_OFFSET_MASK;
+      if (l2Offset == 0) {
+        continue;
+      }
+      count(l2Offset, clusterSize);
+      if ((l2Offset & (clusterSize - 1)) != 0) {
+        messages.add(String.format(Locale.ROOT, "ERROR l2_offset=%x: Table is not cluster "
+            + "aligned; L1 entry corrupted", l2Offset));
+        corruptions++;
+        continue;
+      }
+      countL2(readTable(l2Offset, clusterSize / 8));
+    }
+    return l1;
+  }
+
+  private void countL2(long[] l2) {
+    for (long entry : l2) {
+      if ((entry & Qcow2Image.OFLAG_COMPRESSED) != 0) {
+        int csizeShift = 62 - (header.clusterBits - 8);
+        long offsetMask = (1L << csizeShift) - 1;
+        long sectors = ((entry >>> csizeShift) & ((1L << (header.clusterBits - 8)) - 1)) + 1;
+        long coffset = entry & offsetMask;
+        long end = (coffset & ~511L) + sectors * 512;
+        count(coffset & ~(clusterSize - 1), end - (coffset & ~(clusterSize - 1)));
+        allocatedClusters++;
+        compressedClusters++;
+        nextContiguousOffset = 0;
+        continue;
+      }
+      long offset = entry & Qcow2Image.L2E_OFFSET_MASK;
+      if (offset == 0) {
+        continue;
+      }
+      if ((entry & 0x3fe0000000000000L & ~Qcow2Image.OFLAG_COPIED & ~Qcow2Image.OFLAG_COMPRESSED)
+          != 0) {
+        messages.add(String.format(Locale.ROOT,
+            "ERROR found l2 entry with reserved bits set: %x", entry));
+        corruptions++;
+      }
+      allocatedClusters++;
+      if (nextContiguousOffset != 0 && offset != nextContiguousOffset) {
+        fragmentedClusters++;
+      }
+      nextContiguousOffset = offset + clusterSize;
+      if ((offset & (clusterSize - 1)) != 0) {
+        messages.add(String.format(Locale.ROOT,
+            "ERROR offset=%x: Cluster is not properly aligned; L2 entry corrupted", offset));
+        corruptions++;
+        continue;
+      }
+      count(offset, clusterSize);
+    }
+  }
+
+  /** qcow2_check_bitmaps_refcounts: the directory, each table, each data cluster. */
+  private void countBitmaps() throws HostIoException {
+    if (header.nbBitmaps == 0) {
+      return;
+    }
+    count(header.bitmapDirectoryOffset, header.bitmapDirectorySize);
+    List<Qcow2Bitmaps.Entry> list;
+    try {
+      list = loadDirectory();
+    } catch (HostIoException e) {
+      messages.add("ERROR bitmap directory: " + e.getMessage());
+      corruptions++;
+      return;
+    }
+    for (Qcow2Bitmaps.Entry e : list) {
+      count(e.tableOffset, e.tableSize * 8L);
+      long[] table = readTable(e.tableOffset, e.tableSize);
+      for (long entry : table) {
+        if (!Qcow2Bitmaps.tableEntryValid(entry, clusterSize)) {
+          corruptions++;
+          continue;
+        }
+        long offset = entry & Qcow2Bitmaps.TABLE_ENTRY_OFFSET_MASK;
+        if (offset != 0) {
+          count(offset, clusterSize);
+        }
+      }
+    }
+  }
+
+  /** The directory without the constraints that need the disk length (tables checked here). */
+  private List<Qcow2Bitmaps.Entry> loadDirectory() throws HostIoException {
+    return Qcow2Bitmaps.parseDirectory(file, header, header.size);
+  }
+
+  private long compare(long[] reftable, long fileClusters) throws HostIoException {
+    int entriesPerBlock = (int) (clusterSize * 8 >> header.refcountOrder);
+    long highest = 0;
+    long limit = Math.max(fileClusters, counted.length);
+    byte[] block = new byte[(int) clusterSize];
+    long loadedBlock = -1;
+    for (long i = 0; i < limit; i++) {
+      long blockIndex = i / entriesPerBlock;
+      long stored = 0;
+      if (blockIndex < reftable.length) {
+        long offset = reftable[(int) blockIndex] & Qcow2Refcounts.REFT_OFFSET_MASK;
+        if (offset != 0 && (offset & (clusterSize - 1)) == 0 && offset < file.length()) {
+          if (loadedBlock != offset) {
+            Arrays.fill(block, (byte) 0);
+            file.read(offset, block, 0, (int) Math.min(clusterSize, file.length() - offset));
+            loadedBlock = offset;
+          }
+          stored = refcount(block, (int) (i % entriesPerBlock));
+        }
+      }
+      long expected = i < counted.length ? counted[(int) i] : 0;
+      if (i >= fileClusters) {
+        if (expected > 0) {
+          messages.add("ERROR cluster " + i + " is referenced but lies beyond the end of the "
+              + "file");
+          corruptions++;
+        }
+        continue;
+      }
+      if (stored > 0 || expected > 0) {
+        highest = i;
+      }
+      if (stored != expected) {
+        messages.add((stored < expected ? "ERROR" : "Leaked") + " cluster " + i + " refcount="
+            + stored + " reference=" + expected);
+        if (stored < expected) {
+          corruptions++;
+        } else {
+          leaks++;
+        }
+      }
+    }
+    return highest;
+  }
+
+  private long refcount(byte[] block, int index) {
+    int bits = 1 << header.refcountOrder;
+    if (bits >= 8) {
+      int bytes = bits / 8;
+      long v = 0;
+      for (int k = 0; k < bytes; k++) {
+        v = (v << 8) | (block[index * bytes + k] & 0xff);
+      }
+      return v;
+    }
+    int bitOffset = index * bits;
+    int b = block[bitOffset / 8] & 0xff;
+    return (b >> (bitOffset % 8)) & ((1 << bits) - 1);
+  }
+
+  /** check_oflag_copied: COPIED must be set exactly where the refcount is 1. */
+  private void checkCopiedFlags(long[] l1, long[] reftable) throws HostIoException {
+    for (int i = 0; i < l1.length; i++) {
+      long l2Offset = l1[i] & Qcow2Image.L1E_OFFSET_MASK;
+      if (l2Offset == 0 || (l2Offset & (clusterSize - 1)) != 0) {
+        continue;
+      }
+      long refcount = storedRefcount(reftable, l2Offset / clusterSize);
+      if ((refcount == 1) != ((l1[i] & Qcow2Image.OFLAG_COPIED) != 0)) {
+        messages.add(String.format(Locale.ROOT,
+            "ERROR OFLAG_COPIED L2 cluster: l1_index=%d l1_entry=%x refcount=%d", i, l1[i],
+            refcount));
+        corruptions++;
+      }
+      for (long entry : readTable(l2Offset, clusterSize / 8)) {
+        long offset = entry & Qcow2Image.L2E_OFFSET_MASK;
+        if ((entry & Qcow2Image.OFLAG_COMPRESSED) != 0 || offset == 0
+            || (offset & (clusterSize - 1)) != 0) {
+          continue;
+        }
+        long rc = storedRefcount(reftable, offset / clusterSize);
+        if ((rc == 1) != ((entry & Qcow2Image.OFLAG_COPIED) != 0)) {
+          messages.add(String.format(Locale.ROOT,
+              "ERROR OFLAG_COPIED data cluster: l2_entry=%x refcount=%d", entry, rc));
+          corruptions++;
+        }
+      }
+    }
+  }
+
+  private long storedRefcount(long[] reftable, long clusterIndex) throws HostIoException {
+    int entriesPerBlock = (int) (clusterSize * 8 >> header.refcountOrder);
+    long blockIndex = clusterIndex / entriesPerBlock;
+    if (blockIndex >= reftable.length) {
+      return 0;
+    }
+    long offset = reftable[(int) blockIndex] & Qcow2Refcounts.REFT_OFFSET_MASK;
+    if (offset == 0 || offset >= file.length()) {
+      return 0;
+    }
+    byte[] block = new byte[(int) clusterSize];
+    file.read(offset, block, 0, (int) Math.min(clusterSize, file.length() - offset));
+    return refcount(block, (int) (clusterIndex % entriesPerBlock));
+  }
+
+  private void count(long offset, long length) {
+    if (length <= 0) {
+      return;
+    }
+    long first = offset / clusterSize;
+    long last = (offset + length - 1) / clusterSize;
+    if (last >= counted.length) {
+      counted = Arrays.copyOf(counted, (int) Math.max(last + 1, counted.length * 2L));
+    }
+    for (long c = first; c <= last; c++) {
+      counted[(int) c]++;
+    }
+  }
+
+  /** Reads a table of big-endian u64 entries; the part beyond the end of the file reads 0. */
+  private long[] readTable(long offset, long entries) throws HostIoException {
+    long[] table = new long[(int) entries];
+    byte[] raw = new byte[(int) entries * 8];
+    long readable = Math.max(0, Math.min(raw.length, file.length() - offset));
+    if (readable > 0) {
+      file.read(offset, raw, 0, (int) readable);
+    }
+    for (int i = 0; i < table.length; i++) {
+      table[i] = Bytes.getLong(raw, i * 8);
+    }
+    return table;
+  }
+
+  private static long ceilDiv(long a, long b) {
+    return (a + b - 1) / b;
+  }
+}

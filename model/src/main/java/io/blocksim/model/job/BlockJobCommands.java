@@ -1,0 +1,608 @@
+package io.blocksim.model.job;
+
+import io.blocksim.model.Engine;
+import io.blocksim.model.bitmap.DirtyBitmap;
+import io.blocksim.model.driver.filter.CopyOnReadDriver;
+import io.blocksim.model.driver.filter.JobFilterDriver;
+import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.qmp.Args;
+import io.blocksim.model.qmp.QmpDispatcher;
+import io.blocksim.model.qmp.QmpError;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code block-stream}, {@code block-commit} and {@code blockdev-mirror} (blockdev.c
+ * qmp_block_stream, qmp_block_commit, qmp_blockdev_mirror and blockdev_mirror_common; the
+ * *_start functions of block/stream.c, commit.c, mirror.c), with QEMU 7.2's checks in its order.
+ */
+final class BlockJobCommands {
+  /** The semantics variant under which copy-on-read and stream population writes dirty bitmaps. */
+  static final String WRITE_UNCHANGED_DIRTIES = "bug:write-unchanged-dirties";
+  private static final List<String> MIRROR_SYNC = List.of("top", "full", "none", "incremental",
+      "bitmap");
+  private static final List<String> COPY_MODES = List.of("background", "write-blocking");
+
+  private final JobManager manager;
+
+  BlockJobCommands(JobManager manager) {
+    this.manager = manager;
+  }
+
+  void register(Map<String, QmpDispatcher.Handler> handlers) {
+    handlers.put("block-stream", this::blockStream);
+    handlers.put("block-commit", this::blockCommit);
+    handlers.put("blockdev-mirror", this::blockdevMirror);
+    handlers.put("drive-mirror", this::driveMirror);
+  }
+
+  private Engine engine() {
+    return manager.engine();
+  }
+
+  private BlockNode lookup(String device, String nodeName) throws QmpError {
+    BlockNode node = engine().graph().find(device != null ? device : nodeName);
+    if (node == null) {
+      throw QmpError.generic("Cannot find device='" + (device == null ? "" : device)
+          + "' nor node-name='" + (nodeName == null ? "" : nodeName) + "'");
+    }
+    return node;
+  }
+
+  /** bdrv_find_backing_image: the layer below node whose file name is that name. */
+  private static BlockNode findBackingImage(BlockNode node, String name) {
+    for (BlockNode n = Chains.below(node); n != null; n = Chains.below(n)) {
+      if (name.equals(Chains.filename(n)) && !n.driver().isFilter()) {
+        return n;
+      }
+    }
+    return null;
+  }
+
+  private static void checkNotBlocked(BlockNode node) throws QmpError {
+    if (node.blockingJobType() != null) {
+      throw QmpError.generic("Node '" + node.name() + "' is busy: block device is in use by "
+          + "block job: " + node.blockingJobType());
+    }
+  }
+
+  private void setFlags(Job job, Args args) throws QmpError {
+    job.autoFinalize = args.bool("auto-finalize", true);
+    job.autoDismiss = args.bool("auto-dismiss", true);
+  }
+
+  /** job_create's speed check and block_job_set_speed, after the job exists. */
+  private void applySpeed(ChunkedJob job, long speed) throws QmpError {
+    if (speed < 0) {
+      manager.dismissEarly(job);
+      throw QmpError.generic("Parameter 'speed' expects a non-negative value");
+    }
+    job.speed = speed;
+    job.setSpeedHook(speed);
+  }
+
+  // ---------------------------------------------------------------- block-stream
+
+  private Object blockStream(Args args) throws QmpError {
+    String jobId = args.optStr("job-id");
+    String device = args.str("device");
+    String base = args.optStr("base");
+    String baseNode = args.optStr("base-node");
+    String backingFile = args.optStr("backing-file");
+    String bottom = args.optStr("bottom");
+    Long speedArg = args.optInt("speed");
+    ErrorPolicy onError = ErrorPolicy.parse(args.optEnum("on-error", ErrorPolicy.NAMES));
+    String filterNodeName = args.optStr("filter-node-name");
+    boolean autoFinalize = args.bool("auto-finalize", true);
+    boolean autoDismiss = args.bool("auto-dismiss", true);
+    args.checkNoExtra();
+    if (base != null && baseNode != null) {
+      throw QmpError.generic("'base' and 'base-node' cannot be specified at the same time");
+    }
+    if (base != null && bottom != null) {
+      throw QmpError.generic("'base' and 'bottom' cannot be specified at the same time");
+    }
+    if (bottom != null && baseNode != null) {
+      throw QmpError.generic("'bottom' and 'base-node' cannot be specified at the same time");
+    }
+    BlockNode bs = lookup(device, device);
+    BlockNode baseBs = null;
+    BlockNode bottomBs = null;
+    if (base != null) {
+      baseBs = findBackingImage(bs, base);
+      if (baseBs == null) {
+        throw QmpError.generic("Can't find '" + base + "' in the backing chain");
+      }
+    }
+    if (baseNode != null) {
+      baseBs = lookup(null, baseNode);
+      if (bs == baseBs || !Chains.contains(bs, baseBs)) {
+        throw QmpError.generic("Node '" + baseNode + "' is not a backing image of '" + device
+            + "'");
+      }
+    }
+    if (bottom != null) {
+      bottomBs = lookup(null, bottom);
+      if (bottomBs.driver().isFilter()) {
+        throw QmpError.generic("Node '" + bottom + "' is a filter, use a non-filter node as "
+            + "'bottom'");
+      }
+      if (!Chains.contains(bs, bottomBs)) {
+        throw QmpError.generic("Node '" + bottom + "' is not in a chain starting from '"
+            + device + "'");
+      }
+    }
+    BlockNode iterEnd = bottomBs != null ? Chains.below(bottomBs) : baseBs;
+    for (BlockNode n = bs; n != null && n != iterEnd; n = Chains.below(n)) {
+      checkNotBlocked(n);
+    }
+    if (baseBs == null && backingFile != null) {
+      throw QmpError.generic("backing file specified, but streaming the entire chain");
+    }
+    // stream_start
+    BlockNode baseOverlay;
+    BlockNode aboveBase;
+    if (bottomBs != null) {
+      baseOverlay = bottomBs;
+      aboveBase = bottomBs;
+    } else {
+      baseOverlay = Chains.overlay(bs, baseBs);
+      if (baseOverlay == null) {
+        throw QmpError.generic("'" + baseBs.name() + "' is not in the backing chain of '"
+            + bs.name() + "'");
+      }
+      aboveBase = baseOverlay;
+      if (Chains.below(aboveBase) != baseBs) {
+        aboveBase = Chains.below(aboveBase);
+        while (Chains.below(aboveBase) != baseBs) {
+          aboveBase = Chains.below(aboveBase);
+        }
+      }
+    }
+    boolean bsReadOnly = bs.readOnly();
+    Chains.reopen(engine(), bs, false);
+    boolean populateDirties = engine().variant(WRITE_UNCHANGED_DIRTIES);
+    BlockNode filter = JobFilterDriver.insert(engine(), "copy-on-read", bs, filterNodeName);
+    CopyOnReadDriver cor = (CopyOnReadDriver) filter.driver();
+    cor.setBottom(baseOverlay);
+    cor.setPopulateDirties(populateDirties);
+    StreamJob job = new StreamJob(manager, jobId, bs, baseOverlay, aboveBase, backingFile,
+        onError);
+    job.readOnlyAfter = bsReadOnly;
+    job.autoFinalize = autoFinalize;
+    job.autoDismiss = autoDismiss;
+    try {
+      manager.create(job, null);
+      applySpeed(job, speedArg == null ? 0 : speedArg);
+    } catch (QmpError e) {
+      JobFilterDriver.drop(engine(), filter);
+      if (bsReadOnly) {
+        Chains.reopen(engine(), bs, true);
+      }
+      throw e;
+    }
+    job.filter = filter;
+    job.attachBackend(filter);
+    job.block(filter);
+    job.block(bs);
+    BlockNode streamBase = Chains.below(aboveBase);
+    for (BlockNode n = Chains.below(bs); n != null && n != streamBase; n = Chains.below(n)) {
+      job.block(n);
+    }
+    manager.start(job);
+    return null;
+  }
+
+  // ---------------------------------------------------------------- block-commit
+
+  private Object blockCommit(Args args) throws QmpError {
+    String jobId = args.optStr("job-id");
+    String device = args.str("device");
+    String baseNode = args.optStr("base-node");
+    String base = args.optStr("base");
+    String topNode = args.optStr("top-node");
+    String top = args.optStr("top");
+    String backingFile = args.optStr("backing-file");
+    Long speedArg = args.optInt("speed");
+    ErrorPolicy onError = ErrorPolicy.parse(args.optEnum("on-error", ErrorPolicy.NAMES));
+    String filterNodeName = args.optStr("filter-node-name");
+    boolean autoFinalize = args.bool("auto-finalize", true);
+    boolean autoDismiss = args.bool("auto-dismiss", true);
+    args.checkNoExtra();
+    long speed = speedArg == null ? 0 : speedArg;
+    BlockNode bs = engine().graph().find(device);
+    if (bs == null) {
+      throw new QmpError(QmpError.DEVICE_NOT_FOUND, "Device '" + device + "' not found");
+    }
+    if (!bs.parents().isEmpty()) {
+      throw QmpError.generic("Need a root block node");
+    }
+    checkNotBlocked(bs);
+    BlockNode topBs = bs;
+    if (topNode != null && top != null) {
+      throw QmpError.generic("'top-node' and 'top' are mutually exclusive");
+    } else if (topNode != null) {
+      topBs = lookup(null, topNode);
+      if (!Chains.contains(bs, topBs)) {
+        throw QmpError.generic("'" + topNode + "' is not in this backing file chain");
+      }
+    } else if (top != null) {
+      if (!top.equals(Chains.filename(bs))) {
+        topBs = findBackingImage(bs, top);
+      }
+    }
+    if (topBs == null) {
+      throw QmpError.generic("Top image file " + top + " not found");
+    }
+    BlockNode baseBs;
+    if (baseNode != null && base != null) {
+      throw QmpError.generic("'base-node' and 'base' are mutually exclusive");
+    } else if (baseNode != null) {
+      baseBs = lookup(null, baseNode);
+      if (!Chains.contains(topBs, baseBs)) {
+        throw QmpError.generic("'" + baseNode + "' is not in this backing file chain");
+      }
+    } else if (base != null) {
+      baseBs = findBackingImage(topBs, base);
+      if (baseBs == null) {
+        throw QmpError.generic("Can't find '" + base + "' in the backing chain");
+      }
+    } else {
+      baseBs = Chains.overlay(topBs, null);
+      if (baseBs == null || baseBs == topBs) {
+        throw QmpError.generic("There is no backimg image");
+      }
+    }
+    for (BlockNode n = topBs; n != null && n != Chains.below(baseBs); n = Chains.below(n)) {
+      checkNotBlocked(n);
+    }
+    if (topBs == baseBs) {
+      throw QmpError.generic("cannot commit an image into itself");
+    }
+    boolean active = Chains.skipFilters(topBs) == Chains.skipFilters(bs);
+    if (active) {
+      if (backingFile != null) {
+        throw QmpError.generic("'backing-file' specified, but 'top' is the active layer");
+      }
+      return startActiveCommit(jobId, topBs, baseBs, speed, onError, filterNodeName,
+          autoFinalize, autoDismiss);
+    }
+    BlockNode overlay = Chains.overlay(bs, topBs);
+    checkNotBlocked(overlay);
+    return startCommit(jobId, bs, baseBs, topBs, speed, onError, backingFile, filterNodeName,
+        autoFinalize, autoDismiss);
+  }
+
+  /** commit_start. */
+  private Object startCommit(String jobId, BlockNode bs, BlockNode base, BlockNode top,
+      long speed, ErrorPolicy onError, String backingFile, String filterNodeName,
+      boolean autoFinalize, boolean autoDismiss) throws QmpError {
+    BlockNode baseOverlay = Chains.overlay(top, base);
+    boolean baseReadOnly = base.readOnly();
+    CommitJob job = new CommitJob(manager, jobId, top, base, baseOverlay, backingFile, onError,
+        baseReadOnly);
+    job.autoFinalize = autoFinalize;
+    job.autoDismiss = autoDismiss;
+    manager.create(job, null);
+    applySpeed(job, speed);
+    if (baseReadOnly) {
+      try {
+        Chains.reopen(engine(), base, false);
+      } catch (QmpError e) {
+        manager.dismissEarly(job);
+        throw e;
+      }
+    }
+    BlockNode filter = JobFilterDriver.insert(engine(), "commit_top", top, filterNodeName);
+    job.filter = filter;
+    job.attachBackend(top);
+    job.attachBackend(base);
+    job.block(bs);
+    job.block(filter);
+    for (BlockNode n = top; n != null && n != base; n = Chains.below(n)) {
+      job.block(n);
+    }
+    job.block(base);
+    manager.start(job);
+    return null;
+  }
+
+  /** commit_active_start: a mirror from the active layer into the base. */
+  private Object startActiveCommit(String jobId, BlockNode top, BlockNode base, long speed,
+      ErrorPolicy onError, String filterNodeName, boolean autoFinalize, boolean autoDismiss)
+      throws QmpError {
+    boolean baseReadOnly = base.readOnly();
+    Chains.reopen(engine(), base, false);
+    MirrorJob job;
+    try {
+      job = startMirror(jobId, "commit", top, base, null, base, false, false, false, 0, 0,
+          onError, onError, true, filterNodeName, autoFinalize, autoDismiss, speed);
+    } catch (QmpError e) {
+      if (baseReadOnly) {
+        Chains.reopen(engine(), base, true);
+      }
+      throw e;
+    }
+    for (BlockNode n = Chains.below(top); n != null && n != base; n = Chains.below(n)) {
+      job.block(n);
+    }
+    manager.start(job);
+    return null;
+  }
+
+  // ---------------------------------------------------------------- blockdev-mirror
+
+  private Object blockdevMirror(Args args) throws QmpError {
+    String jobId = args.optStr("job-id");
+    String device = args.str("device");
+    String targetName = args.str("target");
+    String replaces = args.optStr("replaces");
+    String sync = args.optEnum("sync", MIRROR_SYNC);
+    if (sync == null) {
+      throw args.missing("sync");
+    }
+    Long speedArg = args.optInt("speed");
+    Long granularityArg = args.optUnsigned("granularity", 32);
+    Long bufSizeArg = args.optInt("buf-size");
+    ErrorPolicy onSourceError = ErrorPolicy.parse(args.optEnum("on-source-error",
+        ErrorPolicy.NAMES));
+    ErrorPolicy onTargetError = ErrorPolicy.parse(args.optEnum("on-target-error",
+        ErrorPolicy.NAMES));
+    String filterNodeName = args.optStr("filter-node-name");
+    String copyMode = args.optEnum("copy-mode", COPY_MODES);
+    boolean autoFinalize = args.bool("auto-finalize", true);
+    boolean autoDismiss = args.bool("auto-dismiss", true);
+    args.checkNoExtra();
+    BlockNode bs = lookup(device, device);
+    if (!bs.parents().isEmpty()) {
+      throw QmpError.generic("Need a root block node");
+    }
+    BlockNode target = lookup(targetName, targetName);
+    boolean zeroTarget = sync.equals("full");
+    long granularity = checkGranularity(granularityArg);
+    checkNotBlocked(bs);
+    checkNotBlocked(target);
+    if (Chains.below(bs) == null && sync.equals("top")) {
+      sync = "full";
+    }
+    if (replaces != null) {
+      checkReplaces(bs, replaces);
+    }
+    // mirror_start
+    if (sync.equals("incremental") || sync.equals("bitmap")) {
+      throw QmpError.generic("Sync mode '" + sync + "' not supported");
+    }
+    boolean noneMode = sync.equals("none");
+    BlockNode base = sync.equals("top") ? Chains.below(Chains.skipFilters(bs)) : null;
+    MirrorJob job = startMirror(jobId, "mirror", bs, target, replaces, base, noneMode,
+        zeroTarget, "write-blocking".equals(copyMode), granularity,
+        bufSizeArg == null ? 0 : bufSizeArg, onSourceError, onTargetError, true,
+        filterNodeName, autoFinalize, autoDismiss, speedArg == null ? 0 : speedArg);
+    manager.start(job);
+    return null;
+  }
+
+  // ---------------------------------------------------------------- drive-mirror
+
+  /** qmp_drive_mirror: creates (unless mode=existing) and opens the target, then mirrors. */
+  private Object driveMirror(Args args) throws QmpError {
+    String jobId = args.optStr("job-id");
+    String device = args.str("device");
+    String targetFile = args.str("target");
+    String format = args.optStr("format");
+    String nodeName = args.optStr("node-name");
+    String replaces = args.optStr("replaces");
+    String sync = args.optEnum("sync", MIRROR_SYNC);
+    if (sync == null) {
+      throw args.missing("sync");
+    }
+    String mode = args.optEnum("mode", List.of("existing", "absolute-paths"));
+    Long speedArg = args.optInt("speed");
+    Long granularityArg = args.optUnsigned("granularity", 32);
+    Long bufSizeArg = args.optInt("buf-size");
+    ErrorPolicy onSourceError = ErrorPolicy.parse(args.optEnum("on-source-error",
+        ErrorPolicy.NAMES));
+    ErrorPolicy onTargetError = ErrorPolicy.parse(args.optEnum("on-target-error",
+        ErrorPolicy.NAMES));
+    boolean unmap = args.bool("unmap", true);
+    String copyMode = args.optEnum("copy-mode", COPY_MODES);
+    boolean autoFinalize = args.bool("auto-finalize", true);
+    boolean autoDismiss = args.bool("auto-dismiss", true);
+    args.checkNoExtra();
+    BlockNode bs = lookup(device, device);
+    if (!bs.parents().isEmpty()) {
+      throw QmpError.generic("Need a root block node");
+    }
+    checkNotBlocked(bs);
+    boolean existing = "existing".equals(mode);
+    if (format == null && !existing) {
+      format = bs.driver().name();
+    }
+    BlockNode targetBacking = Chains.below(Chains.skipFilters(bs));
+    if (targetBacking == null && sync.equals("top")) {
+      sync = "full";
+    }
+    if (sync.equals("none")) {
+      targetBacking = bs;
+    }
+    long size = bs.length();
+    if (replaces != null && nodeName == null) {
+      throw QmpError.generic("a node-name must be provided when replacing a named node of the"
+          + " graph");
+    }
+    if (!existing) {
+      BlockNode backing = sync.equals("full") || targetBacking == null ? null
+          : Chains.skipFilters(targetBacking);
+      createImage(targetFile, format, size, backing);
+    }
+    if (format == null) {
+      format = probeFormat(targetFile);
+    }
+    Map<String, Object> options = new java.util.LinkedHashMap<>();
+    options.put("driver", format);
+    if (nodeName != null) {
+      options.put("node-name", nodeName);
+    }
+    options.put("file", io.blocksim.model.qmp.Json.object("driver", "file", "filename",
+        targetFile));
+    if (format.equals("qcow2")) {
+      // BDRV_O_NO_BACKING: the mirror takes care of the target's backing file.
+      options.put("backing", null);
+    }
+    List<BlockNode> created = new java.util.ArrayList<>();
+    BlockNode target;
+    io.blocksim.model.qmp.BlockdevCommands blockdev =
+        new io.blocksim.model.qmp.BlockdevCommands(engine());
+    try {
+      target = blockdev.open(Args.of(options), null, created);
+    } catch (QmpError e) {
+      for (int i = created.size() - 1; i >= 0; i--) {
+        BlockNode node = created.get(i);
+        engine().graph().remove(node);
+        for (String role : new java.util.ArrayList<>(node.children().keySet())) {
+          node.setChild(role, null);
+        }
+      }
+      throw e;
+    }
+    // A new image of a format with zero initialisation needs no zeroing.
+    boolean zeroTarget = sync.equals("full") && existing;
+    try {
+      long granularity = checkGranularity(granularityArg);
+      checkNotBlocked(target);
+      if (replaces != null) {
+        checkReplaces(bs, replaces);
+      }
+      if (sync.equals("incremental") || sync.equals("bitmap")) {
+        throw QmpError.generic("Sync mode '" + sync + "' not supported");
+      }
+      boolean noneMode = sync.equals("none");
+      BlockNode base = sync.equals("top") ? Chains.below(Chains.skipFilters(bs)) : null;
+      MirrorJob job = startMirror(jobId, "mirror", bs, target, replaces, base, noneMode,
+          zeroTarget, "write-blocking".equals(copyMode), granularity,
+          bufSizeArg == null ? 0 : bufSizeArg, onSourceError, onTargetError, unmap, null,
+          autoFinalize, autoDismiss, speedArg == null ? 0 : speedArg);
+      job.backingMode = existing ? MirrorJob.OPEN_BACKING_CHAIN : MirrorJob.SOURCE_BACKING_CHAIN;
+      job.ownsTarget = true;
+      manager.start(job);
+    } catch (QmpError e) {
+      blockdev.release(target);
+      throw e;
+    }
+    return null;
+  }
+
+  private long checkGranularity(Long granularityArg) throws QmpError {
+    long granularity = granularityArg == null ? 0 : granularityArg;
+    if (granularity != 0 && (granularity < 512 || granularity > 64L * 1048576)) {
+      throw QmpError.generic("Parameter 'granularity' expects a value in range [512B, 64MB]");
+    }
+    if ((granularity & (granularity - 1)) != 0) {
+      throw QmpError.generic("Parameter 'granularity' expects a power of 2");
+    }
+    return granularity;
+  }
+
+  private void checkReplaces(BlockNode bs, String replaces) throws QmpError {
+    BlockNode toReplace = engine().graph().find(replaces);
+    if (toReplace == null) {
+      throw QmpError.generic("Failed to find node with node-name='" + replaces + "'");
+    }
+    if (toReplace.length() != bs.length()) {
+      throw QmpError.generic("cannot replace image with a mirror image of different size");
+    }
+  }
+
+  /** bdrv_img_create for the formats blocksim knows. */
+  private void createImage(String path, String format, long size, BlockNode backing)
+      throws QmpError {
+    io.blocksim.model.port.HostFile file;
+    try {
+      file = engine().storage().create(path);
+      if (format.equals("raw")) {
+        file.truncate(size);
+        return;
+      }
+    } catch (io.blocksim.model.port.HostIoException e) {
+      throw QmpError.generic("Could not create '" + path + "': "
+          + io.blocksim.model.port.HostIoException.strerror(e.errno()));
+    }
+    FormatCreator creator = manager.formatCreator(format);
+    if (creator == null) {
+      throw QmpError.generic("Format '" + format + "' does not support image creation");
+    }
+    CreateJob.formatOnFile(manager, path, format, size, backing, creator);
+  }
+
+  private String probeFormat(String path) throws QmpError {
+    try {
+      io.blocksim.model.port.HostFile file = engine().storage().open(path);
+      byte[] magic = new byte[4];
+      file.read(0, magic, 0, 4);
+      boolean qcow2 = magic[0] == 'Q' && magic[1] == 'F' && magic[2] == 'I'
+          && (magic[3] & 0xff) == 0xfb;
+      return qcow2 ? "qcow2" : "raw";
+    } catch (io.blocksim.model.port.HostIoException e) {
+      throw QmpError.generic("Could not open '" + path + "': "
+          + io.blocksim.model.port.HostIoException.strerror(e.errno()));
+    }
+  }
+
+  /** mirror_start_job, up to (not including) job_start. */
+  private MirrorJob startMirror(String jobId, String type, BlockNode bs, BlockNode target,
+      String replaces, BlockNode base, boolean noneMode, boolean zeroTarget,
+      boolean writeBlocking, long granularityArg, long bufSizeArg, ErrorPolicy onSourceError,
+      ErrorPolicy onTargetError, boolean unmap, String filterNodeName, boolean autoFinalize,
+      boolean autoDismiss, long speed) throws QmpError {
+    long granularity = granularityArg != 0 ? granularityArg
+        : DirtyBitmap.defaultGranularityBytes(target.driver().clusterSize());
+    if (bufSizeArg < 0) {
+      throw QmpError.generic("Invalid parameter 'buf-size'");
+    }
+    long bufSize = bufSizeArg == 0 ? MirrorJob.DEFAULT_BUF_SIZE : bufSizeArg;
+    if (Chains.skipFilters(bs) == Chains.skipFilters(target)) {
+      throw QmpError.generic("Can't mirror node into itself");
+    }
+    boolean targetIsBacking = Chains.contains(bs, target);
+    if (!targetIsBacking && Chains.contains(bs, Chains.skipFilters(target))) {
+      throw QmpError.generic("Cannot mirror to a filter on top of a node in the source's "
+          + "backing chain");
+    }
+    BlockNode mirrorTop = JobFilterDriver.insert(engine(), "mirror_top", bs, filterNodeName);
+    MirrorJob job = new MirrorJob(manager, jobId, type, bs, target, base, noneMode, zeroTarget,
+        writeBlocking, granularity, bufSize, onSourceError, onTargetError, unmap, replaces);
+    job.autoFinalize = autoFinalize;
+    job.autoDismiss = autoDismiss;
+    try {
+      manager.create(job, null);
+      applySpeed(job, speed);
+    } catch (QmpError e) {
+      JobFilterDriver.drop(engine(), mirrorTop);
+      throw e;
+    }
+    job.mirrorTop = mirrorTop;
+    DirtyBitmap bitmap = new DirtyBitmap(null, bs.length(), granularity);
+    if (writeBlocking) {
+      bitmap.setDisabled(true);
+    }
+    bs.bitmaps().add(0, bitmap);
+    job.bitmap = bitmap;
+    ((JobFilterDriver) mirrorTop.driver()).setWriteListener(new JobFilterDriver.WriteListener() {
+      @Override
+      public void beforeWrite(long offset, long length) {
+        job.beforeActiveWrite(offset, length);
+      }
+
+      @Override
+      public void written(long offset, long length, byte[] buf, int pos, boolean zero)
+          throws io.blocksim.model.port.HostIoException {
+        job.activeWrite(offset, length, buf, pos, zero);
+      }
+    });
+    job.attachBackend(target);
+    job.block(mirrorTop);
+    job.block(bs);
+    job.block(target);
+    return job;
+  }
+}

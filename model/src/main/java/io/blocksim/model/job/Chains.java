@@ -1,0 +1,191 @@
+package io.blocksim.model.job;
+
+import io.blocksim.model.Engine;
+import io.blocksim.model.driver.BlockStatus;
+import io.blocksim.model.driver.Qcow2Driver;
+import io.blocksim.model.driver.file.FileDriver;
+import io.blocksim.model.driver.qcow2.BackingReader;
+import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.io.BlockIo;
+import io.blocksim.model.port.HostIoException;
+import io.blocksim.model.qmp.BlockdevCommands;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import io.blocksim.model.qmp.Args;
+import io.blocksim.model.qmp.QmpError;
+
+/**
+ * Backing-chain helpers the stream, commit and mirror jobs share (QEMU's bdrv_filter_or_cow_bs,
+ * bdrv_find_overlay, bdrv_is_allocated_above, bdrv_set_backing_hd, bdrv_change_backing_file).
+ */
+public final class Chains {
+  private Chains() {}
+
+  /** One run of bdrv_is_allocated_above: its length and whether some layer allocates it. */
+  public record Run(long length, boolean allocated) {}
+
+  /** bdrv_filter_or_cow_bs: the node a layer falls through to, or null. */
+  public static BlockNode below(BlockNode node) {
+    return node == null ? null : BlockIo.cowChild(node);
+  }
+
+  /** bdrv_skip_filters. */
+  public static BlockNode skipFilters(BlockNode node) {
+    BlockNode n = node;
+    while (n != null && n.driver().isFilter() && n.primaryChild() != null) {
+      n = n.primaryChild();
+    }
+    return n;
+  }
+
+  /** bdrv_chain_contains: whether node is top or below it in its filter-or-cow chain. */
+  public static boolean contains(BlockNode top, BlockNode node) {
+    for (BlockNode n = top; n != null; n = below(n)) {
+      if (n == node) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** bdrv_find_overlay: the node of top's chain directly above base (base null: the bottom). */
+  public static BlockNode overlay(BlockNode top, BlockNode base) {
+    BlockNode n = top;
+    while (n != null && below(n) != base) {
+      n = below(n);
+    }
+    return n;
+  }
+
+  /**
+   * bdrv_is_allocated_above(top, base, include_base=true): whether a layer from top down to base
+   * (inclusive) allocates the run at offset, and how far that answer holds (at most length).
+   */
+  public static Run allocatedAbove(BlockNode top, BlockNode base, long offset, long length)
+      throws HostIoException {
+    long n = length;
+    for (BlockNode layer = top; layer != null; layer = below(layer)) {
+      if (offset >= layer.length()) {
+        // Past the end of a short layer the chain reads zeroes nobody allocated.
+        return new Run(n, false);
+      }
+      BlockStatus status = BlockIo.blockStatus(layer, offset, n);
+      n = Math.max(1, Math.min(n, status.lengthBytes()));
+      if (status.allocated()) {
+        return new Run(n, true);
+      }
+      if (layer == base) {
+        break;
+      }
+    }
+    return new Run(n, false);
+  }
+
+  /** Returns the file name QEMU shows as a node's filename (its protocol layer's). */
+  public static String filename(BlockNode node) {
+    for (BlockNode n = node; n != null; n = n.primaryChild()) {
+      if (n.driver() instanceof FileDriver f) {
+        return f.filename();
+      }
+    }
+    return null;
+  }
+
+  /**
+   * bdrv_set_backing_hd: makes base the backing child of node (null detaches it) and points the
+   * format's reads of unallocated ranges at it.
+   */
+  public static void setBacking(BlockNode node, BlockNode base) {
+    node.setChild(BlockNode.BACKING, base);
+    if (node.driver() instanceof Qcow2Driver qcow2) {
+      qcow2.image().setBackingReader(base == null ? null : new ChainReader(base));
+    }
+  }
+
+  /** bdrv_change_backing_file: rewrites the backing file name (and format) in the header. */
+  public static int changeBackingFile(BlockNode node, String backingFile, String backingFormat) {
+    if (!(node.driver() instanceof Qcow2Driver qcow2)) {
+      return 0;
+    }
+    try {
+      qcow2.image().changeBackingFile(backingFile, backingFormat);
+    } catch (HostIoException e) {
+      return -e.errno();
+    }
+    node.setBackingFileName(backingFile);
+    return 0;
+  }
+
+  /**
+   * bdrv_reopen_set_read_only: switches a node between read-only and read-write. A qcow2 node is
+   * opened again over the same file and backing nodes (after writing back what a read-write image
+   * holds), which is what QEMU's reopen amounts to for the image state blocksim models.
+   */
+  public static void reopen(Engine engine, BlockNode node, boolean readOnly) throws QmpError {
+    if (node.readOnly() == readOnly) {
+      return;
+    }
+    if (node.driver() instanceof Qcow2Driver qcow2 && node.primaryChild() != null) {
+      try {
+        qcow2.close(node);
+      } catch (HostIoException e) {
+        throw QmpError.generic("Could not reopen '" + node.name() + "': "
+            + HostIoException.strerror(e.errno()));
+      }
+      Map<String, Object> options = new LinkedHashMap<>();
+      options.put("driver", "qcow2");
+      options.put("read-only", readOnly);
+      options.put("file", node.primaryChild().name());
+      options.put("backing", node.backing() == null ? null : node.backing().name());
+      Qcow2Driver.open(new BlockdevCommands(engine), engine, new Args(options, ""), node, null,
+          new ArrayList<>());
+    }
+    node.setReadOnly(readOnly);
+  }
+
+  /**
+   * Releases the nodes of a chain segment that nothing references any more (the unref of
+   * bdrv_drop_intermediate): nodes the monitor owns stay, detached; others are closed.
+   */
+  static void releaseUnreferenced(Engine engine, List<BlockNode> dropped) {
+    BlockdevCommands commands = new BlockdevCommands(engine);
+    for (BlockNode node : new ArrayList<>(dropped)) {
+      if (engine.graph().find(node.name()) == node && node.parents().isEmpty()
+          && node.users().isEmpty() && !engine.graph().isMonitorOwned(node)) {
+        commands.release(node);
+      }
+    }
+  }
+
+  /** The backing chain as a qcow2 image reads it: zeroes past the backing node's end. */
+  private static final class ChainReader implements BackingReader {
+    private final BlockNode backing;
+
+    ChainReader(BlockNode backing) {
+      this.backing = backing;
+    }
+
+    @Override
+    public void read(long offset, byte[] dst, int dstOffset, int length)
+        throws HostIoException {
+      long end = backing.length();
+      int inside = (int) Math.max(0, Math.min(length, end - offset));
+      if (inside > 0) {
+        BlockIo.read(backing, offset, dst, dstOffset, inside);
+      }
+      Arrays.fill(dst, dstOffset + Math.max(0, inside), dstOffset + length, (byte) 0);
+    }
+
+    @Override
+    public boolean isZeroFast(long offset, long length) throws HostIoException {
+      if (offset >= backing.length()) {
+        return true;
+      }
+      BlockStatus status = BlockIo.blockStatusAbove(backing, offset, length);
+      return status.zero() && status.lengthBytes() >= length;
+    }
+  }
+}

@@ -1,0 +1,116 @@
+package io.blocksim.model.job;
+
+/**
+ * What stream, commit and mirror share: a block job whose coroutine does its I/O, waits for the
+ * host latency of it (busy, not at a pause point), and is rate-limited per QEMU's
+ * block_job_ratelimit_get_delay (100 ms slices).
+ */
+abstract class ChunkedJob extends Job {
+  static final long SLICE_NS = 100_000_000L;
+
+  private final RateLimit limit = new RateLimit();
+  /** The nodes whose block-job operations this job blocks (job->blocker). */
+  private final java.util.List<io.blocksim.model.graph.BlockNode> blocked =
+      new java.util.ArrayList<>();
+  private final java.util.List<io.blocksim.model.graph.BlockNode> backends =
+      new java.util.ArrayList<>();
+  /** The continuation waiting for the latency of I/O in flight, or null. */
+  private Runnable inFlight;
+
+  ChunkedJob(JobManager manager, String id) {
+    super(manager, id);
+  }
+
+  @Override
+  public boolean isBlockJob() {
+    return true;
+  }
+
+  /** block_job_add_bdrv: other jobs and blockdev-del now find the node busy. */
+  void block(io.blocksim.model.graph.BlockNode node) {
+    if (node != null && !blocked.contains(node)) {
+      blocked.add(node);
+      node.setBlockingJobType(type());
+    }
+  }
+
+  /** blk_new + blk_insert_bs: the job's own BlockBackend on node (blockdev-del: "in use"). */
+  void attachBackend(io.blocksim.model.graph.BlockNode node) {
+    node.users().add(backendName());
+    backends.add(node);
+  }
+
+  /** blk_unref of every BlockBackend the job holds. */
+  void detachBackends() {
+    for (io.blocksim.model.graph.BlockNode node : backends) {
+      node.users().remove(backendName());
+    }
+    backends.clear();
+  }
+
+  private String backendName() {
+    return "block job " + id;
+  }
+
+  /** block_job_remove_all_bdrv. */
+  void unblockAll() {
+    for (io.blocksim.model.graph.BlockNode node : blocked) {
+      if (type().equals(node.blockingJobType())) {
+        node.setBlockingJobType(null);
+      }
+    }
+    blocked.clear();
+  }
+
+  /** Continues with k once I/O that takes latencyNs has completed. */
+  void afterIo(long latencyNs, Runnable k) {
+    inFlight = k;
+    manager.engine().scheduler().schedule(latencyNs, () -> {
+      if (inFlight == k) {
+        inFlight = null;
+        k.run();
+      }
+    });
+  }
+
+  long ioLatencyNs(long bytes) {
+    return manager.engine().scheduler().ioLatencyNs(bytes);
+  }
+
+  @Override
+  protected void completeInFlight() {
+    Runnable k = inFlight;
+    if (k != null) {
+      inFlight = null;
+      k.run();
+    }
+  }
+
+  @Override
+  protected void setSpeedHook(long bytesPerSecond) {
+    limit.setSpeed(bytesPerSecond, SLICE_NS);
+  }
+
+  /** block_job_ratelimit_get_delay. */
+  long rateLimitDelay(long bytes) {
+    if (speed == 0) {
+      return 0;
+    }
+    return limit.calculateDelay(manager.engine().scheduler().nowNs(), bytes);
+  }
+
+  /** Reopens a node read-only or read-write; QEMU ignores a failure at this point too. */
+  void reopenQuietly(io.blocksim.model.graph.BlockNode node, boolean readOnly) {
+    try {
+      Chains.reopen(manager.engine(), node, readOnly);
+    } catch (io.blocksim.model.qmp.QmpError e) {
+      // bdrv_reopen_set_read_only(..., NULL) in the clean callbacks drops the error.
+    }
+  }
+
+  /** Fails the job with an error text of its own (error_setg in run). */
+  void fail(int negativeErrno, String message) {
+    error = message;
+    runReturned(negativeErrno);
+  }
+}

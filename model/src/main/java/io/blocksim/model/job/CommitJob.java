@@ -1,0 +1,196 @@
+package io.blocksim.model.job;
+
+import io.blocksim.model.driver.filter.JobFilterDriver;
+import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.io.BlockIo;
+import io.blocksim.model.port.HostIoException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * QEMU 7.2's intermediate block-commit job (block/commit.c): a commit_top filter goes above the
+ * top node; the job walks the disk in 512 KiB steps and, for every range a layer from top down to
+ * the base overlay allocates, reads the top's view and writes it into the base with an ordinary
+ * write, so the base's enabled bitmaps are dirtied. At the end the layers from top down to the
+ * base overlay are dropped from the chain (bdrv_drop_intermediate): the top's overlay gets the
+ * base as backing file, in the graph and in its image header.
+ *
+ * <p>Fault model: the read (source) or the base write (target) may fail; on-error decides for
+ * both: report ends the job, ignore and stop retry the same chunk (stop after job-resume).
+ */
+final class CommitJob extends ChunkedJob {
+  static final long BUFFER = 512 * 1024;
+
+  final BlockNode top;
+  final BlockNode base;
+  final BlockNode baseOverlay;
+  final String backingFileStr;
+  final ErrorPolicy onError;
+  final boolean baseWasReadOnly;
+  BlockNode filter;
+  private long len;
+  private long offset;
+  private long delayNs;
+  private boolean filterRemoved;
+
+  CommitJob(JobManager manager, String id, BlockNode top, BlockNode base, BlockNode baseOverlay,
+      String backingFileStr, ErrorPolicy onError, boolean baseWasReadOnly) {
+    super(manager, id);
+    this.top = top;
+    this.base = base;
+    this.baseOverlay = baseOverlay;
+    this.backingFileStr = backingFileStr;
+    this.onError = onError;
+    this.baseWasReadOnly = baseWasReadOnly;
+  }
+
+  @Override
+  public String type() {
+    return "commit";
+  }
+
+  @Override
+  protected List<BlockNode> heldNodes() {
+    List<BlockNode> held = new ArrayList<>();
+    if (filter != null && !filterRemoved) {
+      held.add(filter);
+    }
+    held.add(top);
+    held.add(base);
+    return held;
+  }
+
+  @Override
+  protected void run() {
+    len = top.length();
+    setRemaining(len);
+    if (base.length() < len) {
+      // blocksim does not resize images: a smaller base is refused at creation.
+      fail(-HostIoException.ENOTSUP, "Cannot grow the base image");
+      return;
+    }
+    loop();
+  }
+
+  private void loop() {
+    if (offset >= len) {
+      runReturned(0);
+      return;
+    }
+    sleepNs(delayNs, this::iteration);
+  }
+
+  private void iteration() {
+    if (isCancelled()) {
+      runReturned(0);
+      return;
+    }
+    long n;
+    boolean copy;
+    int ret = 0;
+    try {
+      Chains.Run run = Chains.allocatedAbove(top, baseOverlay, offset,
+          Math.min(BUFFER, len - offset));
+      n = run.length();
+      copy = run.allocated();
+    } catch (HostIoException e) {
+      n = 0;
+      copy = false;
+      ret = -e.errno();
+    }
+    long chunk = n;
+    if (!copy || ret < 0) {
+      afterChunk(chunk, false, ret, true);
+      return;
+    }
+    // The read from the top's view, then the write into the base, each when its I/O completes.
+    long at = offset;
+    byte[] buf = new byte[(int) n];
+    afterIo(ioLatencyNs(n), () -> {
+      try {
+        BlockIo.read(top, at, buf, 0, (int) chunk);
+      } catch (HostIoException e) {
+        afterChunk(chunk, true, -e.errno(), true);
+        return;
+      }
+      afterIo(ioLatencyNs(chunk), () -> {
+        try {
+          BlockIo.write(base, at, buf, 0, (int) chunk, 0);
+        } catch (HostIoException e) {
+          afterChunk(chunk, true, -e.errno(), false);
+          return;
+        }
+        afterChunk(chunk, true, 0, true);
+      });
+    });
+  }
+
+  private void afterChunk(long n, boolean copy, int ret, boolean errorInSource) {
+    if (ret < 0) {
+      String action = manager.errorAction(this, onError, errorInSource, -ret);
+      if (action.equals("report")) {
+        runReturned(ret);
+        return;
+      }
+      delayNs = 0;
+      loop();
+      return;
+    }
+    workDone(n);
+    delayNs = copy ? rateLimitDelay(n) : 0;
+    offset += n;
+    loop();
+  }
+
+  // ---------------------------------------------------------------- end
+
+  /** commit_prepare: bdrv_drop_intermediate(commit_top, base, backing_file_str). */
+  @Override
+  protected int prepare() {
+    detachBackends();
+    List<BlockNode> dropped = new ArrayList<>();
+    for (BlockNode n = top; n != null && n != base; n = Chains.below(n)) {
+      dropped.add(n);
+    }
+    String backingFile = backingFileStr != null ? backingFileStr : Chains.filename(base);
+    int ret = 0;
+    for (BlockNode parent : new ArrayList<>(filter.parents())) {
+      if (parent.backing() == filter) {
+        Chains.setBacking(parent, base);
+        int r = Chains.changeBackingFile(parent, backingFile, base.driver().name());
+        if (ret == 0) {
+          ret = r;
+        }
+      }
+    }
+    removeFilter();
+    Chains.releaseUnreferenced(manager.engine(), dropped);
+    return ret;
+  }
+
+  /** commit_abort: the filter goes, the top is where it was. */
+  @Override
+  protected void abort() {
+    detachBackends();
+    removeFilter();
+  }
+
+  private void removeFilter() {
+    if (filter != null && !filterRemoved) {
+      filterRemoved = true;
+      if (filter.primaryChild() != null) {
+        JobFilterDriver.drop(manager.engine(), filter);
+      }
+    }
+  }
+
+  @Override
+  protected void clean() {
+    detachBackends();
+    removeFilter();
+    unblockAll();
+    if (baseWasReadOnly) {
+      reopenQuietly(base, true);
+    }
+  }
+}

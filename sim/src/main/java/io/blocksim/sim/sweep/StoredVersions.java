@@ -1,0 +1,131 @@
+package io.blocksim.sim.sweep;
+
+import io.blocksim.model.driver.qcow2.Qcow2Image;
+import io.blocksim.model.port.HostFile;
+import io.blocksim.model.port.HostIoException;
+import io.blocksim.sim.disk.DiskOp;
+import io.blocksim.sim.disk.DiskOpListener;
+import io.blocksim.sim.disk.FakeDisk;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Records, during a run without a crash, every stored version of every persistent bitmap: each
+ * time a qcow2 header is written, the image is read as it stands (unflushed writes included) and
+ * each consistent directory entry not seen before is kept with its data and a hash of every
+ * guest sector at that moment. A crash run is identical to this run up to its crash point, so a
+ * bitmap found consistent after the crash must be one of these versions, and every sector that
+ * changed since must be dirty in it.
+ */
+final class StoredVersions implements DiskOpListener {
+  static final int SECTOR_BYTES = 512;
+
+  /** One stored version: which header write made it visible, its data, the guest sectors. */
+  record Version(String path, String name, long headerOp, long tableOffset,
+      long granularityBytes, byte[] data, long[] sectorHashes) {}
+
+  private final FakeDisk disk;
+  private final List<Version> versions = new ArrayList<>();
+  private final List<String> problems = new ArrayList<>();
+
+  StoredVersions(FakeDisk disk) {
+    this.disk = disk;
+  }
+
+  List<Version> versions() {
+    return versions;
+  }
+
+  List<String> problems() {
+    return problems;
+  }
+
+  @Override
+  public void onOp(DiskOp op) {
+    if (op.kind() != DiskOp.Kind.WRITE || op.offsetBytes() != 0) {
+      return;
+    }
+    try {
+      HostFile file = disk.open(op.path());
+      if (!isQcow2(file)) {
+        return;
+      }
+      Qcow2Image image = Qcow2Image.open(file, true);
+      if (!image.bitmapsConsistent()) {
+        return;
+      }
+      long[] hashes = null;
+      boolean hashed = false;
+      for (Qcow2Image.BitmapEntry entry : image.bitmapDirectory()) {
+        if ((entry.flags() & Qcow2Image.BitmapEntry.IN_USE) != 0) {
+          continue;
+        }
+        byte[] data = image.bitmapData(entry, image.virtualSize());
+        if (sameAsLatest(op.path(), entry, data)) {
+          continue;
+        }
+        if (!hashed) {
+          hashes = sectorHashes(image);
+          hashed = true;
+        }
+        versions.add(new Version(op.path(), entry.name(), op.sequence(), entry.tableOffset(),
+            entry.granularityBytes(), data, hashes));
+      }
+    } catch (HostIoException e) {
+      // A header written in the middle of an update (autoclear clear) may not open: no version.
+      problems.add("op " + op.sequence() + ": " + e.getMessage());
+    }
+  }
+
+  /** Returns whether the latest version of that bitmap is this very entry (not re-stored). */
+  private boolean sameAsLatest(String path, Qcow2Image.BitmapEntry entry, byte[] data) {
+    for (int i = versions.size() - 1; i >= 0; i--) {
+      Version v = versions.get(i);
+      if (v.path().equals(path) && v.name().equals(entry.name())) {
+        return v.tableOffset() == entry.tableOffset()
+            && v.granularityBytes() == entry.granularityBytes()
+            && java.util.Arrays.equals(v.data(), data);
+      }
+    }
+    return false;
+  }
+
+  static boolean isQcow2(HostFile file) throws HostIoException {
+    if (file.length() < 4) {
+      return false;
+    }
+    byte[] magic = new byte[4];
+    file.read(0, magic, 0, 4);
+    return magic[0] == 'Q' && magic[1] == 'F' && magic[2] == 'I' && magic[3] == (byte) 0xfb;
+  }
+
+  /** Disks larger than this are not hashed sector by sector: only bitmap data is compared. */
+  static final long MAX_HASHED_BYTES = 256L << 20;
+
+  /**
+   * Returns a 64-bit hash of every guest sector of the image (its own layer only), or null for a
+   * disk larger than {@link #MAX_HASHED_BYTES}.
+   */
+  static long[] sectorHashes(Qcow2Image image) throws HostIoException {
+    long size = image.virtualSize();
+    if (size > MAX_HASHED_BYTES) {
+      return null;
+    }
+    long[] hashes = new long[(int) ((size + SECTOR_BYTES - 1) / SECTOR_BYTES)];
+    int chunk = 1 << 20;
+    byte[] buffer = new byte[chunk];
+    for (long offset = 0; offset < size; offset += chunk) {
+      int length = (int) Math.min(chunk, size - offset);
+      image.read(offset, buffer, 0, length);
+      for (int at = 0; at < length; at += SECTOR_BYTES) {
+        long h = 0xcbf29ce484222325L;
+        int end = Math.min(length, at + SECTOR_BYTES);
+        for (int i = at; i < end; i++) {
+          h = (h ^ (buffer[i] & 0xff)) * 0x100000001b3L;
+        }
+        hashes[(int) ((offset + at) / SECTOR_BYTES)] = h;
+      }
+    }
+    return hashes;
+  }
+}
