@@ -73,11 +73,13 @@ public final class EngineBench {
       for (int i = 0; i < 64; i++) {
         backend.io("drive0", "write -P" + i + " " + (i << 20) + " 64k");
       }
+      long digestStart = System.nanoTime(); // determinism-ok: benchmark timing
       backend.imageDigest("drive0");
-      long elapsed = System.nanoTime() - start; // determinism-ok: benchmark timing
+      long end = System.nanoTime(); // determinism-ok: benchmark timing
       if (round == 4) {
-        out.printf(Locale.ROOT, "64 MiB qcow2: create, 64 writes of 64 KiB, bitmap, digest of"
-            + " the whole disk: %.1f ms (after 4 warm-up rounds)%n", elapsed / 1e6);
+        out.printf(Locale.ROOT, "64 MiB qcow2: create, add a bitmap, 64 writes of 64 KiB: %.1f ms;"
+            + " SHA-256 of the whole guest-visible disk: %.1f ms (after 4 warm-up rounds)%n",
+            (digestStart - start) / 1e6, (end - digestStart) / 1e6);
       }
     }
   }
