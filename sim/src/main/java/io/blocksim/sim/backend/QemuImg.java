@@ -1,5 +1,7 @@
 package io.blocksim.sim.backend;
 
+import io.blocksim.model.driver.BlockStatus;
+import io.blocksim.model.io.BlockIo;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.port.HostStorage;
 import io.blocksim.sim.guest.QemuIoCommand;
@@ -121,8 +123,17 @@ final class QemuImg {
       lines.add("Warning: Image size mismatch!");
     }
     long common = Math.min(a.length(), b.length());
-    for (long offset = 0; offset < common; offset += 1 << 20) {
-      int chunk = (int) Math.min(1 << 20, common - offset);
+    long offset = 0;
+    while (offset < common) {
+      // Like qemu-img compare, skip what both chains report as zero without reading it.
+      BlockStatus sa = BlockIo.blockStatusAbove(a.node(), offset, common - offset);
+      BlockStatus sb = BlockIo.blockStatusAbove(b.node(), offset, common - offset);
+      long run = Math.min(sa.lengthBytes(), sb.lengthBytes());
+      if (sa.zero() && sb.zero()) {
+        offset += run;
+        continue;
+      }
+      int chunk = (int) Math.min(1 << 20, run);
       byte[] da = new byte[chunk];
       byte[] db = new byte[chunk];
       a.read(offset, da);
@@ -132,9 +143,10 @@ final class QemuImg {
         lines.add("Content mismatch at offset " + (offset + (mismatch & ~511)) + "!");
         return new ImgOutcome(lines, 1);
       }
+      offset += chunk;
     }
     ImageReader longer = a.length() > b.length() ? a : b;
-    for (long offset = common; offset < longer.length(); offset += 1 << 20) {
+    for (offset = common; offset < longer.length(); offset += 1 << 20) {
       int chunk = (int) Math.min(1 << 20, longer.length() - offset);
       byte[] data = new byte[chunk];
       longer.read(offset, data);

@@ -44,6 +44,14 @@ public interface Backend extends AutoCloseable {
   /** Returns the SHA-256 (hex) of the guest-visible contents of a node, or of an image file. */
   String imageDigest(String nodeOrFile) throws StepException;
 
+  /**
+   * Returns whether two nodes or image files have the same guest-visible contents. By default
+   * their digests are compared; a backend may compare more cheaply.
+   */
+  default boolean imagesEqual(String a, String b) throws StepException {
+    return imageDigest(a).equals(imageDigest(b));
+  }
+
   /** Kills the process as {@code kill -9} would: the host files keep what reached them. */
   void crashProcess() throws StepException;
 

@@ -104,13 +104,11 @@ final class ExpectChecks {
 
   static void imagesEqual(Backend backend, List<String> images, StringBuilder log)
       throws StepFailure, StepException {
-    String first = backend.imageDigest(images.get(0));
     for (String other : images.subList(1, images.size())) {
-      String digest = backend.imageDigest(other);
-      if (!first.equals(digest)) {
+      if (!backend.imagesEqual(images.get(0), other)) {
         throw new StepFailure("expected images " + images.get(0) + " and " + other
-            + " to be equal, but their contents differ (sha256 " + first + " vs " + digest
-            + ")");
+            + " to be equal, but their contents differ (sha256 "
+            + backend.imageDigest(images.get(0)) + " vs " + backend.imageDigest(other) + ")");
       }
     }
     log.append("expect images-equal ").append(String.join(", ", images)).append(": OK\n");
