@@ -9,9 +9,15 @@
 (*   seen   - {"jobs"} when jobs were observed.                            *)
 (* The other record fields (bitmaps, successors) are ignored here.         *)
 (***************************************************************************)
-EXTENDS JobLifecycle, Sequences, TLC
+EXTENDS JobLifecycle, Integers, Sequences, TLC
 
 CONSTANT Trace
+
+\* TLC does not cache the value of a constant bound to a definition (Trace <- TraceLog): each
+\* Trace[k] rebuilt the whole log (measured: 22 s instead of 2 s for a 360-state trace). A TLC
+\* register holds the value once built.
+ASSUME TLCSet(2, Trace)
+Tr == TLCGet(2)
 
 VARIABLE i
 
@@ -48,7 +54,7 @@ Step(a) ==
     \/ a = "Dismiss" /\ \E j \in Jobs : Dismiss(j)
     \/ a = "Cancel" /\ \E j \in Jobs, force \in BOOLEAN : Cancel(j, force)
 
-TraceInit == Init /\ i = 1 /\ Matches(jobs, Trace[1])
+TraceInit == Init /\ i = 1 /\ Matches(jobs, Tr[1])
 
 \* Steps the implementation need not log: drained sections change no status.
 Hidden == \E j \in Jobs : DrainBegin(j) \/ DrainEnd(j)
@@ -60,15 +66,15 @@ ASSUME TLCSet(1, 1)
 NoteMatched(k) == k > TLCGet(1) => (TLCSet(1, k) /\ PrintT(<<"TraceMatched", k>>))
 
 TraceNext ==
-    \/ /\ i < Len(Trace)
-       /\ Step(Trace[i + 1].action)
-       /\ Matches(jobs', Trace[i + 1])
+    \/ /\ i < Len(Tr)
+       /\ Step(Tr[i + 1].action)
+       /\ Matches(jobs', Tr[i + 1])
        /\ i' = i + 1
        /\ NoteMatched(i + 1)
     \/ /\ Hidden
-       /\ Matches(jobs', Trace[i])
+       /\ Matches(jobs', Tr[i])
        /\ UNCHANGED i
 
 \* Expected to be VIOLATED: a violation means the whole trace was matched.
-TraceNotAccepted == i < Len(Trace)
+TraceNotAccepted == i < Len(Tr)
 =============================================================================

@@ -93,6 +93,10 @@ public final class Main implements Callable<Integer> {
         description = "Write each case's image files (after the final quit) to DIR/<case>/.")
     Path keepImages;
 
+    @Option(names = "--trace-tla", paramLabel = "DIR",
+        description = "Write each case's run as a TLA+ trace of specs/BitmapSync to DIR.")
+    Path traceTla;
+
     @Override
     public Integer call() throws Exception {
       for (String name : semantics) {
@@ -110,7 +114,7 @@ public final class Main implements Callable<Integer> {
         return EXIT_BAD_INPUT;
       }
       ScenarioRunner runner = new ScenarioRunner(new ScenarioRunner.Options(seed, update,
-          new TreeSet<>(semantics), onlyCase, checkDeterminism, keepImages), out);
+          new TreeSet<>(semantics), onlyCase, checkDeterminism, keepImages, traceTla), out);
       List<CaseResult> results = runner.runAll(loaded.scenarios());
       if (json != null) {
         List<Object> all = new ArrayList<>();

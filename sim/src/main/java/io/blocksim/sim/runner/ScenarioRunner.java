@@ -20,10 +20,10 @@ import java.util.TreeSet;
 public final class ScenarioRunner {
   /** What {@code blocksim run} was asked to do. */
   public record Options(Long seed, boolean update, Set<String> semantics, String onlyCase,
-      boolean checkDeterminism, Path keepImages) {
+      boolean checkDeterminism, Path keepImages, Path traceTla) {
     public Options(Long seed, boolean update, Set<String> semantics, String onlyCase,
         boolean checkDeterminism) {
-      this(seed, update, semantics, onlyCase, checkDeterminism, null);
+      this(seed, update, semantics, onlyCase, checkDeterminism, null, null);
     }
   }
 
@@ -65,7 +65,13 @@ public final class ScenarioRunner {
   /** Runs one case in a fresh simulated world. */
   public CaseResult simulate(Scenario scenario, Scenario.Case scenarioCase) {
     try (SimBackend backend = new SimBackend(seedOf(scenario), semanticsOf(scenario))) {
-      CaseResult result = new CaseRunner(scenario, scenarioCase, backend).run();
+      Backend run = options.traceTla() == null ? backend
+          : io.blocksim.sim.tlc.TraceValidation.wrap(backend);
+      CaseResult result = new CaseRunner(scenario, scenarioCase, run).run();
+      if (options.traceTla() != null) {
+        out.println("  trace-tla: " + io.blocksim.sim.tlc.TraceValidation.writeTrace(run,
+            options.traceTla(), result.displayName()));
+      }
       // The run ends as qemu-storage-daemon's 'quit' ends it: nodes closed, bitmaps stored.
       try {
         backend.quit();

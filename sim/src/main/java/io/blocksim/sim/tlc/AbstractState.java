@@ -21,20 +21,73 @@ import java.util.TreeSet;
  *     is not frozen is absent
  * @param jobs job id → QEMU status ("created", "running", "paused", ...); a job that does not
  *     exist (not yet created, or dismissed) is absent
+ * @param cluster for a Write, the cluster written; -1 when not logged
+ * @param bitmap for a Clear or Merge, the bitmap changed; "" when not logged
+ * @param source for a Merge, the bitmap merged in; "" when not logged
+ * @param txn for a CreateTxn, job id → {bitmap, sync, bitmap-mode} of each job the transaction
+ *     creates, and the key {@link #GROUPED} when its completion-mode is grouped; null when not
+ *     logged
+ * @param failed for an Internal step, the jobs that failed in it (only they may take the spec's
+ *     Fail); empty otherwise
+ * @param cancelled for an Internal step, the jobs a cancel was asked of (only they may take the
+ *     spec's Cancel: QEMU ends a cancelled job when it next yields, not at the command); empty
+ *     otherwise
  */
 public record AbstractState(
     String node,
     String action,
     SortedMap<String, SortedSet<Integer>> bitmaps,
     SortedMap<String, SortedSet<Integer>> successors,
-    SortedMap<String, String> jobs) {
+    SortedMap<String, String> jobs,
+    int cluster,
+    String bitmap,
+    String source,
+    SortedMap<String, java.util.List<String>> txn,
+    SortedSet<String> failed,
+    SortedSet<String> cancelled) {
+
+  /** The key of {@code txn} that marks completion-mode grouped. */
+  public static final String GROUPED = "";
 
   public AbstractState {
+    txn = txn == null ? null : Collections.unmodifiableSortedMap(new TreeMap<>(txn));
+    failed = failed == null ? Collections.emptySortedSet()
+        : Collections.unmodifiableSortedSet(new TreeSet<>(failed));
+    cancelled = cancelled == null ? Collections.emptySortedSet()
+        : Collections.unmodifiableSortedSet(new TreeSet<>(cancelled));
     node = node == null ? "" : node;
+    bitmap = bitmap == null ? "" : bitmap;
+    source = source == null ? "" : source;
     action = action == null ? "" : action;
     bitmaps = bitmaps == null ? null : copyOfSets(bitmaps);
     successors = successors == null ? null : copyOfSets(successors);
     jobs = jobs == null ? null : Collections.unmodifiableSortedMap(new TreeMap<>(jobs));
+  }
+
+  /** A state with no action parameters logged. */
+  public AbstractState(String node, String action, SortedMap<String, SortedSet<Integer>> bitmaps,
+      SortedMap<String, SortedSet<Integer>> successors, SortedMap<String, String> jobs) {
+    this(node, action, bitmaps, successors, jobs, -1, "", "", null, null, null);
+  }
+
+  /** Returns this state with the given action and its logged parameters. */
+  public AbstractState withAction(String newAction, int newCluster, String newBitmap,
+      String newSource) {
+    return new AbstractState(node, newAction, bitmaps, successors, jobs, newCluster, newBitmap,
+        newSource, null, null, null);
+  }
+
+  /** Returns this state with the jobs that failed, and those asked to cancel, in it. */
+  public AbstractState withEnds(SortedSet<String> jobsFailed, SortedSet<String> jobsCancelled) {
+    return new AbstractState(node, action, bitmaps, successors, jobs, cluster, bitmap, source,
+        txn, jobsFailed, jobsCancelled);
+  }
+
+  /** Returns whether the observed facts (not the action) equal those of {@code other}. */
+  public boolean sameObservation(AbstractState other) {
+    return java.util.Objects.equals(bitmaps, other.bitmaps)
+        && java.util.Objects.equals(successors, other.successors)
+        && java.util.Objects.equals(jobs, other.jobs);
   }
 
   /** Starts a state reached by {@code action}, with nothing observed yet. */

@@ -39,7 +39,7 @@ final class IsolatedTlc {
       Throwable[] thrown = new Throwable[1];
       // A thread of its own, joined at once, so that thread-locals TLC may set die with it
       // instead of keeping this run's classes (and its state graph) alive on the caller's thread.
-      Thread thread = new Thread(() -> {
+      Thread thread = new Thread(() -> { // determinism-ok: TLC, not the engine
         try {
           exitCode[0] = runIn(loader, paths, args, out);
         } catch (Throwable t) {

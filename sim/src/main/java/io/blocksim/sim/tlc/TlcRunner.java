@@ -118,7 +118,7 @@ public final class TlcRunner {
       PrintStream capture = new PrintStream(buffer, true, StandardCharsets.UTF_8);
       String savedTmpDir = System.getProperty("java.io.tmpdir");
       // Wall time only labels the report; nothing is decided by it.
-      long startNs = System.nanoTime();
+      long startNs = System.nanoTime(); // determinism-ok: reported only
       int exitCode;
       try {
         System.setProperty("java.io.tmpdir", tmpDir.toAbsolutePath().toString());
@@ -131,7 +131,7 @@ public final class TlcRunner {
         System.setProperty("java.io.tmpdir", savedTmpDir);
         deleteRecursively(metaDir);
       }
-      long millis = (System.nanoTime() - startNs) / 1_000_000;
+      long millis = (System.nanoTime() - startNs) / 1_000_000; // determinism-ok: reported only
       TlcOutput output = TlcOutput.parse(buffer.toString(StandardCharsets.UTF_8));
       long[] counts = output.stateCounts();
       return new TlcResult(module, config.getFileName().toString(), exitCode,

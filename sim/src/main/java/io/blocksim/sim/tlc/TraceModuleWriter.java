@@ -19,8 +19,8 @@ import java.util.stream.Collectors;
  * defines {@code TraceLog}; {@code NAME.cfg} binds the spec's constants to what the trace uses.
  *
  * <p>The first state must be the spec's initial state (all bitmaps empty, no jobs). BitmapSync
- * has one node and a fixed set of bitmaps, so the states may name only one node, and every state
- * that observes bitmaps must list the same bitmap names.
+ * has one node, so the states may name only one node; its fixed set of bitmaps is every name
+ * the states mention (observed bitmaps are compared by name).
  */
 public final class TraceModuleWriter {
 
@@ -108,7 +108,6 @@ public final class TraceModuleWriter {
     if (states.isEmpty()) {
       throw new IllegalArgumentException("a trace needs at least its initial state");
     }
-    SortedSet<String> names = null;
     nodeName(states);
     for (int i = 0; i < states.size(); i++) {
       AbstractState state = states.get(i);
@@ -118,13 +117,13 @@ public final class TraceModuleWriter {
             where + ": unknown " + target.specModule() + " action '" + state.action() + "'");
       }
       if (target == TraceTarget.BITMAP_SYNC && state.bitmaps() != null) {
-        if (names == null) {
-          names = new TreeSet<>(state.bitmaps().keySet());
-        } else if (!names.equals(state.bitmaps().keySet())) {
-          throw new IllegalArgumentException(where + ": bitmaps " + state.bitmaps().keySet()
-              + " differ from " + names + "; BitmapSync has a fixed set of bitmaps");
-        }
+        // Bitmaps are compared by name, so a run may add and remove them; BitmapSync's fixed
+        // set is every name the trace mentions.
         checkClusters(where, state.bitmaps(), clusterCount);
+      }
+      if (state.cluster() >= clusterCount) {
+        throw new IllegalArgumentException(where + ": cluster " + state.cluster()
+            + " outside 0.." + (clusterCount - 1));
       }
       if (target == TraceTarget.BITMAP_SYNC && state.successors() != null) {
         checkClusters(where, state.successors(), clusterCount);
@@ -168,6 +167,12 @@ public final class TraceModuleWriter {
       if (state.successors() != null) {
         names.addAll(state.successors().keySet());
       }
+      if (!state.bitmap().isEmpty()) {
+        names.add(state.bitmap());
+      }
+      if (!state.source().isEmpty()) {
+        names.add(state.source());
+      }
     }
     return names;
   }
@@ -198,7 +203,13 @@ public final class TraceModuleWriter {
         + ", bitmaps |-> " + setFunction(state.bitmaps())
         + ", successors |-> " + setFunction(state.successors())
         + ", jobs |-> " + stringFunction(state.jobs())
-        + ", seen |-> " + stringSet(seen) + "]";
+        + ", seen |-> " + stringSet(seen)
+        + ", cluster |-> " + state.cluster()
+        + ", bitmap |-> " + string(state.bitmap())
+        + ", source |-> " + string(state.source())
+        + ", txn |-> " + txn(state.txn())
+        + ", failed |-> " + stringSet(state.failed())
+        + ", cancelled |-> " + stringSet(state.cancelled()) + "]";
   }
 
   /** A function from strings to sets of integers, as a TLA+ expression. */
@@ -209,6 +220,23 @@ public final class TraceModuleWriter {
     return map.entrySet().stream()
         .map(e -> "(" + string(e.getKey()) + " :> " + set(e.getValue()) + ")")
         .collect(Collectors.joining(" @@ ", "(", ")"));
+  }
+
+  /** [logged |-> BOOLEAN, grouped |-> BOOLEAN, jobs |-> id -> <<bitmap, sync, mode>>]. */
+  private static String txn(SortedMap<String, List<String>> txn) {
+    if (txn == null) {
+      return "[logged |-> FALSE, grouped |-> FALSE, jobs |-> [x \\in {} |-> <<>>]]";
+    }
+    String jobs = txn.entrySet().stream()
+        .filter(e -> !e.getKey().equals(AbstractState.GROUPED))
+        .map(e -> "(" + string(e.getKey()) + " :> " + e.getValue().stream()
+            .map(TraceModuleWriter::string).collect(Collectors.joining(", ", "<<", ">>")) + ")")
+        .collect(Collectors.joining(" @@ ", "(", ")"));
+    if (jobs.equals("()")) {
+      jobs = "[x \\in {} |-> <<>>]";
+    }
+    return "[logged |-> TRUE, grouped |-> " + (txn.containsKey(AbstractState.GROUPED)
+        ? "TRUE" : "FALSE") + ", jobs |-> " + jobs + "]";
   }
 
   private static String stringFunction(SortedMap<String, String> map) {

@@ -10,7 +10,7 @@ public enum TraceTarget {
       "BitmapSync",
       "BitmapSyncTrace",
       Set.of("", "Stutter", "Write", "CreateTxn", "StartTxn", "AbortTxn", "Copy", "CopyDone",
-          "Fail", "Cancel", "Finalize", "Dismiss"),
+          "Fail", "Cancel", "Finalize", "Dismiss", "Clear", "Merge", "Internal", "Reset"),
       List.of("NoLostWrite", "OutcomeTable", "RestoreChain")),
 
   /** Job statuses and verbs: {@code specs/JobLifecycle.tla}. */

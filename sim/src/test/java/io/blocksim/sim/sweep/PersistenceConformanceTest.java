@@ -58,7 +58,7 @@ class PersistenceConformanceTest {
       Path qemuDir = temp.resolve("qemu" + index);
       index++;
       ScenarioRunner runner = new ScenarioRunner(new ScenarioRunner.Options(null, false,
-          Set.of(), null, false, simDir), new PrintStream(OutputStream.nullOutputStream()));
+          Set.of(), null, false, simDir, null), new PrintStream(OutputStream.nullOutputStream()));
       CaseResult sim = runner.simulate(scenario, c);
       CaseResult real;
       try (QemuBackend backend = new QemuBackend(qemuDir, true, line -> { })) {
