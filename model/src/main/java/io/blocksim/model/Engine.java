@@ -32,10 +32,8 @@ public final class Engine {
     this.semantics = new TreeSet<>(semantics);
     this.jobs = new JobManager(this);
     jobs.registerFormatCreator("qcow2", new io.blocksim.model.job.Qcow2Creator(this,
-        (file, size, clusterSize, version, backingFile, backingFormat, refcountBits) ->
-            io.blocksim.model.driver.qcow2.Qcow2Image.create(file, size,
-                new io.blocksim.model.driver.qcow2.Qcow2CreateOptions(clusterSize, version,
-                    backingFile, backingFormat, refcountBits))));
+        (file, dataFile, size, o) -> io.blocksim.model.driver.qcow2.Qcow2Image.create(file,
+            dataFile, size, o)));
     this.dispatcher = new QmpDispatcher(this);
   }
 

@@ -23,6 +23,9 @@ import java.util.Map;
  * node's {@code file} child, with the backing chain supplied by the node graph.
  */
 public final class Qcow2Driver implements Driver {
+  /** The child role of an external data file. */
+  public static final String DATA_FILE = "data-file";
+
   private final BlockNode node;
   private final BlockNode file;
   private final Qcow2Image image;
@@ -49,20 +52,47 @@ public final class Qcow2Driver implements Driver {
     args.optInt("l2-cache-entry-size");
     Long refcountCacheSize = args.optInt("refcount-cache-size");
     args.get("encrypt");
-    args.get("data-file");
     boolean readOnly = args.bool("read-only", false);
+    // qcow2_do_open opens the data-file child given in the options first, then, for an image
+    // with a data file and none given, the file named in the header (a protocol node).
+    BlockNode dataFile = null;
     Qcow2Image image;
     try {
-      image = Qcow2Image.open(new NodeFile(file), new Qcow2OpenOptions(readOnly,
+      Qcow2OpenOptions options = new Qcow2OpenOptions(readOnly,
           l2CacheSize == null ? -1 : l2CacheSize,
-          refcountCacheSize == null ? -1 : refcountCacheSize, false),
-          event -> BlockIo.raiseEvent(file, event));
+          refcountCacheSize == null ? -1 : refcountCacheSize, false);
+      if (args.has(DATA_FILE)) {
+        // QEMU names the qcow2 node before its driver opens the data-file child.
+        node.setChild(BlockNode.FILE, file);
+        dataFile = commands.child(args, DATA_FILE, false, inherit, created);
+      }
+      // Peek at the header without going through the block layer when the file is a plain
+      // file node, so blkdebug and request tracking see only QEMU's requests.
+      Qcow2Image.DataFileInfo header = Qcow2Image.dataFileInfo(
+          file.driver() instanceof io.blocksim.model.driver.file.FileDriver f ? f.hostFile()
+              : new NodeFile(file), readOnly);
+      if (header.hasDataFile() && dataFile == null) {
+        if (header.dataFileName() == null) {
+          throw QmpError.generic("'data-file' is required for this image");
+        }
+        node.setChild(BlockNode.FILE, file);
+        dataFile = commands.open(new Args(Json.object("driver", "file", "filename",
+            header.dataFileName()), DATA_FILE), inherit, created);
+      }
+      if (!header.hasDataFile() && dataFile == null && header.dataFileIsRaw()) {
+        throw QmpError.generic("data-file-raw requires a data file");
+      }
+      image = Qcow2Image.open(new NodeFile(file), dataFile == null ? null
+          : new NodeFile(dataFile), options, event -> BlockIo.raiseEvent(file, event));
     } catch (HostIoException e) {
       throw QmpError.generic(e.getMessage() == null ? "Could not open qcow2 image"
           : e.getMessage());
     }
     Qcow2Driver driver = new Qcow2Driver(node, file, image);
     node.setChild(BlockNode.FILE, file);
+    if (dataFile != null) {
+      node.setChild(DATA_FILE, dataFile);
+    }
     node.setDriver(driver);
     driver.createLoadedBitmaps(readOnly);
     BlockNode backing = null;

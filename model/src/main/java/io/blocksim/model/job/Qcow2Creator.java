@@ -1,6 +1,7 @@
 package io.blocksim.model.job;
 
 import io.blocksim.model.Engine;
+import io.blocksim.model.driver.qcow2.Qcow2CreateOptions;
 import io.blocksim.model.driver.file.FileDriver;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.port.HostFile;
@@ -16,11 +17,14 @@ import java.util.List;
  * Qcow2Creator(engine, writer))}.
  */
 public final class Qcow2Creator implements FormatCreator {
-  /** Writes an empty qcow2 image of that size into the host file. */
+  /**
+   * Writes an empty qcow2 image of that size into the host file, with its data clusters in
+   * dataFile when that is not null (options then name it).
+   */
   @FunctionalInterface
   public interface Writer {
-    void write(HostFile file, long sizeBytes, long clusterSizeBytes, int version,
-        String backingFile, String backingFormat, int refcountBits) throws HostIoException;
+    void write(HostFile file, HostFile dataFile, long sizeBytes, Qcow2CreateOptions options)
+        throws HostIoException;
   }
 
   private final Engine engine;
@@ -52,8 +56,11 @@ public final class Qcow2Creator implements FormatCreator {
     boolean lazyRefcounts = o.bool("lazy-refcounts", false);
     Long refcountBits = o.optInt("refcount-bits");
     o.optEnum("compression-type", List.of("zlib", "zstd"));
-    o.optStr("data-file");
-    o.optBool("data-file-raw");
+    Object dataFileRef = o.get("data-file");
+    if (dataFileRef != null && !(dataFileRef instanceof String)) {
+      throw QmpError.generic("blocksim: blockdev-create qcow2 needs 'data-file' as a node name");
+    }
+    boolean dataFileRaw = o.bool("data-file-raw", false);
     boolean extendedL2 = o.bool("extended-l2", false);
     o.checkNoExtra();
     String fileName = (String) file;
@@ -96,12 +103,40 @@ public final class Qcow2Creator implements FormatCreator {
         throw QmpError.generic("Different refcount widths than 16 bits require compatibility "
             + "level 1.1 or above (use version=v3 or greater)");
       }
+      if (dataFileRaw && dataFileRef == null) {
+        throw QmpError.generic("data-file-raw requires data-file");
+      }
+      if (dataFileRaw && backingFile != null) {
+        throw QmpError.generic("Backing file and data-file-raw cannot be used at the same "
+            + "time");
+      }
+      FileDriver dataDriver = null;
+      if (dataFileRef != null) {
+        if (v < 3) {
+          throw QmpError.generic("External data files are only supported with compatibility "
+              + "level 1.1 and above (use version=v3 or greater)");
+        }
+        String dataName = (String) dataFileRef;
+        BlockNode dataNode = engine.graph().find(dataName);
+        if (dataNode == null) {
+          throw QmpError.generic("Cannot find device='" + dataName + "' nor node-name='"
+              + dataName + "'");
+        }
+        if (!(dataNode.driver() instanceof FileDriver d)) {
+          throw QmpError.generic("blocksim: blockdev-create qcow2 needs a 'file' data-file "
+              + "node");
+        }
+        dataDriver = d;
+      }
       if (!(node.driver() instanceof FileDriver fileDriver)) {
         throw QmpError.generic("blocksim: blockdev-create qcow2 needs a 'file' node");
       }
+      Qcow2CreateOptions options = new Qcow2CreateOptions(cluster, v, backingFile,
+          backingFormat, (int) bits, dataDriver == null ? null : dataDriver.filename(),
+          dataFileRaw);
       try {
-        writer.write(fileDriver.hostFile(), size, cluster, v, backingFile, backingFormat,
-            (int) bits);
+        writer.write(fileDriver.hostFile(), dataDriver == null ? null : dataDriver.hostFile(),
+            size, options);
       } catch (HostIoException e) {
         throw QmpError.generic("Could not write qcow2 header: "
             + HostIoException.strerror(e.errno()));

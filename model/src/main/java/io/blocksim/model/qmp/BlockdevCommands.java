@@ -386,6 +386,12 @@ public final class BlockdevCommands {
         data.put("compression-type", "zlib");
         data.put("lazy-refcounts", false);
         data.put("refcount-bits", qcow2.image().refcountBits());
+        if (qcow2.image().dataFileName() != null) {
+          data.put("data-file", qcow2.image().dataFileName());
+        }
+        if (qcow2.image().hasDataFile()) {
+          data.put("data-file-raw", qcow2.image().dataFileIsRaw());
+        }
         data.put("corrupt", false);
         data.put("extended-l2", false);
       }
@@ -421,7 +427,13 @@ public final class BlockdevCommands {
       return child == null ? null : allocatedFileSize(child);
     }
     BlockNode file = node.child(BlockNode.FILE);
-    return file == null ? null : allocatedFileSize(file);
+    Long size = file == null ? null : allocatedFileSize(file);
+    BlockNode dataFile = node.child(Qcow2Driver.DATA_FILE);
+    Long dataSize = dataFile == null ? null : allocatedFileSize(dataFile);
+    if (size != null && dataSize != null) {
+      size += dataSize;
+    }
+    return size;
   }
 
   /** Returns the node's BlockDirtyInfo list in QEMU's order (newest first). */

@@ -18,9 +18,10 @@ class Qcow2CreatorTest {
 
   Qcow2CreatorTest() {
     world.engine.jobs().registerFormatCreator("qcow2", new Qcow2Creator(world.engine,
-        (file, size, cluster, version, backing, backingFormat, refcountBits) ->
-            written.add(size + "/" + cluster + "/v" + version + "/" + backing + "/"
-                + refcountBits)));
+        (file, dataFile, size, o) ->
+            written.add(size + "/" + o.clusterSizeBytes() + "/v" + o.version() + "/"
+                + o.backingFile() + "/" + o.refcountBits()
+                + (dataFile == null ? "" : "/data=" + o.dataFile() + "/raw=" + o.dataFileRaw()))));
   }
 
   private void createFileNode() {
@@ -40,6 +41,35 @@ class Qcow2CreatorTest {
     assertThat(written).containsExactly("67108864/65536/v3/null/16");
     assertThat(world.jobEvents()).endsWith("bdc-fmt-job created", "bdc-fmt-job running",
         "bdc-fmt-job waiting", "bdc-fmt-job pending", "bdc-fmt-job concluded");
+  }
+
+  @Test
+  void dataFileNodeIsPassedWithItsFilename() {
+    createFileNode();
+    world.qmp("blockdev-create", "job-id", "bdc-data-job", "options",
+        Json.object("driver", "file", "filename", "data.raw", "size", 0));
+    world.scheduler.runUntilIdle();
+    world.qmp("job-dismiss", "id", "bdc-data-job");
+    world.qmp("blockdev-add", "driver", "file", "node-name", "file_data", "filename",
+        "data.raw");
+    world.qmp("blockdev-create", "job-id", "bdc-fmt-job", "options",
+        Json.object("driver", "qcow2", "file", "file_img", "size", 67108864, "data-file",
+            "file_data", "data-file-raw", true));
+    world.scheduler.runUntilIdle();
+    assertThat(written).containsExactly("67108864/65536/v3/null/16/data=data.raw/raw=true");
+  }
+
+  @Test
+  void dataFileRawWithoutDataFileFailsTheJob() {
+    createFileNode();
+    world.qmp("blockdev-create", "job-id", "bdc-fmt-job", "options",
+        Json.object("driver", "qcow2", "file", "file_img", "size", 67108864, "data-file-raw",
+            true));
+    world.scheduler.runUntilIdle();
+    assertThat(written).isEmpty();
+    @SuppressWarnings("unchecked")
+    Map<String, Object> job = ((List<Map<String, Object>>) world.qmp("query-jobs")).get(0);
+    assertThat(job).containsEntry("error", "data-file-raw requires data-file");
   }
 
   @Test

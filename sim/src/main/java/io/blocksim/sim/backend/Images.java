@@ -10,6 +10,10 @@ import java.security.MessageDigest;
 
 /** Image files as {@code qemu-img create} makes them, and guest-visible digests of image files. */
 final class Images {
+  /** ImageSpec option keys of qemu-img's {@code -o data_file=...,data_file_raw=on|off}. */
+  static final String DATA_FILE = "data_file";
+  static final String DATA_FILE_RAW = "data_file_raw";
+
   private Images() {}
 
   static void create(HostStorage storage, ImageSpec spec) throws HostIoException {
@@ -35,7 +39,18 @@ final class Images {
               : probeFormat(storage, spec.backing());
           options = options.withBacking(spec.backing(), format);
         }
-        Qcow2Image.create(file, spec.sizeBytes(), options);
+        Object dataFile = spec.options() == null ? null : spec.options().get(DATA_FILE);
+        HostFile data = null;
+        if (dataFile != null) {
+          // qemu-img creates the data file as a new empty file of the image size first.
+          options = options.withDataFile((String) dataFile,
+              Boolean.TRUE.equals(spec.options().get(DATA_FILE_RAW)));
+          data = storage.create((String) dataFile);
+          data.truncate(spec.sizeBytes());
+          int first = (int) Math.min(4096, spec.sizeBytes());
+          data.write(0, new byte[first], 0, first);
+        }
+        Qcow2Image.create(file, data, spec.sizeBytes(), options);
       }
       default -> throw new HostIoException(HostIoException.EINVAL,
           "unknown image format '" + spec.format() + "'");

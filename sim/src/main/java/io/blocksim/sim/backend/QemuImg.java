@@ -46,6 +46,8 @@ final class QemuImg {
     String backingFormat = null;
     Long clusterSize = null;
     String compat = null;
+    String dataFile = null;
+    String dataFileRaw = null;
     List<String> positional = new ArrayList<>();
     for (int i = 0; i < words.size(); i++) {
       String w = words.get(i);
@@ -60,6 +62,14 @@ final class QemuImg {
               case "cluster_size" -> clusterSize = QemuIoCommand.parseNumber(kv[1], "size");
               case "backing_file" -> backing = kv[1];
               case "backing_fmt" -> backingFormat = kv[1];
+              case "data_file" -> dataFile = kv[1];
+              case "data_file_raw" -> {
+                if (!kv[1].equals("on") && !kv[1].equals("off")) {
+                  throw new StepException("img create: data_file_raw=" + kv[1]
+                      + " is not supported");
+                }
+                dataFileRaw = kv[1];
+              }
               case "compat" -> {
                 if (!kv[1].equals("0.10") && !kv[1].equals("1.1") && !kv[1].equals("v2")
                     && !kv[1].equals("v3")) {
@@ -85,8 +95,31 @@ final class QemuImg {
           "qemu-img: " + path + ": Backing file specified without backing format",
           "Detected format of " + Images.probeFormat(storage, backing) + "."), 1);
     }
+    if ((dataFile != null || dataFileRaw != null) && !format.equals("qcow2")) {
+      throw new StepException("img create: data_file needs -f qcow2");
+    }
+    if ("on".equals(dataFileRaw) && dataFile == null) {
+      return new ImgOutcome(List.of("qemu-img: " + path + ": data-file-raw requires data-file"),
+          1);
+    }
+    if (dataFile != null && ("0.10".equals(compat) || "v2".equals(compat))) {
+      return new ImgOutcome(List.of("qemu-img: " + path + ": External data files are only "
+          + "supported with compatibility level 1.1 and above (use version=v3 or greater)"), 1);
+    }
+    if ("on".equals(dataFileRaw) && backing != null) {
+      return new ImgOutcome(List.of("qemu-img: " + path + ": Backing file and data-file-raw "
+          + "cannot be used at the same time"), 1);
+    }
+    Map<String, Object> options = new java.util.LinkedHashMap<>();
+    if (compat != null) {
+      options.put("compat", compat);
+    }
+    if (dataFile != null) {
+      options.put(Images.DATA_FILE, dataFile);
+      options.put(Images.DATA_FILE_RAW, "on".equals(dataFileRaw));
+    }
     Images.create(storage, new ImageSpec(path, format, size, backing, backingFormat,
-        clusterSize, compat == null ? Map.of() : Map.of("compat", compat)));
+        clusterSize, options));
     StringBuilder line = new StringBuilder("Formatting '" + path + "', fmt=" + format);
     if (format.equals("qcow2")) {
       line.append(" cluster_size=").append(clusterSize == null ? 65536 : clusterSize)
@@ -98,6 +131,12 @@ final class QemuImg {
     }
     if (backing != null) {
       line.append(" backing_file=").append(backing).append(" backing_fmt=").append(backingFormat);
+    }
+    if (dataFile != null) {
+      line.append(" data_file=").append(dataFile);
+    }
+    if (dataFileRaw != null) {
+      line.append(" data_file_raw=").append(dataFileRaw);
     }
     if (format.equals("qcow2")) {
       line.append(" lazy_refcounts=off refcount_bits=16");

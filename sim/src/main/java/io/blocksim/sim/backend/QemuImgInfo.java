@@ -121,6 +121,12 @@ final class QemuImgInfo {
         data.put("bitmaps", list);
       }
       data.put("refcount-bits", image.refcountBits());
+      if (image.dataFileName() != null) {
+        data.put("data-file", image.dataFileName());
+      }
+      if (image.hasDataFile()) {
+        data.put("data-file-raw", image.dataFileIsRaw());
+      }
       if (v3) {
         data.put("corrupt", (image.incompatibleFeatures() & 2) != 0);
         data.put("extended-l2", false);

@@ -172,7 +172,7 @@ public final class Qcow2Check {
         continue;
       }
       long offset = entry & Qcow2Image.L2E_OFFSET_MASK;
-      if (offset == 0) {
+      if (offset == 0 && !isDataAtZero(entry)) {
         continue;
       }
       if ((entry & 0x3fe0000000000000L & ~Qcow2Image.OFLAG_COPIED & ~Qcow2Image.OFLAG_COMPRESSED)
@@ -192,8 +192,17 @@ public final class Qcow2Check {
         corruptions++;
         continue;
       }
-      count(offset, clusterSize);
+      if (!header.hasDataFile()) {
+        // Clusters in an external data file are not refcounted.
+        count(offset, clusterSize);
+      }
     }
+  }
+
+  /** With a data file, offset 0 with COPIED is a normal cluster (qcow2_get_cluster_type). */
+  private boolean isDataAtZero(long entry) {
+    return header.hasDataFile() && (entry & Qcow2Image.OFLAG_COPIED) != 0
+        && (entry & Qcow2Image.OFLAG_ZERO) == 0;
   }
 
   /** qcow2_check_bitmaps_refcounts: the directory, each table, each data cluster. */
@@ -307,11 +316,11 @@ public final class Qcow2Check {
       }
       for (long entry : readTable(l2Offset, clusterSize / 8)) {
         long offset = entry & Qcow2Image.L2E_OFFSET_MASK;
-        if ((entry & Qcow2Image.OFLAG_COMPRESSED) != 0 || offset == 0
+        if ((entry & Qcow2Image.OFLAG_COMPRESSED) != 0 || (offset == 0 && !isDataAtZero(entry))
             || (offset & (clusterSize - 1)) != 0) {
           continue;
         }
-        long rc = storedRefcount(reftable, offset / clusterSize);
+        long rc = header.hasDataFile() ? 1 : storedRefcount(reftable, offset / clusterSize);
         if ((rc == 1) != ((entry & Qcow2Image.OFLAG_COPIED) != 0)) {
           messages.add(String.format(Locale.ROOT,
               "ERROR OFLAG_COPIED data cluster: l2_entry=%x refcount=%d", entry, rc));

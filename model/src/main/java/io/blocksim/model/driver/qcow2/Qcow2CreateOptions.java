@@ -10,13 +10,17 @@ import io.blocksim.model.check.Check;
  * @param backingFile {@code backing_file}, or null
  * @param backingFormat {@code backing_fmt}, or null
  * @param refcountBits {@code refcount_bits} (default 16; v2 allows only 16)
+ * @param dataFile {@code data_file}: the external data file name written to the header, or null
+ * @param dataFileRaw {@code data_file_raw}: the data file stays a standalone raw image
  */
 public record Qcow2CreateOptions(
     long clusterSizeBytes,
     int version,
     String backingFile,
     String backingFormat,
-    int refcountBits) {
+    int refcountBits,
+    String dataFile,
+    boolean dataFileRaw) {
   public Qcow2CreateOptions {
     Check.that(Long.bitCount(clusterSizeBytes) == 1, "cluster size (%d) is not a power of two",
         clusterSizeBytes);
@@ -31,30 +35,49 @@ public record Qcow2CreateOptions(
     if (backingFormat != null) {
       Check.that(backingFile != null, "backing format '%s' without backing file", backingFormat);
     }
+    Check.that(!dataFileRaw || dataFile != null, "data_file_raw without data_file");
+    Check.that(!dataFileRaw || backingFile == null, "data_file_raw with a backing file");
+    Check.that(dataFile == null || version == 3, "data file on a v%d image", version);
+  }
+
+  /** Options without an external data file. */
+  public Qcow2CreateOptions(long clusterSizeBytes, int version, String backingFile,
+      String backingFormat, int refcountBits) {
+    this(clusterSizeBytes, version, backingFile, backingFormat, refcountBits, null, false);
   }
 
   /** Returns qemu-img's defaults: 64 KiB clusters, v3, no backing file, 16-bit refcounts. */
   public static Qcow2CreateOptions defaults() {
-    return new Qcow2CreateOptions(65536, 3, null, null, 16);
+    return new Qcow2CreateOptions(65536, 3, null, null, 16, null, false);
   }
 
   /** Returns these options with another cluster size. */
   public Qcow2CreateOptions withClusterSize(long bytes) {
-    return new Qcow2CreateOptions(bytes, version, backingFile, backingFormat, refcountBits);
+    return new Qcow2CreateOptions(bytes, version, backingFile, backingFormat, refcountBits,
+        dataFile, dataFileRaw);
   }
 
   /** Returns these options with {@code compat=0.10} (2) or {@code compat=1.1} (3). */
   public Qcow2CreateOptions withVersion(int v) {
-    return new Qcow2CreateOptions(clusterSizeBytes, v, backingFile, backingFormat, refcountBits);
+    return new Qcow2CreateOptions(clusterSizeBytes, v, backingFile, backingFormat, refcountBits,
+        dataFile, dataFileRaw);
   }
 
   /** Returns these options with a backing file name and format (format may be null). */
   public Qcow2CreateOptions withBacking(String file, String format) {
-    return new Qcow2CreateOptions(clusterSizeBytes, version, file, format, refcountBits);
+    return new Qcow2CreateOptions(clusterSizeBytes, version, file, format, refcountBits,
+        dataFile, dataFileRaw);
   }
 
   /** Returns these options with another refcount width. */
   public Qcow2CreateOptions withRefcountBits(int bits) {
-    return new Qcow2CreateOptions(clusterSizeBytes, version, backingFile, backingFormat, bits);
+    return new Qcow2CreateOptions(clusterSizeBytes, version, backingFile, backingFormat, bits,
+        dataFile, dataFileRaw);
+  }
+
+  /** Returns these options with an external data file name, raw or not (name may be null). */
+  public Qcow2CreateOptions withDataFile(String name, boolean raw) {
+    return new Qcow2CreateOptions(clusterSizeBytes, version, backingFile, backingFormat,
+        refcountBits, name, raw);
   }
 }

@@ -68,6 +68,11 @@ final class Qcow2Header {
   byte[] unknownHeaderFields = new byte[0];
   String backingFile;
   String backingFormat;
+  /**
+   * The external data file name of extension 0x44415441 (QEMU's image_data_file), or null. It
+   * is written back only while the image has a data file (INCOMPAT_DATA_FILE).
+   */
+  String dataFile;
   /** Persistent bitmaps in the directory (0: no extension is written). */
   int nbBitmaps;
   long bitmapDirectoryOffset;
@@ -94,6 +99,16 @@ final class Qcow2Header {
 
   long clusterSize() {
     return 1L << clusterBits;
+  }
+
+  /** Whether data clusters live in an external data file (QEMU's has_data_file). */
+  boolean hasDataFile() {
+    return (incompatibleFeatures & INCOMPAT_DATA_FILE) != 0;
+  }
+
+  /** Whether the data file is a standalone raw image (QEMU's data_file_is_raw). */
+  boolean dataFileIsRaw() {
+    return (autoclearFeatures & AUTOCLEAR_DATA_FILE_RAW) != 0;
   }
 
   /** Parses and validates the header in the first cluster (qcow2_do_open, header part). */
@@ -160,8 +175,7 @@ final class Qcow2Header {
     if ((incompatibleFeatures & INCOMPAT_CORRUPT) != 0 && !readOnly) {
       throw error(13, "qcow2: Image is corrupt; cannot be opened read/write");
     }
-    long unsupported =
-        incompatibleFeatures & (INCOMPAT_DIRTY | INCOMPAT_DATA_FILE | INCOMPAT_EXTL2);
+    long unsupported = incompatibleFeatures & (INCOMPAT_DIRTY | INCOMPAT_EXTL2);
     if (unsupported != 0) {
       throw error(HostIoException.ENOTSUP, String.format(Locale.ROOT,
           "blocksim: qcow2 incompatible feature bits %#x are not modelled", unsupported));
@@ -203,7 +217,9 @@ final class Qcow2Header {
         backingFormat = new String(data, StandardCharsets.UTF_8);
       } else if (magic == EXT_BITMAPS) {
         readBitmapsExtension(data);
-      } else if (magic == EXT_CRYPTO_HEADER || magic == EXT_DATA_FILE) {
+      } else if (magic == EXT_DATA_FILE) {
+        dataFile = new String(data, StandardCharsets.UTF_8);
+      } else if (magic == EXT_CRYPTO_HEADER) {
         throw error(HostIoException.ENOTSUP, String.format(Locale.ROOT,
             "blocksim: qcow2 header extension %#x is not modelled", magic));
       } else if (magic != EXT_FEATURE_TABLE) {
@@ -301,6 +317,9 @@ final class Qcow2Header {
     at = copy(b, at, unknownHeaderFields);
     if (backingFormat != null) {
       at = addExtension(b, at, EXT_BACKING_FORMAT, backingFormat.getBytes(StandardCharsets.UTF_8));
+    }
+    if (hasDataFile() && dataFile != null) {
+      at = addExtension(b, at, EXT_DATA_FILE, dataFile.getBytes(StandardCharsets.UTF_8));
     }
     if (version >= 3 && clusterSize > 4096) {
       at = addExtension(b, at, EXT_FEATURE_TABLE, featureTable());

@@ -35,7 +35,12 @@ import java.util.Locale;
  * thread-pool timing. Their host requests are QEMU's, but the order of requests between
  * concurrently running runs can differ from one QEMU run to the next, and so from the engine.
  *
- * <p>Not modelled (open fails with ENOTSUP): encryption, external data files, extended L2 entries,
+ * <p>An external data file (incompatible bit 2, extension 0x44415441) holds the data clusters at
+ * their guest offsets; the qcow2 file keeps the metadata (and persistent bitmaps), and data
+ * clusters are not refcounted. With {@code data-file-raw} every cluster is mapped 1:1 at
+ * creation and zero writes reach the data file too, so it reads as the disk on its own.
+ *
+ * <p>Not modelled (open fails with ENOTSUP): encryption, extended L2 entries,
  * the dirty bit (lazy refcounts), zstd compression. Compressed clusters are read (zlib), never
  * written. Internal snapshots are neither read nor written; clusters they share are handled
  * (COW on write) because the engine honours the COPIED flag. Persistent bitmaps (extension
@@ -60,6 +65,12 @@ public final class Qcow2Image {
   private static final long INVALID_OFFSET = -1;
 
   private final HostFile file;
+  /**
+   * Where data clusters live: the qcow2 file itself, the external data file, or null when the
+   * image has a data file that was not opened (qemu-img info's BDRV_O_NO_IO).
+   */
+  private final HostFile data;
+  private final boolean hasDataFile;
   private final Qcow2Header header;
   private final boolean readOnly;
   private final boolean discardUnmap;
@@ -149,14 +160,21 @@ public final class Qcow2Image {
     final LinkedList<L2Meta> metas = new LinkedList<>();
   }
 
-  private Qcow2Image(HostFile hostFile, Qcow2Header header, Qcow2OpenOptions options)
-      throws HostIoException {
-    this.file = new YieldingHostFile(hostFile, () -> {
+  private Qcow2Image(HostFile hostFile, HostFile dataHostFile, Qcow2Header header,
+      Qcow2OpenOptions options) throws HostIoException {
+    Runnable onSubmit = () -> {
       WriteScheduler s = scheduler;
       if (s != null && s.mainInAlloc && s.current == s.main) {
         s.mainSubmitted();
       }
-    });
+    };
+    this.file = new YieldingHostFile(hostFile, onSubmit);
+    this.hasDataFile = header.hasDataFile();
+    if (!hasDataFile) {
+      this.data = file;
+    } else {
+      this.data = dataHostFile == null ? null : new YieldingHostFile(dataHostFile, onSubmit);
+    }
     this.header = header;
     this.readOnly = options.readOnly();
     this.discardUnmap = options.discardUnmap();
@@ -185,6 +203,18 @@ public final class Qcow2Image {
    */
   public static void create(HostFile file, long sizeBytes, Qcow2CreateOptions o)
       throws HostIoException {
+    create(file, null, sizeBytes, o);
+  }
+
+  /**
+   * Writes a new empty image as {@link #create(HostFile, long, Qcow2CreateOptions)} does, with
+   * an external data file when dataFile is given ({@code data_file}, whose name the options
+   * carry): qcow2_co_create sets the incompatible bit, names the file in the header and, for
+   * {@code data_file_raw}, preallocates the metadata so every cluster maps 1:1; the data file
+   * is grown to the image size. The data file's contents are left alone.
+   */
+  public static void create(HostFile file, HostFile dataFile, long sizeBytes,
+      Qcow2CreateOptions o) throws HostIoException {
     Check.that(sizeBytes >= 0, "image size (%d) negative", sizeBytes);
     if (sizeBytes % 512 != 0) {
       throw new HostIoException(HostIoException.EINVAL,
@@ -200,6 +230,13 @@ public final class Qcow2Image {
     Bytes.putInt(first, 56, 1);
     Bytes.putInt(first, 96, Integer.numberOfTrailingZeros(o.refcountBits()));
     Bytes.putInt(first, 100, Qcow2Header.V3_LENGTH);
+    if (dataFile != null) {
+      Check.that(o.dataFile() != null && o.version() == 3, "data file without name or v3");
+      Bytes.putLong(first, 72, Qcow2Header.INCOMPAT_DATA_FILE);
+      if (o.dataFileRaw()) {
+        Bytes.putLong(first, 88, Qcow2Header.AUTOCLEAR_DATA_FILE_RAW);
+      }
+    }
     file.write(0, first, 0, cs);
     byte[] reftable = new byte[2 * cs];
     Bytes.putLong(reftable, 0, 2L * cs);
@@ -211,12 +248,21 @@ public final class Qcow2Image {
     if (o.version() == 2) {
       h.refcountOrder = 4;
     }
-    Qcow2Image image = openParsed(noFlush, h, Qcow2OpenOptions.defaults(false),
-        Qcow2Events.NONE);
+    Qcow2Image image = openParsed(noFlush, dataFile == null ? null
+        : new NoFlushHostFile(dataFile), h, Qcow2OpenOptions.defaults(false), Qcow2Events.NONE);
     long headerClusters = image.refcounts.allocClusters(3L * cs);
     Check.that(headerClusters == 0, "first cluster of a new image at %d", headerClusters);
+    if (dataFile != null) {
+      image.header.dataFile = o.dataFile();
+    }
     image.updateHeader();
     image.growL1Table(image.sizeToL1(sizeBytes), true);
+    if (dataFile != null && o.dataFileRaw()) {
+      image.preallocateMetadata(0, sizeBytes);
+    } else if (dataFile != null && dataFile.length() < sizeBytes) {
+      // qcow2_co_truncate forwards the resize (not exact) to the data file.
+      growDataFile(dataFile, sizeBytes);
+    }
     image.header.size = sizeBytes;
     image.writeSync(Qcow2Header.OFFSET_SIZE, Bytes.ofLong(sizeBytes));
     if (o.backingFile() != null) {
@@ -249,7 +295,61 @@ public final class Qcow2Image {
     int clusterBits = Bytes.getInt(probe, 20);
     int cs = clusterBits >= 9 && clusterBits <= 21 ? 1 << clusterBits : probe.length;
     Qcow2Header h = Qcow2Header.parse(readFirstCluster(file, cs), options.readOnly());
-    return openParsed(file, h, options, events);
+    return openParsed(file, null, h, options, events);
+  }
+
+  /**
+   * Opens an image whose data clusters live in dataFile (null: the image has none, or it is not
+   * opened, as qemu-img info does not open it; data I/O then fails with EIO). Checks what
+   * qcow2_do_open checks about the {@code data-file} child.
+   */
+  public static Qcow2Image open(HostFile file, HostFile dataFile, Qcow2OpenOptions options,
+      Qcow2Events events) throws HostIoException {
+    byte[] probe = new byte[Qcow2Header.V3_LENGTH];
+    file.read(0, probe, 0, probe.length);
+    int clusterBits = Bytes.getInt(probe, 20);
+    int cs = clusterBits >= 9 && clusterBits <= 21 ? 1 << clusterBits : probe.length;
+    Qcow2Header h = Qcow2Header.parse(readFirstCluster(file, cs), options.readOnly());
+    if (!h.hasDataFile() && dataFile != null) {
+      throw new HostIoException(HostIoException.EINVAL,
+          "'data-file' can only be set for images with an external data file");
+    }
+    return openParsed(file, dataFile, h, options, events);
+  }
+
+  /** What an image's header says about its external data file. */
+  public record DataFileInfo(boolean hasDataFile, String dataFileName, boolean dataFileIsRaw) {}
+
+  /**
+   * Parses the header of the image in file (failing as {@link #open} would on a bad header)
+   * and returns its data file fields, so the caller can open the data-file child first.
+   */
+  public static DataFileInfo dataFileInfo(HostFile file, boolean readOnly)
+      throws HostIoException {
+    byte[] probe = new byte[Qcow2Header.V3_LENGTH];
+    file.read(0, probe, 0, probe.length);
+    int clusterBits = Bytes.getInt(probe, 20);
+    int cs = clusterBits >= 9 && clusterBits <= 21 ? 1 << clusterBits : probe.length;
+    Qcow2Header h = Qcow2Header.parse(readFirstCluster(file, cs), readOnly);
+    return new DataFileInfo(h.hasDataFile(), h.dataFile, h.dataFileIsRaw());
+  }
+
+  /**
+   * Returns the data file name recorded in the header of an image with an external data file
+   * (QEMU's image_data_file), or null.
+   */
+  public String dataFileName() {
+    return header.dataFile;
+  }
+
+  /** Whether the image keeps its data in an external data file (has_data_file). */
+  public boolean hasDataFile() {
+    return hasDataFile;
+  }
+
+  /** Whether the autoclear bit {@code data-file-raw} is set (data_file_is_raw). */
+  public boolean dataFileIsRaw() {
+    return header.dataFileIsRaw();
   }
 
   private static byte[] readFirstCluster(HostFile file, int clusterSize) throws HostIoException {
@@ -258,8 +358,8 @@ public final class Qcow2Image {
     return first;
   }
 
-  private static Qcow2Image openParsed(HostFile file, Qcow2Header h, Qcow2OpenOptions options,
-      Qcow2Events events) throws HostIoException {
+  private static Qcow2Image openParsed(HostFile file, HostFile dataFile, Qcow2Header h,
+      Qcow2OpenOptions options, Qcow2Events events) throws HostIoException {
     long cs = h.clusterSize();
     validateTable(h.refcountTableOffset, (long) h.refcountTableClusters * cs / 8,
         Qcow2Refcounts.MAX_REFTABLE_SIZE, "Reference count table", cs);
@@ -273,7 +373,7 @@ public final class Qcow2Image {
     if (h.l1Size < l1VmStateIndex) {
       throw new HostIoException(HostIoException.EINVAL, "L1 table is too small");
     }
-    Qcow2Image image = new Qcow2Image(file, h, options);
+    Qcow2Image image = new Qcow2Image(file, dataFile, h, options);
     image.setEventListener(events);
     image.l1Table = new long[h.l1Size];
     if (h.l1Size > 0) {
@@ -565,7 +665,7 @@ public final class Qcow2Image {
         case COMPRESSED -> readCompressed(m.hostOffset(), offset, dst, dstOffset, n);
         case NORMAL -> {
           raise("read_aio");
-          file.read(m.hostOffset(), dst, dstOffset, n);
+          dataFile().read(m.hostOffset(), dst, dstOffset, n);
         }
         default -> throw Check.unreachable("cluster type %s", m.type());
       }
@@ -634,6 +734,10 @@ public final class Qcow2Image {
               + "L2 index: %#x)", l2Offset, l2Index);
         }
         if (type == ClusterType.COMPRESSED) {
+          if (hasDataFile) {
+            throw corruption("Compressed cluster entry found in image with external data "
+                + "file (L2 offset: %#x, L2 index: %#x)", l2Offset, l2Index);
+          }
           host = entry;
         } else if (type == ClusterType.NORMAL || type == ClusterType.ZERO_ALLOC) {
           long cluster = entry & L2E_OFFSET_MASK;
@@ -642,6 +746,11 @@ public final class Qcow2Image {
                 + "L2 index: %#x)", cluster, l2Offset, l2Index);
           }
           host = cluster + offsetInCluster;
+          if (hasDataFile && host != offset) {
+            throw corruption("External data file host cluster offset %#x does not match "
+                + "guest cluster offset: %#x, L2 index: %#x)", cluster,
+                offset - offsetInCluster, l2Index);
+          }
         }
         int clusters = (int) ceilDiv(bytesNeeded, clusterSize);
         bytesAvailable = (long) countContiguousClusters(clusters, slice, l2Index) << clusterBits;
@@ -686,7 +795,13 @@ public final class Qcow2Image {
     if ((entry & OFLAG_ZERO) != 0) {
       return (entry & L2E_OFFSET_MASK) != 0 ? ClusterType.ZERO_ALLOC : ClusterType.ZERO_PLAIN;
     }
-    return (entry & L2E_OFFSET_MASK) == 0 ? ClusterType.UNALLOCATED : ClusterType.NORMAL;
+    if ((entry & L2E_OFFSET_MASK) == 0) {
+      // Offset 0 is a valid data file offset; clusters there always have refcount 1, so the
+      // COPIED flag tells them from unallocated ones.
+      return hasDataFile && (entry & OFLAG_COPIED) != 0 ? ClusterType.NORMAL
+          : ClusterType.UNALLOCATED;
+    }
+    return ClusterType.NORMAL;
   }
 
   private static boolean isAllocated(ClusterType t) {
@@ -965,7 +1080,10 @@ public final class Qcow2Image {
       clusters = countSingleWriteClusters((int) clusters, slice, l2Index, true);
       Check.that(clusters > 0, "handle_alloc found nothing to allocate at %d", guestOffset);
       long allocOffset;
-      if (c.clusterOffset == INVALID_OFFSET) {
+      if (hasDataFile) {
+        // do_alloc_cluster_offset: data clusters sit at their guest offset, unrefcounted.
+        allocOffset = guestOffset & ~(clusterSize - 1);
+      } else if (c.clusterOffset == INVALID_OFFSET) {
         allocOffset = refcounts.allocClusters(clusters * clusterSize);
       } else {
         allocOffset = c.clusterOffset & ~(clusterSize - 1);
@@ -1054,7 +1172,7 @@ public final class Qcow2Image {
       handleAllocSpace(metas);
       if (!mergeCow(offset, bytes, src, srcOffset, metas)) {
         raise("write_aio");
-        file.write(hostOffset, src, srcOffset, bytes);
+        dataFile().write(hostOffset, src, srcOffset, bytes);
       }
     } catch (HostIoException e) {
       abortMetas(metas);
@@ -1066,7 +1184,7 @@ public final class Qcow2Image {
   /** Frees the clusters of allocations that will not be linked (qcow2_alloc_cluster_abort). */
   private void abortMetas(LinkedList<L2Meta> metas) {
     for (L2Meta m : metas) {
-      if (!m.keepOld) {
+      if (!m.keepOld && !hasDataFile) {
         refcounts.freeClusters(m.allocOffset, (long) m.clusterCount << clusterBits,
             DiscardType.NEVER);
       }
@@ -1097,7 +1215,7 @@ public final class Qcow2Image {
     long bytes = m.cowEndOffset + m.cowEndBytes - m.cowStartOffset;
     raise("cluster_alloc_space");
     try {
-      file.writeZeroes(start, bytes);
+      dataFile().writeZeroes(start, bytes);
     } catch (HostIoException e) {
       if (e.errno() != HostIoException.ENOTSUP) {
         throw e;
@@ -1188,7 +1306,7 @@ public final class Qcow2Image {
       return;
     }
     raise("cow_write");
-    file.write(hostOffset, buffer, 0, buffer.length);
+    dataFile().write(hostOffset, buffer, 0, buffer.length);
   }
 
   /** Performs COW, then points the L2 entries at the new clusters (link_l2). */
@@ -1220,7 +1338,22 @@ public final class Qcow2Image {
   }
 
   private void freeAnyCluster(long entry, DiscardType type) {
-    switch (clusterType(entry)) {
+    ClusterType clusterType = clusterType(entry);
+    if (hasDataFile) {
+      // qcow2_free_any_cluster: nothing is refcounted; a passed-through discard reaches the
+      // data file at once, its result ignored (bdrv_pdiscard).
+      if (refcounts.passesDiscard(type)
+          && (clusterType == ClusterType.NORMAL || clusterType == ClusterType.ZERO_ALLOC)
+          && data != null) {
+        try {
+          data.discard(entry & L2E_OFFSET_MASK, clusterSize);
+        } catch (HostIoException e) {
+          // ignored, as QEMU ignores it
+        }
+      }
+      return;
+    }
+    switch (clusterType) {
       case COMPRESSED -> {
         int csizeShift = 62 - (clusterBits - 8);
         long coffset = entry & ((1L << csizeShift) - 1);
@@ -1429,6 +1562,10 @@ public final class Qcow2Image {
       }
       return false;
     }
+    if (header.dataFileIsRaw() && hasDataFile) {
+      // Keep the raw data file in sync: zero it first (qcow2_subcluster_zeroize).
+      dataFile().writeZeroes(offset, bytes);
+    }
     long end = offset + bytes;
     Check.that((offset & (clusterSize - 1)) == 0, "zeroize offset %d unaligned", offset);
     Check.that((end & (clusterSize - 1)) == 0 || end >= header.size,
@@ -1636,6 +1773,47 @@ public final class Qcow2Image {
   void updateHeader() throws HostIoException {
     byte[] b = header.build(refcounts.tableSize());
     file.write(0, b, 0, b.length);
+  }
+
+  /**
+   * Maps every cluster of [offset, offset + bytes) (preallocate_co with metadata
+   * preallocation, as data_file_raw enforces), then grows the data file to cover them.
+   */
+  private void preallocateMetadata(long offset, long bytes) throws HostIoException {
+    long hostEnd = 0;
+    while (bytes > 0) {
+      long chunk = Math.min(bytes, (Integer.MAX_VALUE / clusterSize) * clusterSize);
+      AllocCursor c = allocHostOffset(offset, chunk);
+      linkAll(c.metas);
+      hostEnd = c.clusterOffset + c.bytes;
+      bytes -= c.bytes;
+      offset += c.bytes;
+    }
+    if (hostEnd > dataFile().length()) {
+      growDataFile(dataFile(), hostEnd);
+    }
+  }
+
+  /**
+   * Grows the data file as file-posix truncates: growing an empty file also allocates its
+   * first block (allocate_first_block), which shows in its allocated size.
+   */
+  private static void growDataFile(HostFile dataFile, long length) throws HostIoException {
+    boolean wasEmpty = dataFile.length() == 0;
+    dataFile.truncate(length);
+    if (wasEmpty && length > 0) {
+      int first = (int) Math.min(4096, length);
+      dataFile.write(0, new byte[first], 0, first);
+    }
+  }
+
+  /** The file holding data clusters; EIO when the image's data file was not opened. */
+  private HostFile dataFile() throws HostIoException {
+    if (data == null) {
+      throw new HostIoException(HostIoException.EIO,
+          "blocksim: the external data file of this image is not open");
+    }
+    return data;
   }
 
   // ---------------------------------------------------------------- helpers
@@ -1911,7 +2089,7 @@ public final class Qcow2Image {
           dataWritten = true;
           if (!mergeCow(offset, bytes, src, srcOffset, metas)) {
             raise("write_aio");
-            file.write(hostOffset, src, srcOffset, bytes);
+            dataFile().write(hostOffset, src, srcOffset, bytes);
             s.taskSubmitted(this);
             return false;
           }

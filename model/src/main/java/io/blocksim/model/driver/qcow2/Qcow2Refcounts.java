@@ -22,6 +22,11 @@ final class Qcow2Refcounts {
   /** QEMU's enum qcow2_discard_type, in order. */
   enum DiscardType { NEVER, ALWAYS, REQUEST, SNAPSHOT, OTHER }
 
+  /** Whether discards of this type are passed down (s->discard_passthrough). */
+  boolean passesDiscard(DiscardType type) {
+    return discardPassthrough[type.ordinal()];
+  }
+
   static final long REFT_OFFSET_MASK = 0xfffffffffffffe00L;
   static final long MAX_CLUSTER_OFFSET = (1L << 56) - 1;
   static final long MAX_REFTABLE_SIZE = 8L * 1024 * 1024;
