@@ -324,9 +324,11 @@ public final class QemuBackend implements Backend {
 
   private void startDaemon() throws StepException {
     try {
-      // Working directory: the control directory, so a core dump can never land among the
-      // images; every file name QEMU sees is absolute anyway.
-      daemon = StorageDaemon.start(tools.get("qemu-storage-daemon"), controlDir, controlDir,
+      // Working directory: the scratch directory. File names from QMP are made absolute, but
+      // QEMU 7.2 opens the external data file named in a qcow2 header relative to its working
+      // directory, as the simulator resolves it relative to the case's directory.
+      daemon = StorageDaemon.start(tools.get("qemu-storage-daemon"), controlDir,
+          paths.scratchDir(),
           daemonLog, commandTimeoutNs, this::onEvent);
     } catch (IOException e) {
       throw new StepException("qemu-storage-daemon did not start: " + e.getMessage()
