@@ -129,7 +129,7 @@ public final class CrashSweep {
         leaks |= check.leaks() > 0;
         Qcow2Image image;
         try {
-          image = Qcow2Image.open(file, true);
+          image = StoredVersions.openReadOnly(disk, file);
         } catch (HostIoException e) {
           violations.add(path + ": does not open: " + e.getMessage());
           continue;

@@ -50,7 +50,7 @@ final class StoredVersions implements DiskOpListener {
       if (!isQcow2(file)) {
         return;
       }
-      Qcow2Image image = Qcow2Image.open(file, true);
+      Qcow2Image image = openReadOnly(disk, file);
       if (!image.bitmapsConsistent()) {
         return;
       }
@@ -88,6 +88,19 @@ final class StoredVersions implements DiskOpListener {
       }
     }
     return false;
+  }
+
+  /** Opens an image read-only, with its external data file when its header names one. */
+  static Qcow2Image openReadOnly(io.blocksim.sim.disk.FakeDisk disk, HostFile file)
+      throws HostIoException {
+    Qcow2Image.DataFileInfo dataFile = Qcow2Image.dataFileInfo(file, true);
+    if (dataFile.hasDataFile() && dataFile.dataFileName() != null
+        && disk.exists(dataFile.dataFileName())) {
+      return Qcow2Image.open(file, disk.open(dataFile.dataFileName()),
+          io.blocksim.model.driver.qcow2.Qcow2OpenOptions.defaults(true),
+          io.blocksim.model.driver.qcow2.Qcow2Events.NONE);
+    }
+    return Qcow2Image.open(file, true);
   }
 
   static boolean isQcow2(HostFile file) throws HostIoException {
