@@ -256,24 +256,71 @@ public final class CrashSweep {
       opsAfterImages = inner.disk().opCount();
     }
 
+    /** blockdev-create jobs not concluded yet: job id → the file and the op it started after. */
+    private final Map<String, Creation> openCreations = new java.util.TreeMap<>();
+
     @Override
     public Map<String, Object> qmp(String command, Map<String, Object> args) {
-      return inner.qmp(command, args);
+      long before = inner.disk().opCount();
+      Map<String, Object> reply = inner.qmp(command, args);
+      if (command.equals("blockdev-create") && reply.containsKey("return")
+          && args.get("options") instanceof Map<?, ?> options) {
+        // Image creation is not crash-safe in QEMU either: a cut inside it is an interrupted
+        // create, like one inside qemu-img create.
+        String path = createdFile(options);
+        if (path != null) {
+          openCreations.put(String.valueOf(args.get("job-id")), new Creation(path, before + 1,
+              Long.MAX_VALUE));
+        }
+      }
+      closeConcludedCreations();
+      return reply;
+    }
+
+    private String createdFile(Map<?, ?> options) {
+      if (options.get("filename") instanceof String filename) {
+        return filename;
+      }
+      if (options.get("file") instanceof String nodeName) {
+        io.blocksim.model.graph.BlockNode node = inner.engine().graph().find(nodeName);
+        if (node != null
+            && node.driver() instanceof io.blocksim.model.driver.file.FileDriver file) {
+          return file.filename();
+        }
+      }
+      return null;
+    }
+
+    private void closeConcludedCreations() {
+      for (QmpEvent event : inner.events()) {
+        if (event.event().equals("JOB_STATUS_CHANGE")
+            && "concluded".equals(event.data().get("status"))) {
+          Creation open = openCreations.remove(String.valueOf(event.data().get("id")));
+          if (open != null) {
+            creations.add(new Creation(open.path(), open.firstOp(), inner.disk().opCount()));
+          }
+        }
+      }
     }
 
     @Override
     public IoOutcome io(String node, String command) throws StepException {
-      return inner.io(node, command);
+      IoOutcome outcome = inner.io(node, command);
+      closeConcludedCreations();
+      return outcome;
     }
 
     @Override
     public void advance(long durationNs) {
       inner.advance(durationNs);
+      closeConcludedCreations();
     }
 
     @Override
     public boolean runUntil(BooleanSupplier condition, long timeoutNs) {
-      return inner.runUntil(condition, timeoutNs);
+      boolean held = inner.runUntil(condition, timeoutNs);
+      closeConcludedCreations();
+      return held;
     }
 
     @Override
