@@ -27,7 +27,6 @@ public final class BlockNode {
   private final List<DirtyBitmap> bitmaps = new ArrayList<>();
   private boolean readOnly;
   private boolean discardUnmap;
-  private boolean copyOnRead;
   private long writeGeneration;
   private long flushedGeneration;
   /** The job type that blocks other jobs on this node ("backup", ...), or null. */
@@ -144,14 +143,6 @@ public final class BlockNode {
 
   public void setDiscardUnmap(boolean discardUnmap) {
     this.discardUnmap = discardUnmap;
-  }
-
-  public boolean copyOnRead() {
-    return copyOnRead;
-  }
-
-  public void setCopyOnRead(boolean copyOnRead) {
-    this.copyOnRead = copyOnRead;
   }
 
   public long writeGeneration() {

@@ -9,8 +9,6 @@ public final class RequestFlags {
   public static final int MAY_UNMAP = 1 << 1;
   /** Copy-on-read population write: bypasses the tracked write path (no bitmap dirtying). */
   public static final int COPY_ON_READ_POPULATE = 1 << 2;
-  /** Internal: do not wrap in serialising or dirtying (block-copy target writes are tracked). */
-  public static final int NO_FALLBACK = 1 << 3;
 
   private RequestFlags() {}
 

@@ -2,7 +2,6 @@ package io.blocksim.model.qmp;
 
 import io.blocksim.model.Engine;
 import io.blocksim.model.bitmap.DirtyBitmap;
-import io.blocksim.model.driver.Driver;
 import io.blocksim.model.driver.blkdebug.BlkdebugDriver;
 import io.blocksim.model.driver.file.FileDriver;
 import io.blocksim.model.driver.filter.CopyOnReadDriver;
@@ -10,7 +9,6 @@ import io.blocksim.model.driver.Qcow2Driver;
 import io.blocksim.model.driver.raw.RawDriver;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.NodeGraph;
-import io.blocksim.model.io.BlockIo;
 import io.blocksim.model.port.HostFile;
 import io.blocksim.model.port.HostIoException;
 import java.util.ArrayList;
@@ -464,14 +462,5 @@ public final class BlockdevCommands {
       }
     }
     return "";
-  }
-
-  /** Returns whether a node can be read through the whole chain (for guest reads). */
-  static boolean present(BlockNode node) {
-    return node != null && BlockIo.cowChild(node) != node;
-  }
-
-  Driver driverOf(BlockNode node) {
-    return node.driver();
   }
 }
