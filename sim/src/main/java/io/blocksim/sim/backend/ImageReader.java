@@ -5,8 +5,8 @@ import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.io.BlockIo;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.port.HostStorage;
-import io.blocksim.model.port.Scheduler;
 import io.blocksim.model.qmp.Json;
+import io.blocksim.sim.loop.NoTimeScheduler;
 import java.util.Map;
 import java.util.Set;
 
@@ -23,26 +23,8 @@ final class ImageReader {
     this.node = node;
   }
 
-  /** A scheduler for work that takes no simulated time (qemu-img runs outside the scenario). */
-  private static final Scheduler NO_TIME = new Scheduler() {
-    @Override
-    public long nowNs() {
-      return 0;
-    }
-
-    @Override
-    public void schedule(long delayNs, Runnable task) {
-      task.run();
-    }
-
-    @Override
-    public long ioLatencyNs(long bytes) {
-      return 0;
-    }
-  };
-
   static ImageReader open(HostStorage storage, String path) throws HostIoException {
-    Engine engine = new Engine(NO_TIME, storage, Set.of());
+    Engine engine = new Engine(NoTimeScheduler.INSTANCE, storage, Set.of());
     String format = Images.probeFormat(storage, path);
     Map<String, Object> args = Json.object("driver", format, "node-name", "image",
         "read-only", true, "file", Json.object("driver", "file", "filename", path));

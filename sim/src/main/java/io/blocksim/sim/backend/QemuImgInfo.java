@@ -7,9 +7,9 @@ import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.port.HostFile;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.port.HostStorage;
-import io.blocksim.model.port.Scheduler;
 import io.blocksim.model.qmp.BlockdevCommands;
 import io.blocksim.model.qmp.Json;
+import io.blocksim.sim.loop.NoTimeScheduler;
 import io.blocksim.sim.disk.FakeDisk;
 import io.blocksim.sim.guest.QemuIoCommand;
 import io.blocksim.sim.runner.Backend.ImgOutcome;
@@ -356,7 +356,7 @@ final class QemuImgInfo {
     }
     String filename = positional.get(0);
     String name = positional.get(1);
-    Engine engine = new Engine(NO_TIME, storage, Set.of());
+    Engine engine = new Engine(NoTimeScheduler.INSTANCE, storage, Set.of());
     String node = "image";
     String openError = openNode(engine, storage, filename, format, node, false);
     if (openError != null) {
@@ -450,22 +450,4 @@ final class QemuImgInfo {
   private static HostFile openFile(HostStorage storage, String path) throws HostIoException {
     return storage.exists(path) ? storage.open(path) : null;
   }
-
-  /** Work that takes no simulated time: qemu-img runs outside the scenario's clock. */
-  private static final Scheduler NO_TIME = new Scheduler() {
-    @Override
-    public long nowNs() {
-      return 0;
-    }
-
-    @Override
-    public void schedule(long delayNs, Runnable task) {
-      task.run();
-    }
-
-    @Override
-    public long ioLatencyNs(long bytes) {
-      return 0;
-    }
-  };
 }

@@ -210,22 +210,7 @@ public final class CrashSweep {
 
   /** Opens the image read-write as QEMU would next time; it must open. */
   private static void reopen(FakeDisk disk, String path, List<String> violations) {
-    Engine engine = new Engine(new io.blocksim.model.port.Scheduler() {
-      @Override
-      public long nowNs() {
-        return 0;
-      }
-
-      @Override
-      public void schedule(long delayNs, Runnable task) {
-        task.run();
-      }
-
-      @Override
-      public long ioLatencyNs(long bytes) {
-        return 0;
-      }
-    }, disk, Set.of());
+    Engine engine = new Engine(io.blocksim.sim.loop.NoTimeScheduler.INSTANCE, disk, Set.of());
     Map<String, Object> reply = engine.execute("blockdev-add", Json.object("driver", "qcow2",
         "node-name", "reopened", "backing", null,
         "file", Json.object("driver", "file", "filename", path)));

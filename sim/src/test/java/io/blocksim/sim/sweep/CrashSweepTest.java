@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.blocksim.model.Engine;
 import io.blocksim.model.driver.qcow2.Qcow2Image;
 import io.blocksim.model.port.HostFile;
-import io.blocksim.model.port.Scheduler;
 import io.blocksim.model.qmp.Json;
 import io.blocksim.sim.disk.FakeDisk;
 import io.blocksim.sim.qemu.QemuAvailability;
@@ -170,22 +169,7 @@ class CrashSweepTest {
   }
 
   private static Engine engine(FakeDisk disk) {
-    return new Engine(new Scheduler() {
-      @Override
-      public long nowNs() {
-        return 0;
-      }
-
-      @Override
-      public void schedule(long delayNs, Runnable task) {
-        task.run();
-      }
-
-      @Override
-      public long ioLatencyNs(long bytes) {
-        return 0;
-      }
-    }, disk, Set.of());
+    return new Engine(io.blocksim.sim.loop.NoTimeScheduler.INSTANCE, disk, Set.of());
   }
 
   private static void execute(Engine engine, String command, Map<String, Object> args) {
