@@ -14,6 +14,7 @@
 (*   jobs       - job id -> QEMU status (an absent id: no such job);       *)
 (*   seen       - which of bitmaps, successors, jobs were observed;        *)
 (*   cluster    - for Write, the cluster written (-1 = not logged);        *)
+(*   clusters   - for Copy, the clusters one job copied (CopyAll);         *)
 (*   bitmap     - for Clear and Merge, the bitmap changed ("" = any);      *)
 (*   source     - for Merge, the bitmap merged in ("" = any);              *)
 (*   txn        - for CreateTxn, when logged: the jobs created, each with  *)
@@ -21,7 +22,9 @@
 (*   failed     - for Internal, the jobs that failed (BLOCK_JOB_COMPLETED  *)
 (*                with an error) since the last observation;               *)
 (*   cancelled  - for Internal, the jobs asked to cancel (QEMU ends them   *)
-(*                when they next yield, so Cancel is an Internal step).    *)
+(*                when they next yield, so Cancel is an Internal step);    *)
+(*                for AbortTxn, the jobs the transaction may have created *)
+(*                (only so that Jobs holds their ids).                     *)
 (* Observed bitmaps are compared by name: a bitmap the run has not added  *)
 (* (or has removed) is simply not observed.  Actions beyond BitmapSync's:  *)
 (*   Clear    - block-dirty-bitmap-add or -clear: the bitmap becomes      *)
@@ -30,16 +33,18 @@
 (*              invariants keep their meaning;                            *)
 (*   Merge    - block-dirty-bitmap-merge: dst := dst \cup src;            *)
 (*   Internal - any number (zero or more) of steps the engine takes on its *)
-(*              own: Copy, CopyDone, Fail, and auto Finalize, Dismiss;   *)
-(*              the states in between are not observed;                    *)
+(*              own: CopyDone, Fail, Cancel, and auto Finalize, Dismiss;  *)
+(*              the states in between are not observed.  Copies are       *)
+(*              logged (Copy with the clusters copied): the recorder reads *)
+(*              each job's copy bitmap, so no copy order is guessed and a  *)
+(*              trace of a thousand clusters costs what it is long;       *)
 (*   Reset    - the next run of a batch starts: every variable back to     *)
 (*              Init (many short runs are checked by one TLC run).         *)
-(* Between two observed states the spec may take Hidden steps, which       *)
-(* change nothing observed.  Verdict: TLC run with -deadlock reports       *)
-(* TraceNotAccepted violated when some behaviour of BitmapSync matches the *)
-(* whole trace (accepted), and finishes without error when none does       *)
-(* (rejected; the last "TraceMatched" print + 1 is the first state no      *)
-(* behaviour reaches).                                                     *)
+(* Verdict: TLC runs with -deadlock and prints <<"TraceMatched", k>> for  *)
+(* each longer prefix some behaviour matches: the trace is accepted when k *)
+(* reaches its length, else the first state no behaviour reaches is k + 1. *)
+(* A matched state that breaks an invariant of BitmapSync is reported as a *)
+(* violation of that invariant.                                            *)
 (***************************************************************************)
 EXTENDS BitmapSync, Integers
 
@@ -95,9 +100,18 @@ Merge(src, dst) ==
 
 \* What the engine does on its own, between two commands; e.failed names the jobs that failed.
 InternalStep(e) ==
-    \/ \E j \in Jobs, c \in Clusters : Copy(j, c)
     \/ \E j \in Jobs : CopyDone(j) \/ (j \in e.failed /\ Fail(j)) \/ Finalize(j) \/ Dismiss(j)
     \/ \E j \in e.cancelled, force \in BOOLEAN : Cancel(j, force)
+
+\* The Copy steps of one job for every cluster of S, in any order: copies of distinct clusters
+\* commute (each reads its own cluster of the unchanged disk, none enables or disables another),
+\* so one step stands for all of them; a trace logs the copies between two observations so.
+CopyAll(j, S) ==
+    /\ S # {}
+    /\ jobs[j].status = "running"
+    /\ S \subseteq jobs[j].copy
+    /\ jobs' = [jobs EXCEPT ![j].target = [c \in S |-> disk[c]] @@ @, ![j].copy = @ \ S]
+    /\ UNCHANGED <<disk, writes, bitmaps, successors, frozen, txns, chain>>
 
 ResetAll ==
     /\ disk' = [c \in Clusters |-> 0]
@@ -125,7 +139,7 @@ Step(e) ==
                   \A j \in group : <<jobs'[j].bitmap, jobs'[j].sync, jobs'[j].mode>> = e.txn.jobs[j]
     \/ a = "StartTxn" /\ StartTxn
     \/ a = "AbortTxn" /\ AbortTxn
-    \/ a = "Copy" /\ \E j \in Jobs, c \in Clusters : Copy(j, c)
+    \/ a = "Copy" /\ \E j \in Jobs : CopyAll(j, e.clusters)
     \/ a = "CopyDone" /\ \E j \in Jobs : CopyDone(j)
     \/ a = "Fail" /\ \E j \in Jobs : Fail(j)
     \/ a = "Cancel" /\ \E j \in Jobs, force \in BOOLEAN : Cancel(j, force)
@@ -136,9 +150,6 @@ TraceInit ==
     /\ Init
     /\ i = 1
     /\ Matches(bitmaps, successors, frozen, jobs, Tr[1])
-
-\* Steps the implementation need not log: a job copying a cluster changes nothing observed.
-Hidden == \E j \in Jobs, c \in Clusters : Copy(j, c)
 
 \* TLC register 1 holds the longest prefix of Trace matched so far; each new best is printed
 \* so that a rejected trace can name the first state no behaviour reaches.
@@ -152,14 +163,13 @@ TraceNext ==
        /\ Matches(bitmaps', successors', frozen', jobs', Tr[i + 1])
        /\ i' = i + 1
        /\ NoteMatched(i + 1)
-    \/ /\ Hidden
-       /\ Matches(bitmaps', successors', frozen', jobs', Tr[i])
-       /\ UNCHANGED i
     \/ /\ i < Len(Tr)
        /\ Tr[i + 1].action = "Internal"
        /\ InternalStep(Tr[i + 1])
        /\ UNCHANGED i
 
-\* Expected to be VIOLATED: a violation means the whole trace was matched.
+\* Not checked by TraceModuleWriter's configurations (acceptance is read from the TraceMatched
+\* prints, so that TLC prints no counterexample); kept for checking a trace by hand, where a
+\* violation means the whole trace was matched.
 TraceNotAccepted == i < Len(Tr)
 =============================================================================

@@ -3,11 +3,47 @@
 (* Trace validation against JobLifecycle (tla-crosscheck.md §5); the same  *)
 (* scheme as BitmapSyncTrace.  Each observed state is a record:            *)
 (*   action - the JobLifecycle action that produced it ("" = any, or no    *)
-(*            change; "Stutter" = no change);                              *)
+(*            change; "Stutter" = no change), or one of the wrapper's own  *)
+(*            below;                                                       *)
 (*   jobs   - job id -> QEMU status (an absent id: not yet created, or     *)
 (*            already gone);                                               *)
 (*   seen   - {"jobs"} when jobs were observed.                            *)
+(* Optional fields (JobTraceModuleWriter writes them; a record without     *)
+(* them leaves the choice to TLC):                                         *)
+(*   job    - the job the action is taken by ("" = any);                   *)
+(*   type, af, ad - Create's job type, auto-finalize and auto-dismiss;     *)
+(*   force  - Cancel's force;                                              *)
+(*   verb   - for "Refused": the verb QEMU refused ("cancel", "pause", ...)*)
+(*   group  - for "GroupCancel": the other members of the transaction.     *)
 (* The other record fields (bitmaps, successors) are ignored here.         *)
+(*                                                                         *)
+(* The wrapper's own actions:                                              *)
+(*   Aborts      - run() ends in aborting: RunFails or NoticeCancel (the   *)
+(*                 job's cancelled flag decides which, so naming both      *)
+(*                 admits no other status sequence);                       *)
+(*   TxnAbort    - a transaction whose later action failed force-cancels   *)
+(*                 the jobs it created (still "created"): JobLifecycle's   *)
+(*                 Cancel with force, taken by QEMU itself;                *)
+(*   GroupCancel - another member of the job's grouped transaction         *)
+(*                 (`group`) failed or was force-cancelled, so QEMU        *)
+(*                 force-cancels this one (job_completed_txn_abort):       *)
+(*                 Cancel with force, taken by QEMU itself;                *)
+(*   EarlyFail   - the creating command failed after it created the job:   *)
+(*                 created -> null at once (QEMU's job_early_fail; the     *)
+(*                 table allows the change, no JobLifecycle action makes   *)
+(*                 it);                                                    *)
+(*   ErrorStop   - an I/O error with the error action "stop"               *)
+(*                 (BLOCK_JOB_ERROR action=stop): QEMU pauses the job as   *)
+(*                 job-pause would (user_paused, so job-resume resumes it);*)
+(*   DismissUnstarted - a job that concluded without ever starting (it   *)
+(*                 was cancelled in created) is dismissed at once, whatever *)
+(*                 auto-dismiss (job_conclude_locked: auto_dismiss ||      *)
+(*                 !job_started);                                          *)
+(*   Complete    - also a second job-complete, which QEMU accepts (below). *)
+(*   Refused     - QEMU refused `verb` for `job`: nothing changes, and the *)
+(*                 spec must refuse it too (its action is not ENABLED);    *)
+(*   Reset       - every variable back to Init: the process was killed     *)
+(*                 (its jobs die with it), or a batch's next run begins.   *)
 (***************************************************************************)
 EXTENDS JobLifecycle, Integers, Sequences, TLC
 
@@ -29,30 +65,84 @@ Matches(jb, e) ==
         \A j \in Jobs :
             StatusMatches(jb[j].status, IF j \in DOMAIN e.jobs THEN e.jobs[j] ELSE "null")
 
-Step(a) ==
+\* The value of an optional field as a set of candidates: {e[f]} when logged, else all.
+Logged(e, f, all) == IF f \in DOMAIN e THEN {e[f]} ELSE all
+JobsOf(e) == IF "job" \in DOMAIN e /\ e.job # "" THEN {e.job} ELSE Jobs
+
+\* QEMU 7.2 accepts job-complete again while the mirror is still ready or standby: neither
+\* job_complete_locked nor mirror_complete looks at should_complete (checked on QEMU: two
+\* job-complete on a standby mirror both return {}). JobLifecycle's Complete refuses the second
+\* (~completeRequested); this is the same verb, accepted, changing nothing.
+CompleteAgain(j) ==
+    /\ jobs[j].type = "mirror"
+    /\ jobs[j].status \in {"ready", "standby"}
+    /\ ~jobs[j].cancelled /\ ~jobs[j].softCancelled
+    /\ jobs[j].completeRequested
+    /\ Accept(j, "complete")
+    /\ UNCHANGED <<jobs, lastTransition>>
+
+\* The spec's action for a QMP verb (QEMU's verbs as JobLifecycle names them).
+VerbAction(verb, j, force) ==
+    CASE verb = "cancel"    -> Cancel(j, force)
+      [] verb = "pause"     -> Pause(j)
+      [] verb = "resume"    -> Resume(j)
+      [] verb = "set-speed" -> SetSpeed(j)
+      [] verb = "complete"  -> Complete(j) \/ CompleteAgain(j)
+      [] verb = "finalize"  -> Finalize(j)
+      [] verb = "dismiss"   -> Dismiss(j)
+
+Reset ==
+    /\ jobs' = [j \in Jobs |-> NoJob]
+    /\ lastTransition' = <<>>
+    /\ lastVerb' = <<>>
+
+\* block_job_error_action(): a job that meets an I/O error while it runs, with action stop.
+ErrorStop(j) ==
+    /\ jobs[j].status \in {"running", "ready"}
+    /\ jobs' = [jobs EXCEPT ![j].userPaused = TRUE]
+    /\ UNCHANGED <<lastTransition, lastVerb>>
+
+Step(e) ==
+    LET a == e.action IN
     \/ a = "" /\ (Next \/ UNCHANGED vars)
     \/ a = "Stutter" /\ UNCHANGED vars
-    \/ a = "Create" /\ \E j \in Jobs, type \in Types, af, ad \in BOOLEAN : Create(j, type, af, ad)
-    \/ a = "Start" /\ \E j \in Jobs : Start(j)
-    \/ a = "DrainBegin" /\ \E j \in Jobs : DrainBegin(j)
-    \/ a = "DrainEnd" /\ \E j \in Jobs : DrainEnd(j)
-    \/ a = "PausePoint" /\ \E j \in Jobs : PausePoint(j)
-    \/ a = "ResumePoint" /\ \E j \in Jobs : ResumePoint(j)
-    \/ a = "BecomeReady" /\ \E j \in Jobs : BecomeReady(j)
-    \/ a = "RunSucceeds" /\ \E j \in Jobs : RunSucceeds(j)
-    \/ a = "RunFails" /\ \E j \in Jobs : RunFails(j)
-    \/ a = "NoticeCancel" /\ \E j \in Jobs : NoticeCancel(j)
-    \/ a = "AllDone" /\ \E j \in Jobs : AllDone(j)
-    \/ a = "AutoFinalize" /\ \E j \in Jobs : AutoFinalize(j)
-    \/ a = "Abort" /\ \E j \in Jobs : Abort(j)
-    \/ a = "AutoDismiss" /\ \E j \in Jobs : AutoDismiss(j)
-    \/ a = "Pause" /\ \E j \in Jobs : Pause(j)
-    \/ a = "Resume" /\ \E j \in Jobs : Resume(j)
-    \/ a = "SetSpeed" /\ \E j \in Jobs : SetSpeed(j)
-    \/ a = "Complete" /\ \E j \in Jobs : Complete(j)
-    \/ a = "Finalize" /\ \E j \in Jobs : Finalize(j)
-    \/ a = "Dismiss" /\ \E j \in Jobs : Dismiss(j)
-    \/ a = "Cancel" /\ \E j \in Jobs, force \in BOOLEAN : Cancel(j, force)
+    \/ a = "Create" /\ \E j \in JobsOf(e), type \in Logged(e, "type", Types),
+                          af \in Logged(e, "af", BOOLEAN), ad \in Logged(e, "ad", BOOLEAN) :
+                          Create(j, type, af, ad)
+    \/ a = "Start" /\ \E j \in JobsOf(e) : Start(j)
+    \/ a = "DrainBegin" /\ \E j \in JobsOf(e) : DrainBegin(j)
+    \/ a = "DrainEnd" /\ \E j \in JobsOf(e) : DrainEnd(j)
+    \/ a = "PausePoint" /\ \E j \in JobsOf(e) : PausePoint(j)
+    \/ a = "ResumePoint" /\ \E j \in JobsOf(e) : ResumePoint(j)
+    \/ a = "BecomeReady" /\ \E j \in JobsOf(e) : BecomeReady(j)
+    \/ a = "RunSucceeds" /\ \E j \in JobsOf(e) : RunSucceeds(j)
+    \/ a = "RunFails" /\ \E j \in JobsOf(e) : RunFails(j)
+    \/ a = "NoticeCancel" /\ \E j \in JobsOf(e) : NoticeCancel(j)
+    \/ a = "Aborts" /\ \E j \in JobsOf(e) : RunFails(j) \/ NoticeCancel(j)
+    \/ a = "AllDone" /\ \E j \in JobsOf(e) : AllDone(j)
+    \/ a = "AutoFinalize" /\ \E j \in JobsOf(e) : AutoFinalize(j)
+    \/ a = "Abort" /\ \E j \in JobsOf(e) : Abort(j)
+    \/ a = "AutoDismiss" /\ \E j \in JobsOf(e) : AutoDismiss(j)
+    \/ a = "Pause" /\ \E j \in JobsOf(e) : Pause(j)
+    \/ a = "Resume" /\ \E j \in JobsOf(e) : Resume(j)
+    \/ a = "SetSpeed" /\ \E j \in JobsOf(e) : SetSpeed(j)
+    \/ a = "Complete" /\ \E j \in JobsOf(e) : Complete(j) \/ CompleteAgain(j)
+    \/ a = "Finalize" /\ \E j \in JobsOf(e) : Finalize(j)
+    \/ a = "Dismiss" /\ \E j \in JobsOf(e) : Dismiss(j)
+    \/ a = "Cancel" /\ \E j \in JobsOf(e), force \in Logged(e, "force", BOOLEAN) : Cancel(j, force)
+    \/ a = "TxnAbort" /\ \E j \in JobsOf(e) : jobs[j].status = "created" /\ Cancel(j, TRUE)
+    \/ a = "GroupCancel" /\ \E j \in JobsOf(e) :
+                            /\ \E k \in e.group : k # j /\ (jobs[k].failed \/ jobs[k].cancelled)
+                            /\ Cancel(j, TRUE)
+    \/ a = "DismissUnstarted" /\ \E j \in JobsOf(e) :
+                            /\ jobs[j].status = "concluded" /\ jobs[j].cancelled
+                            /\ Become(j, "null")
+    \/ a = "EarlyFail" /\ \E j \in JobsOf(e) : jobs[j].status = "created" /\ Become(j, "null")
+    \/ a = "ErrorStop" /\ \E j \in JobsOf(e) : ErrorStop(j)
+    \/ a = "Refused" /\ UNCHANGED vars
+                     /\ \A j \in JobsOf(e), force \in Logged(e, "force", BOOLEAN) :
+                            ~ENABLED VerbAction(e.verb, j, force)
+    \/ a = "Reset" /\ Reset
 
 TraceInit == Init /\ i = 1 /\ Matches(jobs, Tr[1])
 
@@ -67,7 +157,7 @@ NoteMatched(k) == k > TLCGet(1) => (TLCSet(1, k) /\ PrintT(<<"TraceMatched", k>>
 
 TraceNext ==
     \/ /\ i < Len(Tr)
-       /\ Step(Tr[i + 1].action)
+       /\ Step(Tr[i + 1])
        /\ Matches(jobs', Tr[i + 1])
        /\ i' = i + 1
        /\ NoteMatched(i + 1)

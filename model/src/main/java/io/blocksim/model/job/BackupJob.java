@@ -62,6 +62,11 @@ final class BackupJob extends Job {
   }
 
   @Override
+  public BlockCopy blockCopy() {
+    return bcs;
+  }
+
+  @Override
   public String type() {
     return "backup";
   }
@@ -169,7 +174,8 @@ final class BackupJob extends Job {
   /** backup_loop: one block-copy call over the whole disk, repeated on retry. */
   private void backupLoop() {
     long bytes = (len + bcs.clusterSize() - 1) / bcs.clusterSize() * bcs.clusterSize();
-    backgroundCall = bcs.startAsync(0, bytes, maxWorkers, maxChunk, this::callFinished);
+    backgroundCall = bcs.startAsync(0, bytes, maxWorkers, maxChunk, this::callFinished,
+        manager.copyGate());
     waitForCall();
   }
 
@@ -258,13 +264,20 @@ final class BackupJob extends Job {
     }
   }
 
+  /**
+   * A planted bug (scenario {@code semantics:}): bitmap-mode=always on a failed or cancelled job
+   * forgets the clusters never copied. It exists so that the checks can be seen to catch it.
+   */
+  public static final String ALWAYS_DROPS_UNCOPIED = "bug:always-drops-uncopied";
+
   /** backup_cleanup_sync_bitmap: abdicate or reclaim per mode; always-on-failure adds R. */
   void cleanupSyncBitmap(int result) {
     boolean abdicate = (result == 0 || bitmapMode.equals(MODE_ALWAYS))
         && !bitmapMode.equals(MODE_NEVER);
     DirtyBitmap.Handover handover = abdicate ? syncBitmap.abdicate() : syncBitmap.reclaim();
     source.bitmaps().remove(handover.released());
-    if (result < 0 && bitmapMode.equals(MODE_ALWAYS)) {
+    if (result < 0 && bitmapMode.equals(MODE_ALWAYS)
+        && !manager.engine().variant(ALWAYS_DROPS_UNCOPIED)) {
       handover.survivor().mergeFrom(bcs.copyBitmap(), false);
     }
   }

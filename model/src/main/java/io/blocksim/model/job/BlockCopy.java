@@ -95,6 +95,9 @@ public final class BlockCopy {
     private long sleepGeneration;
     private boolean sleeping;
     private IntConsumer passDone;
+    /** The test's gate (see {@link CopyGate}), or null: always null outside such a test. */
+    private CopyGate gate;
+    private final Runnable gatedLoop = this::dirtyClustersLoop;
 
     Call(long offset, long bytes, int maxWorkers, long maxChunk, boolean ignoreRatelimit,
         Runnable callback) {
@@ -122,6 +125,9 @@ public final class BlockCopy {
     void cancel() {
       cancelled = true;
       kick();
+      if (gate != null && gate.unpark(gatedLoop)) {
+        dirtyClustersLoop();
+      }
     }
 
     /**
@@ -183,6 +189,10 @@ public final class BlockCopy {
     private void dirtyClustersLoop() {
       long end = offset + bytes;
       while (remaining > 0 && poolStatus == 0 && !cancelled) {
+        if (gate != null && !gate.isOpen()) {
+          gatedStep();
+          return;
+        }
         Task task = createTask(this, cursor, remaining);
         if (task == null) {
           break;
@@ -237,6 +247,41 @@ public final class BlockCopy {
         startPooled(task);
       }
       finishPass();
+    }
+
+    /**
+     * With a closed {@link CopyGate}: waits for a grant, then copies exactly the granted cluster
+     * as a lone task, and comes back here when it is done (or stops on its error).
+     */
+    private void gatedStep() {
+      long chosen = gate.take();
+      if (chosen < 0) {
+        gate.park(gatedLoop);
+        return;
+      }
+      Task task = createTask(this, chosen, clusterSize);
+      Check.that(task != null && task.offset == chosen,
+          "copy gate: the cluster at %d is not dirty in the copy bitmap", chosen);
+      foundDirty = true;
+      prepareTask(task);
+      if (task.result == 1) {
+        endTask(task, 0);
+        dirtyClustersLoop();
+        return;
+      }
+      rateLimit.calculateDelay(engine.scheduler().nowNs(), task.bytes);
+      busyTasks++;
+      startTask(task, () -> {
+        busyTasks--;
+        if (task.result < 0) {
+          poolStatus = task.result;
+        }
+        if (poolStatus < 0) {
+          finishPass();
+        } else {
+          dirtyClustersLoop();
+        }
+      });
     }
 
     /** The end of block_copy_task_run for a task that waited for a worker. */
@@ -312,6 +357,15 @@ public final class BlockCopy {
     return copyBitmap;
   }
 
+  /**
+   * Returns whether a task still in flight covers part of {@code [offset, offset + bytes)}. Its
+   * copy bits are already clear, but it may fail and set them again, so an observer that asks
+   * "which clusters are still to be copied" counts it as not copied yet (trace validation).
+   */
+  public boolean inFlight(long offset, long bytes) {
+    return firstTaskIn(offset, bytes) != null;
+  }
+
   void setProgress(Job job) {
     this.progress = job;
   }
@@ -328,9 +382,14 @@ public final class BlockCopy {
     this.compress = compress;
   }
 
-  /** Starts an asynchronous call (block_copy_async). */
-  Call startAsync(long offset, long bytes, int maxWorkers, long maxChunk, Runnable callback) {
+  /**
+   * Starts an asynchronous call (block_copy_async); a non-null {@code gate} holds the call's
+   * copies (a test seam, see CopyGate).
+   */
+  Call startAsync(long offset, long bytes, int maxWorkers, long maxChunk, Runnable callback,
+      CopyGate gate) {
     Call call = new Call(offset, bytes, maxWorkers, maxChunk, false, callback);
+    call.gate = gate;
     call.common();
     return call;
   }

@@ -32,6 +32,8 @@ public final class JobManager {
   private final List<Job> jobs = new ArrayList<>();
   private final BackupCommands backups;
   private final Map<String, FormatCreator> creators = new TreeMap<>();
+  /** Null except in a model-based test: see {@link #gateBackgroundCopies}. */
+  private CopyGate copyGate;
 
   public JobManager(Engine engine) {
     this.engine = engine;
@@ -40,6 +42,19 @@ public final class JobManager {
 
   Engine engine() {
     return engine;
+  }
+
+  /**
+   * Test seam (model-based testing, see {@link CopyGate}): from now on the background copy of
+   * every backup job waits at {@code gate} before each cluster it copies; null removes it. No
+   * QMP command or scenario calls this.
+   */
+  public void gateBackgroundCopies(CopyGate gate) {
+    this.copyGate = gate;
+  }
+
+  CopyGate copyGate() {
+    return copyGate;
   }
 
   /** Returns the live jobs, newest first. */
@@ -378,6 +393,18 @@ public final class JobManager {
    */
   public void drain(BlockNode node) {
     drainedEnd(drainedBegin(node));
+  }
+
+  /**
+   * Test seam (model-based testing of the job life cycle): begins a drained section on
+   * {@code node} and returns what ends it, so that a test can hold the section open across
+   * other steps (in QEMU and in every engine path a section opens and closes inside one
+   * command). The same code as {@link #drain}, split in two; no QMP command or scenario calls
+   * it.
+   */
+  public Runnable beginDrainedSection(BlockNode node) {
+    List<Job> paused = drainedBegin(node);
+    return () -> drainedEnd(paused);
   }
 
   /** job_pause. */

@@ -65,11 +65,18 @@ public final class ScenarioRunner {
   /** Runs one case in a fresh simulated world. */
   public CaseResult simulate(Scenario scenario, Scenario.Case scenarioCase) {
     try (SimBackend backend = new SimBackend(seedOf(scenario), semanticsOf(scenario))) {
-      Backend run = options.traceTla() == null ? backend
+      // Two projections of one run: bitmaps and backups (BitmapSync, read from the engine) and
+      // job lifecycles (JobLifecycle, read from QMP alone); the job tracer is outermost so that
+      // it sees each command's reply and events as the runner does.
+      Backend bitmaps = options.traceTla() == null ? backend
           : io.blocksim.sim.tlc.TraceValidation.wrap(backend);
+      Backend run = options.traceTla() == null ? bitmaps
+          : io.blocksim.sim.tlc.JobTraceValidation.wrap(bitmaps);
       CaseResult result = new CaseRunner(scenario, scenarioCase, run).run();
       if (options.traceTla() != null) {
-        out.println("  trace-tla: " + io.blocksim.sim.tlc.TraceValidation.writeTrace(run,
+        out.println("  trace-tla: " + io.blocksim.sim.tlc.TraceValidation.writeTrace(bitmaps,
+            options.traceTla(), result.displayName()));
+        out.println("  trace-tla: " + io.blocksim.sim.tlc.JobTraceValidation.writeTrace(run,
             options.traceTla(), result.displayName()));
       }
       // The run ends as qemu-storage-daemon's 'quit' ends it: nodes closed, bitmaps stored.

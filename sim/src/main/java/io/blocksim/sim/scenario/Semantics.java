@@ -16,6 +16,10 @@ public final class Semantics {
 
   static {
     KNOWN.put(
+        "bug:always-drops-uncopied",
+        "a backup with bitmap-mode=always that fails or is cancelled keeps only the successor's"
+            + " writes and drops the clusters it never copied (planted, to show the checks bite)");
+    KNOWN.put(
         "bug:write-unchanged-dirties",
         "copy-on-read population writes (BDRV_REQ_WRITE_UNCHANGED) dirty bitmaps, which QEMU 7.2"
             + " does not do");

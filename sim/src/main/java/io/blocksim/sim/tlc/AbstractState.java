@@ -30,8 +30,10 @@ import java.util.TreeSet;
  * @param failed for an Internal step, the jobs that failed in it (only they may take the spec's
  *     Fail); empty otherwise
  * @param cancelled for an Internal step, the jobs a cancel was asked of (only they may take the
- *     spec's Cancel: QEMU ends a cancelled job when it next yields, not at the command); empty
- *     otherwise
+ *     spec's Cancel: QEMU ends a cancelled job when it next yields, not at the command); for an
+ *     AbortTxn, the jobs the transaction may have created; empty otherwise
+ * @param clusters for a Copy, the clusters one job copied since the last observation (one
+ *     Copy step each: copies of distinct clusters commute); empty otherwise
  */
 public record AbstractState(
     String node,
@@ -44,7 +46,8 @@ public record AbstractState(
     String source,
     SortedMap<String, java.util.List<String>> txn,
     SortedSet<String> failed,
-    SortedSet<String> cancelled) {
+    SortedSet<String> cancelled,
+    SortedSet<Integer> clusters) {
 
   /** The key of {@code txn} that marks completion-mode grouped. */
   public static final String GROUPED = "";
@@ -55,6 +58,8 @@ public record AbstractState(
         : Collections.unmodifiableSortedSet(new TreeSet<>(failed));
     cancelled = cancelled == null ? Collections.emptySortedSet()
         : Collections.unmodifiableSortedSet(new TreeSet<>(cancelled));
+    clusters = clusters == null ? Collections.emptySortedSet()
+        : Collections.unmodifiableSortedSet(new TreeSet<>(clusters));
     node = node == null ? "" : node;
     bitmap = bitmap == null ? "" : bitmap;
     source = source == null ? "" : source;
@@ -62,6 +67,15 @@ public record AbstractState(
     bitmaps = bitmaps == null ? null : copyOfSets(bitmaps);
     successors = successors == null ? null : copyOfSets(successors);
     jobs = jobs == null ? null : Collections.unmodifiableSortedMap(new TreeMap<>(jobs));
+  }
+
+  /** A state whose action logged no set of clusters. */
+  public AbstractState(String node, String action, SortedMap<String, SortedSet<Integer>> bitmaps,
+      SortedMap<String, SortedSet<Integer>> successors, SortedMap<String, String> jobs,
+      int cluster, String bitmap, String source, SortedMap<String, java.util.List<String>> txn,
+      SortedSet<String> failed, SortedSet<String> cancelled) {
+    this(node, action, bitmaps, successors, jobs, cluster, bitmap, source, txn, failed,
+        cancelled, null);
   }
 
   /** A state with no action parameters logged. */
@@ -80,7 +94,32 @@ public record AbstractState(
   /** Returns this state with the jobs that failed, and those asked to cancel, in it. */
   public AbstractState withEnds(SortedSet<String> jobsFailed, SortedSet<String> jobsCancelled) {
     return new AbstractState(node, action, bitmaps, successors, jobs, cluster, bitmap, source,
-        txn, jobsFailed, jobsCancelled);
+        txn, jobsFailed, jobsCancelled, clusters);
+  }
+
+  /** Returns this state with every job id renamed by {@code rename} (ids it lacks stay). */
+  public AbstractState withJobsRenamed(java.util.function.UnaryOperator<String> rename) {
+    TreeMap<String, String> renamedJobs = null;
+    if (jobs != null) {
+      renamedJobs = new TreeMap<>();
+      for (Map.Entry<String, String> job : jobs.entrySet()) {
+        renamedJobs.put(rename.apply(job.getKey()), job.getValue());
+      }
+    }
+    TreeMap<String, java.util.List<String>> renamedTxn = null;
+    if (txn != null) {
+      renamedTxn = new TreeMap<>();
+      for (Map.Entry<String, java.util.List<String>> job : txn.entrySet()) {
+        renamedTxn.put(job.getKey().equals(GROUPED) ? GROUPED : rename.apply(job.getKey()),
+            job.getValue());
+      }
+    }
+    TreeSet<String> renamedFailed = new TreeSet<>();
+    failed.forEach(id -> renamedFailed.add(rename.apply(id)));
+    TreeSet<String> renamedCancelled = new TreeSet<>();
+    cancelled.forEach(id -> renamedCancelled.add(rename.apply(id)));
+    return new AbstractState(node, action, bitmaps, successors, renamedJobs, cluster, bitmap,
+        source, renamedTxn, renamedFailed, renamedCancelled, clusters);
   }
 
   /** Returns whether the observed facts (not the action) equal those of {@code other}. */

@@ -64,11 +64,23 @@ public final class StateGraph {
   private final Map<Long, State> states;
   private final List<Edge> edges;
   private final TlcResult tlc;
+  /** State → its outgoing edges in dot-file order; built once (walks ask per edge). */
+  private final Map<Long, List<Edge>> outgoing;
+  /**
+   * State → the edge that first reaches it in a breadth-first search from the initial states
+   * (null for an initial state); built on first use, since every walked edge needs a path.
+   */
+  private Map<Long, Edge> reachedBy;
 
   private StateGraph(Map<Long, State> states, List<Edge> edges, TlcResult tlc) {
     this.states = Collections.unmodifiableMap(states);
     this.edges = List.copyOf(edges);
     this.tlc = tlc;
+    Map<Long, List<Edge>> out = new HashMap<>();
+    this.edges.forEach(edge ->
+        out.computeIfAbsent(edge.source(), k -> new ArrayList<>()).add(edge));
+    out.replaceAll((id, list) -> List.copyOf(list));
+    this.outgoing = out;
   }
 
   /**
@@ -160,7 +172,7 @@ public final class StateGraph {
 
   /** Returns the edges leaving a state. */
   public List<Edge> outgoing(long stateId) {
-    return edges.stream().filter(edge -> edge.source() == stateId).toList();
+    return outgoing.getOrDefault(stateId, List.of());
   }
 
   /**
@@ -172,23 +184,7 @@ public final class StateGraph {
     if (!states.containsKey(stateId)) {
       throw new IllegalArgumentException("no state " + stateId);
     }
-    Map<Long, List<Edge>> out = new HashMap<>();
-    edges.forEach(edge -> out.computeIfAbsent(edge.source(), k -> new ArrayList<>()).add(edge));
-    Map<Long, Edge> reachedBy = new HashMap<>();
-    ArrayDeque<Long> queue = new ArrayDeque<>();
-    for (State initial : initialStates()) {
-      reachedBy.put(initial.id(), null);
-      queue.add(initial.id());
-    }
-    while (!queue.isEmpty() && !reachedBy.containsKey(stateId)) {
-      long current = queue.poll();
-      for (Edge edge : out.getOrDefault(current, List.of())) {
-        if (!reachedBy.containsKey(edge.target())) {
-          reachedBy.put(edge.target(), edge);
-          queue.add(edge.target());
-        }
-      }
-    }
+    Map<Long, Edge> reachedBy = breadthFirstTree();
     if (!reachedBy.containsKey(stateId)) {
       throw new IllegalArgumentException("state " + stateId + " is not reachable");
     }
@@ -198,6 +194,33 @@ public final class StateGraph {
     }
     Collections.reverse(path);
     return List.copyOf(path);
+  }
+
+  /**
+   * The breadth-first tree from the initial states, in dot-file order. A search that stopped at
+   * its target would give the same parent to every state it reached, so one full search serves
+   * every path (per-edge searches made a walk quadratic in the number of edges).
+   */
+  private Map<Long, Edge> breadthFirstTree() {
+    if (reachedBy == null) {
+      Map<Long, Edge> tree = new HashMap<>();
+      ArrayDeque<Long> queue = new ArrayDeque<>();
+      for (State initial : initialStates()) {
+        tree.put(initial.id(), null);
+        queue.add(initial.id());
+      }
+      while (!queue.isEmpty()) {
+        long current = queue.poll();
+        for (Edge edge : outgoing(current)) {
+          if (!tree.containsKey(edge.target())) {
+            tree.put(edge.target(), edge);
+            queue.add(edge.target());
+          }
+        }
+      }
+      reachedBy = tree;
+    }
+    return reachedBy;
   }
 
   /**

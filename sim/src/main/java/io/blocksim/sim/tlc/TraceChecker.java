@@ -15,7 +15,6 @@ import java.util.regex.Pattern;
  * violated, and only then; any other violated invariant is the spec's own).
  */
 public final class TraceChecker {
-  private static final String ACCEPTANCE_INVARIANT = "TraceNotAccepted";
   private static final AtomicLong TRACE_COUNT = new AtomicLong();
   private static final Pattern MATCHED = Pattern.compile("<<\"TraceMatched\", (\\d+)>>");
 
@@ -38,7 +37,7 @@ public final class TraceChecker {
     }
     TlcResult result = TlcRunner.run(List.of(traceDir, specsDir), moduleName,
         written.configFile(), workDir, List.of("-deadlock"));
-    return verdictOf(result);
+    return verdictOf(result, states.size());
   }
 
   /**
@@ -54,19 +53,21 @@ public final class TraceChecker {
     return longest;
   }
 
-  static TraceVerdict verdictOf(TlcResult result) {
-    if (result.exitCode() == TlcResult.EXIT_SAFETY) {
-      if (ACCEPTANCE_INVARIANT.equals(result.violatedInvariant())) {
-        return new TraceVerdict(TraceVerdict.Kind.ACCEPTED, 0, null, result);
-      }
-      if (result.violatedInvariant() != null) {
-        return new TraceVerdict(
-            TraceVerdict.Kind.SPEC_VIOLATION, 0, result.violatedInvariant(), result);
-      }
+  /**
+   * Reads TLC's verdict on a trace of {@code length} states: accepted when some behaviour
+   * matched every state (the wrapper printed {@code <<"TraceMatched", length>>}), rejected at
+   * the first state none reached, a spec violation when a matched state breaks an invariant.
+   */
+  static TraceVerdict verdictOf(TlcResult result, int length) {
+    if (result.exitCode() == TlcResult.EXIT_SAFETY && result.violatedInvariant() != null) {
+      return new TraceVerdict(
+          TraceVerdict.Kind.SPEC_VIOLATION, 0, result.violatedInvariant(), result);
     }
     if (result.exitCode() == TlcResult.EXIT_OK) {
-      return new TraceVerdict(
-          TraceVerdict.Kind.REJECTED, longestMatch(result) + 1, null, result);
+      int matched = longestMatch(result);
+      return matched >= length
+          ? new TraceVerdict(TraceVerdict.Kind.ACCEPTED, 0, null, result)
+          : new TraceVerdict(TraceVerdict.Kind.REJECTED, matched + 1, null, result);
     }
     return new TraceVerdict(TraceVerdict.Kind.ERROR, 0, null, result);
   }

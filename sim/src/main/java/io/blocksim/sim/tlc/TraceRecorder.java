@@ -3,12 +3,21 @@ package io.blocksim.sim.tlc;
 import io.blocksim.model.Engine;
 import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.bitmap.HBitmap;
+import io.blocksim.model.driver.BlockStatus;
 import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.io.BlockIo;
+import io.blocksim.model.job.BlockCopy;
 import io.blocksim.model.job.Job;
 import io.blocksim.model.job.JobStatus;
+import io.blocksim.model.port.HostIoException;
+import io.blocksim.model.qmp.QmpEvent;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SortedMap;
 import java.util.SortedSet;
 import java.util.TreeSet;
 
@@ -16,30 +25,65 @@ import java.util.TreeSet;
  * Records a run of the engine as a trace in BitmapSync's vocabulary (trace validation,
  * tla-crosscheck.md §5): after each step the caller names the spec action it took, and the
  * recorder adds the abstract state it reads from the engine (the named bitmaps of one node as
- * cluster sets, their successors, the job statuses).
+ * cluster sets, their successors, the statuses of the backup jobs that take one of them).
  *
- * <p>BitmapSync models one node whose bitmaps all have one granularity, always enabled, and
- * backup jobs that each take one of them. A run that leaves that vocabulary (a disabled bitmap,
- * a job of another type, a second granularity, more clusters than TLC can enumerate, ...) is
- * marked not applicable, with the reason, and is never reported as validated.
+ * <p>The trace is a projection of the run onto BitmapSync: one node (the first that gets a named
+ * bitmap), its bitmaps, the guest writes to it, and the backup jobs that take one of its bitmaps.
+ * Everything else (bitmaps and writes of other nodes, backups without a bitmap, blockdev-create
+ * jobs) leaves these untouched and is left out. A run whose traced part leaves the vocabulary (a
+ * disabled bitmap, a stream job writing into the node, a bitmap granularity other than the
+ * job's copy cluster, ...) is marked not applicable, with the reason, and is never reported as
+ * validated.
+ *
+ * <p>Copies are logged, not guessed: after every observation the recorder compares each job's
+ * remaining copy set (its copy bitmap and the tasks in flight, which may still fail) with the
+ * spec's, and logs one Copy per cluster that left it. The trace check then has no copy order to
+ * explore, so its cost grows with the trace's length, not as 2^clusters.
  */
 public final class TraceRecorder {
   /**
-   * The largest disk, in clusters, a trace may have. The trace check explores the orders in which
-   * a job copies its clusters between two observations, so the cost grows as 2^clusters.
+   * The largest disk, in clusters, a trace may have: TLC evaluates the invariants over every
+   * cluster in every state (about 50 ms per state at 16,384 clusters).
    */
-  public static final int MAX_CLUSTERS = 8;
+  public static final int MAX_CLUSTERS = 4096;
+
+  /** A backup job that takes a bitmap of the traced node, and the spec's view of its copy. */
+  private static final class TrackedJob {
+    final Job job;
+    final String sync;
+    final SortedSet<Integer> bitmapAtCreation;
+    /** The clusters the spec's job has still to copy; null before it starts, after it ends. */
+    TreeSet<Integer> copy;
+
+    TrackedJob(Job job, String sync, SortedSet<Integer> bitmapAtCreation) {
+      this.job = job;
+      this.sync = sync;
+      this.bitmapAtCreation = bitmapAtCreation;
+    }
+  }
+
+  /** A guest write made before the traced node was known. */
+  private record EarlyWrite(String node, long offset, long length) {}
 
   private final List<AbstractState> states = new ArrayList<>();
   private String nodeName;
   private long granularity;
   private int clusterCount;
   private String notApplicable;
+  /** Why the trace ended early (the traced node was removed), or null. */
+  private String ended;
   private AbstractState last;
   private int eventsSeen;
   private final List<Integer> pendingInternal = new ArrayList<>();
   private final TreeSet<String> cancelRequested = new TreeSet<>();
   private final List<TreeSet<String>> groups = new ArrayList<>();
+  private final Map<String, TrackedJob> tracked = new LinkedHashMap<>();
+  private final List<EarlyWrite> earlyWrites = new ArrayList<>();
+  private final TreeSet<String> failedWriteNodes = new TreeSet<>();
+  /** The clusters the trace has written: BitmapSync's {@code Allocated}. */
+  private final TreeSet<Integer> written = new TreeSet<>();
+  /** The bitmaps the trace has added: any other that shows up was loaded from an image. */
+  private final TreeSet<String> added = new TreeSet<>();
 
   /**
    * Starts a trace of the bitmaps of node {@code nodeName} (null: the first node that gets a
@@ -57,16 +101,6 @@ public final class TraceRecorder {
     return nodeName;
   }
 
-  /** Sets the node whose bitmaps are traced, if none is set yet. */
-  public void trackNode(String name) {
-    if (nodeName == null) {
-      nodeName = name;
-    } else if (!nodeName.equals(name)) {
-      notApplicable("bitmaps on two nodes ('" + nodeName + "', '" + name
-          + "'); BitmapSync models one node");
-    }
-  }
-
   /** Marks the run as outside BitmapSync's vocabulary; the first reason is kept. */
   public void notApplicable(String reason) {
     if (notApplicable == null) {
@@ -77,6 +111,11 @@ public final class TraceRecorder {
   /** Returns why the run is not applicable, or null when it is. */
   public String notApplicableReason() {
     return notApplicable;
+  }
+
+  /** Returns why the trace ended before the run did, or null when it did not. */
+  public String endedEarly() {
+    return ended;
   }
 
   /** Returns the recorded states, the initial one first. */
@@ -94,6 +133,169 @@ public final class TraceRecorder {
     return granularity;
   }
 
+  /** Returns whether the run has bitmaps on {@code node}'s traced node (or none traced yet). */
+  public boolean traces(String node) {
+    return nodeName == null || nodeName.equals(node);
+  }
+
+  // ---------------------------------------------------------------- bitmap commands
+
+  /**
+   * A block-dirty-bitmap-add or -clear of bitmap {@code name} on {@code node} succeeded: on the
+   * traced node (the first node with a bitmap becomes it) it is a Clear. Bitmaps of other nodes
+   * are not traced.
+   */
+  public void bitmapCleared(Engine engine, String node, String name, boolean add) {
+    if (!traces(node)) {
+      return;
+    }
+    if (nodeName == null) {
+      startTracing(engine, node, name);
+    }
+    if (add) {
+      added.add(name);
+    }
+    record(engine, "Clear", -1, name, "");
+  }
+
+  /** A block-dirty-bitmap-remove succeeded: the bitmap is no longer observed. */
+  public void bitmapRemoved(Engine engine, String node) {
+    if (traces(node) && nodeName != null) {
+      record(engine, "Stutter", -1, "", "");
+    }
+  }
+
+  /**
+   * A block-dirty-bitmap-merge into {@code target} on {@code node} succeeded, from {@code
+   * sources} (a String is a bitmap of the same node; anything else names another node's).
+   */
+  public void merged(Engine engine, String node, String target, List<?> sources) {
+    if (!traces(node) || nodeName == null) {
+      return;
+    }
+    for (int k = 0; k < sources.size(); k++) {
+      if (!(sources.get(k) instanceof String source)) {
+        notApplicable("a merge source on another node; BitmapSync models one node");
+        return;
+      }
+      if (k + 1 < sources.size()) {
+        recordUnobserved("Merge", -1, target, source);
+      } else {
+        record(engine, "Merge", -1, target, source);
+      }
+    }
+  }
+
+  private void startTracing(Engine engine, String node, String bitmapName) {
+    nodeName = node;
+    BlockNode traced = engine.graph().find(node);
+    DirtyBitmap bitmap = traced == null ? null : traced.bitmap(bitmapName);
+    if (bitmap == null) {
+      notApplicable("bitmap '" + bitmapName + "' not found after it was added");
+      return;
+    }
+    granularity = bitmap.granularityBytes();
+    long clusters = (traced.length() + granularity - 1) / granularity;
+    clusterCount = (int) Math.min(Integer.MAX_VALUE, clusters);
+    if (clusters > MAX_CLUSTERS) {
+      notApplicable("the disk has " + clusters + " clusters of " + granularity
+          + " bytes; TLC evaluates the invariants over every cluster, so at most "
+          + MAX_CLUSTERS);
+      return;
+    }
+    if (failedWriteNodes.contains(node)) {
+      notApplicable("a failed guest write; BitmapSync's writes always succeed");
+    }
+    // The writes made before the bitmap existed dirty nothing, but they are the spec's disk:
+    // sync=top copies what they allocated.
+    for (EarlyWrite write : earlyWrites) {
+      if (isTracedOrFilterAbove(engine, write.node())) {
+        for (int cluster : clustersOf(write.offset(), write.length())) {
+          recordUnobserved("Write", cluster, "", "");
+          written.add(cluster);
+        }
+      } else if (writesThrough(engine, write.node())) {
+        notApplicable("a write to node '" + write.node() + "', above the traced '" + node + "'");
+      }
+    }
+    earlyWrites.clear();
+  }
+
+  /**
+   * Returns whether {@code node} is the traced node or a filter above it (a job's
+   * copy-before-write, blkdebug): I/O to it is I/O to the traced node, at the same offsets.
+   */
+  private boolean isTracedOrFilterAbove(Engine engine, String node) {
+    BlockNode traced = engine.graph().find(nodeName);
+    BlockNode at = engine.graph().find(node);
+    while (at != null && at != traced && at.driver().isFilter()) {
+      at = at.primaryChild();
+    }
+    return at != null && at == traced;
+  }
+
+  /** Returns whether I/O to {@code node} reaches the traced node through its children. */
+  private boolean writesThrough(Engine engine, String node) {
+    BlockNode from = engine.graph().find(node);
+    BlockNode traced = engine.graph().find(nodeName);
+    return from != null && traced != null && from != traced && reaches(from, traced);
+  }
+
+  private static boolean reaches(BlockNode from, BlockNode to) {
+    for (BlockNode child : from.children().values()) {
+      if (child == to || reaches(child, to)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // ---------------------------------------------------------------- guest writes
+
+  /** A guest write to {@code node} failed. */
+  public void writeFailed(Engine engine, String node) {
+    if (nodeName == null) {
+      failedWriteNodes.add(node);
+    } else if (writesThrough(engine, node) || node.equals(nodeName)) {
+      notApplicable("a failed guest write; BitmapSync's writes always succeed");
+    }
+  }
+
+  /**
+   * A guest write of {@code [offset, offset + length)} to {@code node} succeeded. The engine may
+   * have run job steps before and after it (the write takes virtual time); each cluster is one
+   * BitmapSync Write, and the copies the job made meanwhile come first (a copy-before-write of
+   * a written cluster is part of the spec's Write).
+   */
+  public void written(Engine engine, String node, long offset, long length) {
+    if (notApplicable != null || ended != null) {
+      return;
+    }
+    if (nodeName == null) {
+      earlyWrites.add(new EarlyWrite(node, offset, length));
+      return;
+    }
+    if (!isTracedOrFilterAbove(engine, node)) {
+      if (writesThrough(engine, node)) {
+        notApplicable("a write to node '" + node + "', above the traced '" + nodeName + "'");
+      }
+      return;
+    }
+    List<Integer> clusters = clustersOf(offset, length);
+    logCopies(Set.copyOf(clusters));
+    recordUnobserved("Internal", -1, "", "");
+    for (int cluster : clusters) {
+      recordUnobserved("Write", cluster, "", "");
+      written.add(cluster);
+      for (TrackedJob job : tracked.values()) {
+        if (job.copy != null) {
+          job.copy.remove(cluster);
+        }
+      }
+    }
+    record(engine, "Internal", -1, "", "");
+  }
+
   /** Returns the clusters {@code [offset, offset + length)} touches, in order. */
   public List<Integer> clustersOf(long offset, long length) {
     List<Integer> clusters = new ArrayList<>();
@@ -106,16 +308,138 @@ public final class TraceRecorder {
     return clusters;
   }
 
+  // ---------------------------------------------------------------- jobs
+
+  /**
+   * A backup transaction succeeded and created {@code job}, which takes bitmap {@code bitmap}
+   * of the traced node with sync {@code sync} ("bitmap", "full" or "top"). Call before the
+   * CreateTxn is recorded: the bitmap's content now is the job's S.
+   */
+  public void backupCreated(Engine engine, String jobId, String bitmap, String sync,
+      boolean bitmapEmptied) {
+    Job job = engine.jobs().find(jobId);
+    if (job == null || !job.type().equals("backup")) {
+      return; // refused, or already gone: the observations show it
+    }
+    SortedSet<Integer> bitmapNow = last.bitmaps() == null || bitmapEmptied ? new TreeSet<>()
+        : last.bitmaps().getOrDefault(bitmap, new TreeSet<>());
+    tracked.put(jobId, new TrackedJob(job, sync, bitmapNow));
+    BlockCopy copy = job.blockCopy();
+    if (copy != null && copy.clusterSize() != granularity) {
+      notApplicable("job '" + jobId + "' copies clusters of " + copy.clusterSize()
+          + " bytes and bitmap '" + bitmap + "' has a granularity of " + granularity
+          + "; BitmapSync copies in bitmap clusters");
+    }
+  }
+
+  /** The jobs of a successful transaction have started: each gets the spec's initial copy. */
+  public void backupsStarted(Engine engine, Set<String> jobIds) {
+    for (String id : jobIds) {
+      TrackedJob job = tracked.get(id);
+      if (job == null || job.copy != null) {
+        continue;
+      }
+      job.copy = switch (job.sync) {
+        case "bitmap" -> new TreeSet<>(job.bitmapAtCreation);
+        case "top" -> {
+          checkAllocationMatchesWrites(engine, id);
+          yield new TreeSet<>(written);
+        }
+        default -> allClusters();
+      };
+    }
+  }
+
+  /**
+   * BitmapSync's sync=top copies the clusters the trace has written; the engine copies those
+   * its node allocates. They differ for a node with a backing file, preallocation, clusters of
+   * another size than the bitmap's, or data written before the node was opened.
+   */
+  private void checkAllocationMatchesWrites(Engine engine, String jobId) {
+    BlockNode node = engine.graph().find(nodeName);
+    if (node == null) {
+      return;
+    }
+    for (int c = 0; c < clusterCount; c++) {
+      boolean allocated = false;
+      long offset = c * granularity;
+      long end = Math.min(node.length(), offset + granularity);
+      try {
+        while (offset < end) {
+          BlockStatus status = BlockIo.blockStatus(node, offset, end - offset);
+          allocated |= status.allocated();
+          offset += Math.max(1, status.lengthBytes());
+        }
+      } catch (HostIoException e) {
+        notApplicable("block status failed: " + e.getMessage());
+        return;
+      }
+      if (allocated != written.contains(c)) {
+        notApplicable("job '" + jobId + "' has sync=top and cluster " + c + " is "
+            + (allocated ? "" : "not ") + "allocated in '" + nodeName + "' though the trace "
+            + (allocated ? "never wrote it" : "wrote it")
+            + "; BitmapSync's sync=top copies the clusters written");
+        return;
+      }
+    }
+  }
+
+  private TreeSet<Integer> allClusters() {
+    TreeSet<Integer> all = new TreeSet<>();
+    for (int c = 0; c < clusterCount; c++) {
+      all.add(c);
+    }
+    return all;
+  }
+
+  /** Returns whether a job id stands for a backup job the trace models. */
+  public boolean isTracked(String jobId) {
+    return tracked.containsKey(jobId);
+  }
+
+  /**
+   * Logs a Copy for each cluster the spec's job still has to copy and the engine's job has
+   * copied (clusters in {@code writtenNow} are left to the Write that copies them first).
+   */
+  private void logCopies(Set<Integer> writtenNow) {
+    for (TrackedJob job : tracked.values()) {
+      if (job.copy == null) {
+        continue;
+      }
+      BlockCopy copy = job.job.blockCopy();
+      if (copy == null) {
+        continue;
+      }
+      HBitmap bits = copy.copyBitmap().hbitmap();
+      List<Integer> copied = new ArrayList<>();
+      for (int c : job.copy) {
+        long offset = c * granularity;
+        boolean pending = bits.nextDirty(offset, granularity) >= 0
+            || copy.inFlight(offset, granularity);
+        if (!pending && !writtenNow.contains(c)) {
+          copied.add(c);
+        }
+      }
+      if (!copied.isEmpty()) {
+        states.add(new AbstractState("", "Copy", null, null, null, -1, "", "", null, null, null,
+            new TreeSet<>(copied)));
+        job.copy.removeAll(copied);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- recording
+
   /**
    * Records the state after {@code action} (with its logged parameters; -1 / "" when not
    * logged). An {@code Internal} step that changed nothing observed is not recorded.
    */
   public void record(Engine engine, String action, int cluster, String bitmap, String source) {
-    if (notApplicable != null) {
+    if (notApplicable != null || nodeName == null || ended != null) {
       return;
     }
     AbstractState now = observe(engine);
-    if (notApplicable != null) {
+    if (notApplicable != null || ended != null) {
       return;
     }
     if (action.equals("Internal") && groupSplit(now)) {
@@ -124,6 +448,7 @@ public final class TraceRecorder {
       // between are not observed.
       return;
     }
+    logCopies(Set.of());
     boolean lastObserved = states.get(states.size() - 1).bitmaps() != null;
     if (action.equals("Internal") && now.sameObservation(last) && lastObserved) {
       return;
@@ -131,11 +456,13 @@ public final class TraceRecorder {
     // The jobs that failed since the last observation may take Fail in the Internal steps
     // before it (a trace check that had to guess which step failed would branch at every one).
     TreeSet<String> failed = new TreeSet<>();
-    List<io.blocksim.model.qmp.QmpEvent> events = engine.events();
+    List<QmpEvent> events = engine.events();
     for (int k = eventsSeen; k < events.size(); k++) {
-      io.blocksim.model.qmp.QmpEvent event = events.get(k);
-      if (event.event().equals("BLOCK_JOB_COMPLETED") && event.data().get("error") != null) {
-        failed.add(String.valueOf(event.data().get("device")));
+      QmpEvent event = events.get(k);
+      Object device = event.data().get("device");
+      if (event.event().equals("BLOCK_JOB_COMPLETED") && event.data().get("error") != null
+          && tracked.containsKey(String.valueOf(device))) {
+        failed.add(String.valueOf(device));
       }
     }
     eventsSeen = events.size();
@@ -148,14 +475,22 @@ public final class TraceRecorder {
     if (action.equals("Internal")) {
       last = last.withEnds(failed, cancelled);
     }
-    // A job that is gone (dismissed) may come back under its id as a new job.
-    cancelRequested.retainAll(now.jobs() == null ? java.util.Set.of() : now.jobs().keySet());
+    // A job that ended stops copying; one that is gone (dismissed) may come back under its id.
+    for (Map.Entry<String, TrackedJob> entry : tracked.entrySet()) {
+      String status = now.jobs().get(entry.getKey());
+      if (status == null || status.equals("concluded")) {
+        entry.getValue().copy = null;
+      }
+    }
+    tracked.keySet().removeIf(id -> !now.jobs().containsKey(id)
+        && tracked.get(id).job.status() == JobStatus.NULL);
+    cancelRequested.retainAll(now.jobs().keySet());
     states.add(last);
   }
 
   /** Records that {@code action} happened, observing nothing after it. */
   public void recordUnobserved(String action, int cluster, String bitmap, String source) {
-    if (notApplicable != null) {
+    if (notApplicable != null || nodeName == null || ended != null) {
       return;
     }
     if (action.equals("Internal")) {
@@ -166,20 +501,35 @@ public final class TraceRecorder {
   }
 
   /** Records a CreateTxn with its logged parameters, observing nothing after it. */
-  public void recordCreateTxn(java.util.SortedMap<String, List<String>> txn) {
-    if (notApplicable != null) {
+  public void recordCreateTxn(SortedMap<String, List<String>> txn) {
+    if (notApplicable != null || nodeName == null || ended != null) {
       return;
     }
+    logCopies(Set.of());
     states.add(new AbstractState("", "CreateTxn", null, null, null, -1, "", "", txn, null, null));
   }
 
+  /**
+   * Records an AbortTxn, observing nothing after it. Which jobs the transaction had created
+   * before its failing action is not logged; {@code mayHaveCreated} names the ids it may have
+   * used, so that the trace's set of jobs holds them (they ride in the state's cancelled field,
+   * which AbortTxn does not read otherwise).
+   */
+  public void recordAbortTxn(SortedSet<String> mayHaveCreated) {
+    if (notApplicable != null || nodeName == null || ended != null) {
+      return;
+    }
+    states.add(new AbstractState("", "AbortTxn", null, null, null, -1, "", "", null, null,
+        mayHaveCreated));
+  }
+
   /** Notes the jobs of a transaction with completion-mode grouped. */
-  public void grouped(java.util.Set<String> jobIds) {
+  public void grouped(Set<String> jobIds) {
     groups.add(new TreeSet<>(jobIds));
   }
 
   private boolean groupSplit(AbstractState now) {
-    java.util.Map<String, String> jobs = now.jobs() == null ? java.util.Map.of() : now.jobs();
+    Map<String, String> jobs = now.jobs() == null ? Map.of() : now.jobs();
     groups.removeIf(group -> group.stream().noneMatch(jobs::containsKey));
     for (TreeSet<String> group : groups) {
       boolean someEnded = group.stream()
@@ -198,7 +548,9 @@ public final class TraceRecorder {
    * step, until it is gone.
    */
   public void cancelRequested(String jobId) {
-    cancelRequested.add(jobId);
+    if (tracked.containsKey(jobId)) {
+      cancelRequested.add(jobId);
+    }
   }
 
   /** Records whatever the engine did on its own since the last record. */
@@ -211,12 +563,14 @@ public final class TraceRecorder {
     AbstractState.Builder builder = AbstractState.after("").bitmapsObserved()
         .successorsObserved().jobsObserved();
     for (Job job : engine.jobs().jobs()) {
-      if (!job.type().equals("backup")) {
-        notApplicable("job '" + job.id() + "' is a " + job.type()
-            + " job; BitmapSync models backup jobs");
-      }
-      if (job.status() != JobStatus.NULL) {
+      TrackedJob trackedJob = tracked.get(job.id());
+      if (trackedJob != null && trackedJob.job == job && job.status() != JobStatus.NULL) {
         builder.job(job.id(), job.status().qapiName());
+      }
+      if (job.type().equals("stream") || job.type().equals("commit")
+          || job.type().equals("mirror")) {
+        notApplicable("job '" + job.id() + "' is a " + job.type() + " job; BitmapSync models "
+            + "backup jobs (LayeredBitmaps covers " + job.type() + ")");
       }
     }
     BlockNode node = nodeName == null ? null : engine.graph().find(nodeName);
@@ -226,7 +580,13 @@ public final class TraceRecorder {
         if (bitmap.isAnonymous()) {
           continue;
         }
-        checkShape(node, bitmap);
+        if (!added.contains(bitmap.name())) {
+          notApplicable("bitmap '" + bitmap.name() + "' was loaded from the image, not added");
+        }
+        if (bitmap.granularityBytes() != granularity) {
+          notApplicable("bitmaps of granularities " + granularity + " and "
+              + bitmap.granularityBytes() + "; BitmapSync has one cluster size");
+        }
         builder.bitmap(bitmap.name(), clusters(bitmap).toArray(Integer[]::new));
         if (bitmap.hasSuccessor()) {
           builder.successor(bitmap.name(), clusters(bitmap.successor()).toArray(Integer[]::new));
@@ -235,25 +595,11 @@ public final class TraceRecorder {
               + "always enabled (Checkpoints covers enable/disable)");
         }
       }
-    } else if (nodeName != null) {
-      notApplicable("node '" + nodeName + "' was removed");
+    } else if (nodeName != null && ended == null) {
+      // Removing the node ends its bitmaps' story; what came before is still a valid trace.
+      ended = "node '" + nodeName + "' was removed";
     }
     return builder.build();
-  }
-
-  private void checkShape(BlockNode node, DirtyBitmap bitmap) {
-    if (granularity == 0) {
-      granularity = bitmap.granularityBytes();
-      long clusters = (node.length() + granularity - 1) / granularity;
-      clusterCount = (int) Math.min(Integer.MAX_VALUE, clusters);
-      if (clusters > MAX_CLUSTERS) {
-        notApplicable("the disk has " + clusters + " clusters of " + granularity
-            + " bytes; trace checks enumerate copy orders, so at most " + MAX_CLUSTERS);
-      }
-    } else if (bitmap.granularityBytes() != granularity) {
-      notApplicable("bitmaps of granularities " + granularity + " and "
-          + bitmap.granularityBytes() + "; BitmapSync has one cluster size");
-    }
   }
 
   /** Returns the dirty clusters of a bitmap. */
@@ -273,5 +619,16 @@ public final class TraceRecorder {
       offset = (cluster + 1) * granularity;
     }
     return clusters;
+  }
+
+  /** Returns the ids in {@code ids} of jobs this trace models. */
+  public SortedSet<String> trackedOf(Set<String> ids) {
+    TreeSet<String> result = new TreeSet<>();
+    for (String id : ids) {
+      if (tracked.containsKey(id)) {
+        result.add(id);
+      }
+    }
+    return result;
   }
 }

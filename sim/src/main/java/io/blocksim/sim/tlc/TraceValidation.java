@@ -41,6 +41,9 @@ public final class TraceValidation {
     if (recorder.notApplicableReason() != null) {
       return caseName + ": not applicable: " + recorder.notApplicableReason();
     }
+    if (recorder.nodeName() == null) {
+      return caseName + ": no BitmapSync trace: the run added no named bitmap";
+    }
     String module = "Trace" + WRITTEN.incrementAndGet();
     TraceModuleWriter.Written written;
     try {
@@ -50,7 +53,8 @@ public final class TraceValidation {
       throw new java.io.UncheckedIOException(e);
     }
     return caseName + ": " + written.moduleFile() + " (" + recorder.states().size()
-        + " states; spec BitmapSync)";
+        + " states; spec BitmapSync" + (recorder.endedEarly() == null ? ""
+            : "; the trace ends where " + recorder.endedEarly()) + ")";
   }
 
   /** Where in a batch a rejected trace stopped matching. */
@@ -73,8 +77,13 @@ public final class TraceValidation {
     List<Integer> starts = new ArrayList<>();
     for (List<AbstractState> run : runs) {
       starts.add(all.size());
+      // Each run's jobs become j1, j2, ... in order of appearance: BitmapSync's Jobs is the
+      // union over the batch, and CreateTxn ranges over its subsets.
+      java.util.Map<String, String> names = new java.util.HashMap<>();
+      java.util.function.UnaryOperator<String> rename =
+          id -> names.computeIfAbsent(id, unused -> "j" + (names.size() + 1));
       for (int k = 0; k < run.size(); k++) {
-        AbstractState state = run.get(k);
+        AbstractState state = run.get(k).withJobsRenamed(rename);
         all.add(k == 0 && !all.isEmpty()
             ? state.withAction("Reset", -1, "", "") : state);
       }

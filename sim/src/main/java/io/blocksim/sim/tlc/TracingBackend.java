@@ -8,6 +8,8 @@ import io.blocksim.sim.runner.StepException;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -51,6 +53,7 @@ public final class TracingBackend implements Backend {
     recorder.observeInternal(sim.engine());
     Map<String, Object> reply = sim.qmp(command, args);
     boolean ok = !reply.containsKey("error");
+    String node = String.valueOf(args.get("node"));
     switch (command) {
       case "block-dirty-bitmap-add", "block-dirty-bitmap-clear" -> {
         if (ok) {
@@ -59,31 +62,33 @@ public final class TracingBackend implements Backend {
       }
       case "block-dirty-bitmap-merge" -> {
         if (ok) {
-          merge(args);
+          recorder.merged(sim.engine(), node, String.valueOf(args.get("target")),
+              args.get("bitmaps") instanceof List<?> l ? l : List.of());
         }
       }
       case "block-dirty-bitmap-remove" -> {
         if (ok) {
-          recorder.record(sim.engine(), "Stutter", -1, "", "");
+          recorder.bitmapRemoved(sim.engine(), node);
         }
       }
-      case "block-dirty-bitmap-enable", "block-dirty-bitmap-disable" ->
+      case "block-dirty-bitmap-enable", "block-dirty-bitmap-disable" -> {
+        if (ok && recorder.traces(node)) {
           recorder.notApplicable(command + " is outside BitmapSync (Checkpoints covers it)");
+        }
+      }
       case "blockdev-backup", "drive-backup" -> transaction(List.of(Map.of("type", command,
           "data", args)), ok, false);
       case "transaction" -> transaction(actionsOf(args), ok, isGrouped(args));
-      case "job-finalize" -> verb(ok, "Finalize");
-      case "job-dismiss" -> verb(ok, "Dismiss");
+      case "job-finalize" -> verb(ok, "Finalize", args.get("id"));
+      case "job-dismiss" -> verb(ok, "Dismiss", args.get("id"));
+      case "block-job-finalize" -> verb(ok, "Finalize", args.get("id"));
+      case "block-job-dismiss" -> verb(ok, "Dismiss", args.get("id"));
       default -> {
-        if (JOB_VERBS_ENDING.contains(command)) {
-          if (ok) {
-            Object id = args.get(command.equals("job-cancel") ? "id" : "device");
-            recorder.cancelRequested(String.valueOf(id));
-          }
-          recorder.observeInternal(sim.engine());
-        } else {
-          recorder.observeInternal(sim.engine());
+        if (ok && JOB_VERBS_ENDING.contains(command)) {
+          Object id = args.get(command.equals("job-cancel") ? "id" : "device");
+          recorder.cancelRequested(String.valueOf(id));
         }
+        recorder.observeInternal(sim.engine());
       }
     }
     return reply;
@@ -92,29 +97,11 @@ public final class TracingBackend implements Backend {
   private void bitmapCommand(String command, Map<String, Object> args) {
     String node = String.valueOf(args.get("node"));
     String name = String.valueOf(args.get("name"));
-    recorder.trackNode(node);
-    if (command.equals("block-dirty-bitmap-add") && Boolean.TRUE.equals(args.get("disabled"))) {
+    boolean add = command.equals("block-dirty-bitmap-add");
+    if (add && Boolean.TRUE.equals(args.get("disabled")) && recorder.traces(node)) {
       recorder.notApplicable("bitmap '" + name + "' is added disabled");
     }
-    recorder.record(sim.engine(), "Clear", -1, name, "");
-  }
-
-  private void merge(Map<String, Object> args) {
-    String target = String.valueOf(args.get("target"));
-    recorder.trackNode(String.valueOf(args.get("node")));
-    Object sources = args.get("bitmaps");
-    List<?> list = sources instanceof List<?> l ? l : List.of();
-    for (int k = 0; k < list.size(); k++) {
-      if (!(list.get(k) instanceof String source)) {
-        recorder.notApplicable("a merge source on another node; BitmapSync models one node");
-        return;
-      }
-      if (k + 1 < list.size()) {
-        recorder.recordUnobserved("Merge", -1, target, source);
-      } else {
-        recorder.record(sim.engine(), "Merge", -1, target, source);
-      }
-    }
+    recorder.bitmapCleared(sim.engine(), node, name, add);
   }
 
   @SuppressWarnings("unchecked")
@@ -128,55 +115,68 @@ public final class TracingBackend implements Backend {
         && "grouped".equals(properties.get("completion-mode"));
   }
 
+  /**
+   * A transaction (or a lone blockdev-backup / drive-backup). The backups that take a bitmap of
+   * the traced node are BitmapSync jobs; others (no bitmap, other nodes) change no traced bitmap
+   * and are left out, unless they share a grouped completion with traced ones.
+   */
   private void transaction(List<Map<String, Object>> actions, boolean ok, boolean grouped) {
-    boolean backups = false;
-    java.util.TreeMap<String, List<String>> txn = new java.util.TreeMap<>();
+    TreeMap<String, List<String>> txn = new TreeMap<>();
+    boolean untrackedBackups = false;
+    boolean tracedBitmapActions = false;
     for (Map<String, Object> action : actions) {
       String type = String.valueOf(action.get("type"));
       @SuppressWarnings("unchecked")
       Map<String, Object> data = action.get("data") instanceof Map<?, ?> m
           ? (Map<String, Object>) m : Map.of();
+      String node = String.valueOf(data.get("node"));
       if (type.equals("blockdev-backup") || type.equals("drive-backup")) {
-        backups = true;
-        if (data.get("bitmap") == null) {
-          recorder.notApplicable("backup job '" + data.get("job-id")
-              + "' takes no bitmap; BitmapSync's jobs each take one");
-        } else {
-          recorder.trackNode(String.valueOf(data.get("device")));
-          String sync = String.valueOf(data.get("sync"));
-          Object mode = data.get("bitmap-mode");
-          if (sync.equals("incremental")) {
-            sync = "bitmap";
-          }
-          txn.put(String.valueOf(data.get("job-id")), List.of(String.valueOf(data.get("bitmap")),
-              sync, mode == null ? "on-success" : String.valueOf(mode)));
+        String device = String.valueOf(data.get("device"));
+        if (data.get("bitmap") == null || recorder.nodeName() == null
+            || !recorder.traces(device)) {
+          untrackedBackups = true;
+          continue;
         }
-      } else if (!ok && type.startsWith("block-dirty-bitmap")) {
-        continue;
-      } else if (type.equals("block-dirty-bitmap-add") || type.equals("block-dirty-bitmap-clear")) {
-        if (backups) {
-          recorder.notApplicable("bitmap actions after a backup in one transaction");
-        } else {
-          bitmapCommand(type, data);
+        String sync = String.valueOf(data.get("sync"));
+        Object mode = data.get("bitmap-mode");
+        txn.put(String.valueOf(data.get("job-id")), List.of(String.valueOf(data.get("bitmap")),
+            sync.equals("incremental") ? "bitmap" : sync,
+            mode == null ? "on-success" : String.valueOf(mode)));
+      } else if (type.equals("abort") || !type.startsWith("block-dirty-bitmap")) {
+        if (!type.equals("abort")) {
+          untrackedBackups = true; // another kind of action: it touches no traced bitmap
         }
-      } else {
-        recorder.notApplicable("transaction action '" + type + "' is outside BitmapSync");
+      } else if (ok && recorder.traces(node)) {
+        tracedBitmapActions = true; // a failed transaction's bitmap actions change nothing
       }
     }
-    if (!backups) {
+    if (!txn.isEmpty() && tracedBitmapActions) {
+      recorder.notApplicable("bitmap actions and backups with a bitmap in one transaction");
+    }
+    if (!txn.isEmpty() && grouped && untrackedBackups) {
+      recorder.notApplicable("a grouped transaction with jobs outside BitmapSync");
+    }
+    if (txn.isEmpty()) {
+      if (ok) {
+        bitmapActions(actions);
+      }
+      recorder.observeInternal(sim.engine());
       return;
     }
     // The jobs of a transaction are created, then started or (an action failed) aborted; their
     // later steps run in the event loop, and the command may already have run some of them.
-    if (grouped && txn.size() > 1) {
-      if (ok) {
-        recorder.grouped(txn.keySet());
-      }
-      txn.put(AbstractState.GROUPED, List.of());
-    }
     if (ok) {
+      for (Map.Entry<String, List<String>> job : txn.entrySet()) {
+        recorder.backupCreated(sim.engine(), job.getKey(), job.getValue().get(0),
+            job.getValue().get(1), false);
+      }
+      if (grouped && txn.size() > 1) {
+        recorder.grouped(txn.keySet());
+        txn.put(AbstractState.GROUPED, List.of());
+      }
       recorder.recordCreateTxn(txn);
       recorder.recordUnobserved("StartTxn", -1, "", "");
+      recorder.backupsStarted(sim.engine(), txn.keySet());
       recorder.record(sim.engine(), "Internal", -1, "", "");
     } else {
       AbstractState before = recorder.states().get(recorder.states().size() - 1);
@@ -184,18 +184,43 @@ public final class TracingBackend implements Backend {
       if (before.bitmaps() != null && now.sameObservation(before)) {
         return; // refused before any job was created, or aborted with nothing to show
       }
-      // Which of the jobs were created before the failing action is not logged.
+      // Which of the jobs were created before the failing action is not logged; the ids it may
+      // have used are named so that the trace's set of jobs holds them.
       recorder.recordUnobserved("CreateTxn", -1, "", "");
-      recorder.recordUnobserved("AbortTxn", -1, "", "");
+      recorder.recordAbortTxn(new TreeSet<>(txn.keySet()));
       recorder.record(sim.engine(), "Internal", -1, "", "");
     }
   }
 
-  private void verb(boolean ok, String action) {
-    if (ok) {
-      recorder.recordUnobserved(action, -1, "", "");
-      recorder.record(sim.engine(), "Internal", -1, "", "");
+  /** The bitmap actions of a successful transaction without traced backups, in order. */
+  private void bitmapActions(List<Map<String, Object>> actions) {
+    for (Map<String, Object> action : actions) {
+      String type = String.valueOf(action.get("type"));
+      @SuppressWarnings("unchecked")
+      Map<String, Object> data = action.get("data") instanceof Map<?, ?> m
+          ? (Map<String, Object>) m : Map.of();
+      String node = String.valueOf(data.get("node"));
+      switch (type) {
+        case "block-dirty-bitmap-add", "block-dirty-bitmap-clear" -> bitmapCommand(type, data);
+        case "block-dirty-bitmap-merge" -> recorder.merged(sim.engine(), node,
+            String.valueOf(data.get("target")),
+            data.get("bitmaps") instanceof List<?> l ? l : List.of());
+        case "block-dirty-bitmap-remove" -> recorder.bitmapRemoved(sim.engine(), node);
+        case "block-dirty-bitmap-enable", "block-dirty-bitmap-disable" -> {
+          if (recorder.traces(node)) {
+            recorder.notApplicable(type + " is outside BitmapSync (Checkpoints covers it)");
+          }
+        }
+        default -> { }
+      }
     }
+  }
+
+  private void verb(boolean ok, String action, Object jobId) {
+    if (ok && recorder.isTracked(String.valueOf(jobId))) {
+      recorder.recordUnobserved(action, -1, "", "");
+    }
+    recorder.record(sim.engine(), "Internal", -1, "", "");
   }
 
   @Override
@@ -210,32 +235,15 @@ public final class TracingBackend implements Backend {
     }
     boolean dirties = parsed.kind() == QemuIoCommand.Kind.WRITE
         || parsed.kind() == QemuIoCommand.Kind.DISCARD;
-    if (!dirties || outcome.error() != null) {
-      if (dirties) {
-        recorder.notApplicable("a failed guest write; BitmapSync's writes always succeed");
-      }
+    if (!dirties) {
       recorder.observeInternal(sim.engine());
-      return outcome;
+    } else if (outcome.error() != null) {
+      recorder.writeFailed(sim.engine(), node);
+      recorder.observeInternal(sim.engine());
+    } else {
+      recorder.written(sim.engine(), node, parsed.offset(), parsed.length());
     }
-    if (recorder.nodeName() != null && !recorder.nodeName().equals(node)) {
-      recorder.notApplicable("a write to node '" + node + "', not the traced '"
-          + recorder.nodeName() + "'");
-      return outcome;
-    }
-    writes(parsed.offset(), parsed.length());
     return outcome;
-  }
-
-  /**
-   * Records a guest write: the engine may have run job steps before and after it (the write
-   * takes virtual time), then each cluster is one BitmapSync Write.
-   */
-  void writes(long offset, long length) {
-    recorder.recordUnobserved("Internal", -1, "", "");
-    for (int cluster : recorder.clustersOf(offset, length)) {
-      recorder.recordUnobserved("Write", cluster, "", "");
-    }
-    recorder.record(sim.engine(), "Internal", -1, "", "");
   }
 
   @Override

@@ -42,6 +42,7 @@ final class GraphWalk {
   /** What a walk found. */
   record Result(int edges, int walked, Map<String, Integer> walkedPerAction,
       Map<String, Integer> unrealizablePerAction, Map<String, String> unrealizableReasons,
+      Map<String, Map<String, Integer>> unrealizablePerReason, List<StateGraph.Edge> walkedEdges,
       List<String> mismatches) {}
 
   private GraphWalk() {}
@@ -50,8 +51,10 @@ final class GraphWalk {
     TreeMap<String, Integer> walked = new TreeMap<>();
     TreeMap<String, Integer> unrealizable = new TreeMap<>();
     TreeMap<String, String> reasons = new TreeMap<>();
+    TreeMap<String, Map<String, Integer>> perReason = new TreeMap<>();
     graph.actions().forEach(action -> walked.put(action, 0));
     List<String> mismatches = new ArrayList<>();
+    List<StateGraph.Edge> walkedEdges = new ArrayList<>();
     int count = 0;
     for (StateGraph.Edge edge : graph.edges()) {
       List<StateGraph.Edge> path = new ArrayList<>(graph.shortestPathTo(edge.source()));
@@ -62,6 +65,8 @@ final class GraphWalk {
       } catch (Unrealizable e) {
         unrealizable.merge(edge.action(), 1, Integer::sum);
         reasons.putIfAbsent(edge.action(), e.getMessage());
+        perReason.computeIfAbsent(e.getMessage(), k -> new TreeMap<>())
+            .merge(edge.action(), 1, Integer::sum);
         continue;
       }
       StringBuilder trail = new StringBuilder();
@@ -74,6 +79,8 @@ final class GraphWalk {
       } catch (Unrealizable e) {
         unrealizable.merge(edge.action(), 1, Integer::sum);
         reasons.putIfAbsent(edge.action(), e.getMessage());
+        perReason.computeIfAbsent(e.getMessage(), k -> new TreeMap<>())
+            .merge(edge.action(), 1, Integer::sum);
         continue;
       } catch (RuntimeException e) {
         // The engine refused a step the spec takes: a mismatch, with the path that led there.
@@ -82,6 +89,7 @@ final class GraphWalk {
       }
       count++;
       walked.merge(edge.action(), 1, Integer::sum);
+      walkedEdges.add(edge);
       Object expected = model.project(graph.states().get(edge.target()));
       Object actual = model.abstractOf(sut);
       if (!Objects.equals(expected, actual) && mismatches.size() < 5) {
@@ -90,6 +98,7 @@ final class GraphWalk {
         mismatches.add(trail.toString());
       }
     }
-    return new Result(graph.edges().size(), count, walked, unrealizable, reasons, mismatches);
+    return new Result(graph.edges().size(), count, walked, unrealizable, reasons, perReason,
+        walkedEdges, mismatches);
   }
 }

@@ -99,6 +99,48 @@ class StateGraphTest {
   }
 
   @Test
+  void outgoingListsEachEdgeUnderItsSourceInFileOrder() {
+    int total = 0;
+    for (long id : graph.states().keySet()) {
+      List<StateGraph.Edge> out = graph.outgoing(id);
+      assertThat(out).allSatisfy(edge -> assertThat(edge.source()).isEqualTo(id));
+      assertThat(out).isEqualTo(graph.edges().stream().filter(e -> e.source() == id).toList());
+      total += out.size();
+    }
+    assertThat(total).isEqualTo(graph.edges().size());
+  }
+
+  @Test
+  void everyShortestPathIsAsShortAsABreadthFirstDistance() {
+    // Distances by an independent level-by-level search over the edge list.
+    Map<Long, Integer> distance = new java.util.HashMap<>();
+    Set<Long> frontier = new TreeSet<>();
+    graph.initialStates().forEach(s -> frontier.add(s.id()));
+    for (int level = 0; !frontier.isEmpty(); level++) {
+      for (long id : frontier) {
+        distance.put(id, level);
+      }
+      Set<Long> next = new TreeSet<>();
+      for (StateGraph.Edge e : graph.edges()) {
+        if (frontier.contains(e.source()) && !distance.containsKey(e.target())) {
+          next.add(e.target());
+        }
+      }
+      frontier.clear();
+      frontier.addAll(next);
+    }
+
+    assertThat(distance).hasSameSizeAs(graph.states());
+    distance.forEach((id, d) -> {
+      List<StateGraph.Edge> path = graph.shortestPathTo(id);
+      assertThat(path).as("path to %d", id).hasSize(d);
+      for (int i = 1; i < path.size(); i++) {
+        assertThat(path.get(i).source()).isEqualTo(path.get(i - 1).target());
+      }
+    });
+  }
+
+  @Test
   void loadsBitmapSyncAtModelBasedTestingBounds() {
     StateGraph small = StateGraph.load(SPECS, "BitmapSync", "BitmapSyncSmall.cfg", WORK);
 

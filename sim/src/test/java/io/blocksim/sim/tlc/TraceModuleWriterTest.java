@@ -27,7 +27,7 @@ class TraceModuleWriterTest {
             + ", seen |-> {\"bitmaps\", \"jobs\", \"successors\"}"
             + ", cluster |-> -1, bitmap |-> \"\", source |-> \"\""
             + ", txn |-> [logged |-> FALSE, grouped |-> FALSE, jobs |-> [x \\in {} |-> <<>>]]"
-            + ", failed |-> {}, cancelled |-> {}]")
+            + ", failed |-> {}, cancelled |-> {}, clusters |-> {}]")
         .endsWith(">>\n====\n");
   }
 
@@ -44,10 +44,10 @@ class TraceModuleWriterTest {
   void bindsTheSpecsConstantsToWhatTheTraceUses() {
     String config = TraceModuleWriter.configText(TraceTarget.BITMAP_SYNC, TRACE, 3);
 
-    assertThat(config).contains("Node = \"drive0\"\n").contains("Clusters = {0, 1, 2}\n")
+    assertThat(config).contains("Node = \"drive0\"\n").contains("Clusters <- TraceClusters\n")
         .contains("Bitmaps = {\"bitmap0\"}\n").contains("Jobs = {\"j1\"}\n")
         .contains("MaxWrites = 3\n").contains("Trace <- TraceLog\n")
-        .contains("INVARIANTS NoLostWrite OutcomeTable RestoreChain TraceNotAccepted\n");
+        .contains("INVARIANTS NoLostWrite OutcomeTable RestoreChain\n");
   }
 
   @Test
