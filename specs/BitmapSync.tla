@@ -49,9 +49,14 @@ VARIABLES
     frozen,      \* names of the bitmaps that have a successor (busy)
     jobs,        \* job id -> job record, status "null" when the job does not exist
     txns,        \* number of backup transactions so far
-    chain        \* ghost: bitmap name -> sequence of the backups made with it
+    chain,       \* ghost: bitmap name -> sequence of the backups made with it
+    disabled,    \* names of the disabled bitmaps (block-dirty-bitmap-disable): they record
+                 \* no write, nor do their successors (QEMU's successor takes the parent's
+                 \* state); changed only by the trace wrapper's Enable/Disable, so the model
+                 \* checked here has every bitmap enabled
+    blind        \* ghost: bitmaps disabled at some point since their chain last restarted
 
-vars == <<disk, writes, bitmaps, successors, frozen, jobs, txns, chain>>
+vars == <<disk, writes, bitmaps, successors, frozen, jobs, txns, chain, disabled, blind>>
 
 Outcomes == {"", "success", "failed", "cancelled", "aborted"}
 
@@ -76,6 +81,8 @@ Init ==
     /\ jobs = [j \in Jobs |-> NullJob]
     /\ txns = 0
     /\ chain = [b \in Bitmaps |-> <<>>]
+    /\ disabled = {}
+    /\ blind = {}
 
 \* While a transaction's jobs sit in "created" QEMU holds the drained section: nothing else runs.
 NoneCreated == \A j \in Jobs : jobs[j].status # "created"
@@ -95,11 +102,12 @@ Write(c) ==
     /\ jobs' = [j \in Jobs |-> SaveBeforeWrite(jobs[j], c)]
     /\ disk' = [disk EXCEPT ![c] = writes + 1]
     /\ writes' = writes + 1
-    /\ bitmaps' = [b \in Bitmaps |-> IF b \in frozen THEN bitmaps[b] ELSE bitmaps[b] \cup {c}]
+    /\ bitmaps' = [b \in Bitmaps |-> IF b \in frozen \cup disabled THEN bitmaps[b]
+                                   ELSE bitmaps[b] \cup {c}]
     /\ successors' = [b \in Bitmaps |->
-                        IF b \in frozen /\ BUG # "successor-not-recording"
+                        IF b \in frozen \ disabled /\ BUG # "successor-not-recording"
                         THEN successors[b] \cup {c} ELSE successors[b]]
-    /\ UNCHANGED <<frozen, txns, chain>>
+    /\ UNCHANGED <<disabled, blind, frozen, txns, chain>>
 
 -----------------------------------------------------------------------------
 (* Transactions: blockdev-backup actions, prepared together, then started or aborted. *)
@@ -124,7 +132,7 @@ CreateTxn(group, grouped) ==
                             !.copy = IF BUG = "copy-bitmap-from-sync" THEN bitmaps[bm[j]]
                                      ELSE Clusters]]
     /\ txns' = txns + 1
-    /\ UNCHANGED <<disk, writes, bitmaps, successors, chain>>
+    /\ UNCHANGED <<disabled, blind, disk, writes, bitmaps, successors, chain>>
 
 \* What run() leaves in the copy bitmap before the first copy (§6.3).
 InitialCopy(job) ==
@@ -138,7 +146,7 @@ StartTxn ==
                  IF jobs[j].status = "created"
                  THEN [jobs[j] EXCEPT !.status = "running", !.copy = InitialCopy(jobs[j])]
                  ELSE jobs[j]]
-    /\ UNCHANGED <<disk, writes, bitmaps, successors, frozen, txns, chain>>
+    /\ UNCHANGED <<disabled, blind, disk, writes, bitmaps, successors, frozen, txns, chain>>
 
 -----------------------------------------------------------------------------
 (* The end of a job: QEMU's mechanism (§2.5, §6.6), with the planted bugs. *)
@@ -167,7 +175,10 @@ Conclude(ended, outcomeOf(_)) ==
                   IF b \in touched
                   THEN Append(chain[b], [target |-> jobs[jobOf(b)].target,
                                          pit |-> jobs[jobOf(b)].pit,
-                                         ok |-> outcomeOf(jobOf(b)) = "success"])
+                                         \* a backup with a bitmap that missed
+                                         \* writes (disabled) restores nothing whole
+                                         ok |-> outcomeOf(jobOf(b)) = "success"
+                                                /\ b \notin blind])
                   ELSE chain[b]]
     /\ jobs' = [j \in Jobs |->
                  IF j \notin ended THEN jobs[j]
@@ -182,13 +193,13 @@ AbortTxn ==
         outcomeOf(j) == "aborted"
     IN /\ created # {}
        /\ Conclude(created, outcomeOf)
-       /\ UNCHANGED <<disk, writes, txns>>
+       /\ UNCHANGED <<disabled, blind, disk, writes, txns>>
 
 Copy(j, c) ==
     /\ jobs[j].status = "running"
     /\ c \in jobs[j].copy
     /\ jobs' = [jobs EXCEPT ![j].target = (c :> disk[c]) @@ @, ![j].copy = @ \ {c}]
-    /\ UNCHANGED <<disk, writes, bitmaps, successors, frozen, txns, chain>>
+    /\ UNCHANGED <<disabled, blind, disk, writes, bitmaps, successors, frozen, txns, chain>>
 
 \* run() returned 0: waiting until every member of the job-transaction is done, then pending.
 CopyDone(j) ==
@@ -200,7 +211,7 @@ CopyDone(j) ==
                   THEN [k \in Jobs |-> IF k \in jobs[j].group
                                        THEN [jobs[k] EXCEPT !.status = "pending"] ELSE jobs[k]]
                   ELSE [jobs EXCEPT ![j].status = "waiting"]
-       /\ UNCHANGED <<disk, writes, bitmaps, successors, frozen, txns, chain>>
+       /\ UNCHANGED <<disabled, blind, disk, writes, bitmaps, successors, frozen, txns, chain>>
 
 \* The members of a job-transaction that have not ended yet.
 Live(group) == {k \in group : jobs[k].status \in {"running", "waiting", "pending"}}
@@ -212,7 +223,7 @@ Fail(j) ==
     IN /\ jobs[j].status = "running"
        /\ jobs[j].copy # {}
        /\ Conclude(Live(jobs[j].group), outcomeOf)
-       /\ UNCHANGED <<disk, writes, txns>>
+       /\ UNCHANGED <<disabled, blind, disk, writes, txns>>
 
 \* job-cancel or block-job-cancel; backup treats every cancel as force (§5.5), so both end the
 \* same way; force is kept as a parameter so that both verbs appear as edges.
@@ -221,20 +232,20 @@ Cancel(j, force) ==
     IN /\ force \in BOOLEAN
        /\ jobs[j].status \in {"running", "waiting", "pending"}
        /\ Conclude(Live(jobs[j].group), outcomeOf)
-       /\ UNCHANGED <<disk, writes, txns>>
+       /\ UNCHANGED <<disabled, blind, disk, writes, txns>>
 
 \* job-finalize (or auto-finalize): one member finalizes the whole job-transaction.
 Finalize(j) ==
     LET outcomeOf(k) == "success"
     IN /\ jobs[j].status = "pending"
        /\ Conclude(jobs[j].group, outcomeOf)
-       /\ UNCHANGED <<disk, writes, txns>>
+       /\ UNCHANGED <<disabled, blind, disk, writes, txns>>
 
 \* job-dismiss (or auto-dismiss): the job disappears and its id may be used again.
 Dismiss(j) ==
     /\ jobs[j].status = "concluded"
     /\ jobs' = [jobs EXCEPT ![j] = NullJob]
-    /\ UNCHANGED <<disk, writes, bitmaps, successors, frozen, txns, chain>>
+    /\ UNCHANGED <<disabled, blind, disk, writes, bitmaps, successors, frozen, txns, chain>>
 
 \* The bounds are used up and every job is gone: the model stops here. Any other state
 \* without a successor is a stuck job, which TLC reports as a deadlock.
@@ -264,6 +275,8 @@ TypeOK ==
     /\ bitmaps \in [Bitmaps -> SUBSET Clusters]
     /\ successors \in [Bitmaps -> SUBSET Clusters]
     /\ frozen \subseteq Bitmaps
+    /\ disabled \subseteq Bitmaps
+    /\ blind \subseteq Bitmaps
     /\ \A j \in Jobs : jobs[j].status \in {"null", "created", "running", "waiting", "pending",
                                            "concluded"}
     /\ \A j \in Jobs : jobs[j].outcome \in Outcomes
@@ -277,9 +290,10 @@ Restore(backups, k) ==
         IN IF holders = {} THEN 0 ELSE backups[Max(holders)].target[c]]
 
 \* No write after a backup's point in time is lost: a cluster whose data the chain of backups
-\* made with bitmap b does not hold is dirty in b or in its successor.
+\* made with bitmap b does not hold is dirty in b or in its successor (unless b was disabled:
+\* then it is meant to miss writes).
 NoLostWrite ==
-    \A b \in Bitmaps :
+    \A b \in Bitmaps \ blind :
         LET restored == Restore(chain[b], Len(chain[b]))
         IN {c \in Clusters : disk[c] # restored[c]} \subseteq bitmaps[b] \cup successors[b]
 

@@ -32,6 +32,8 @@
 (*              (the user starts from a full copy), so that the           *)
 (*              invariants keep their meaning;                            *)
 (*   Merge    - block-dirty-bitmap-merge: dst := dst \cup src;            *)
+(*   Enable,  - block-dirty-bitmap-enable / -disable (and add, which makes *)
+(*   Disable    an enabled bitmap unless disabled:true): bitmap named;     *)
 (*   Internal - any number (zero or more) of steps the engine takes on its *)
 (*              own: CopyDone, Fail, Cancel, and auto Finalize, Dismiss;  *)
 (*              the states in between are not observed.  Copies are       *)
@@ -89,14 +91,28 @@ Clear(b) ==
     /\ b \notin frozen
     /\ bitmaps' = [bitmaps EXCEPT ![b] = {}]
     /\ chain' = [chain EXCEPT ![b] = <<[target |-> disk, pit |-> disk, ok |-> TRUE]>>]
-    /\ UNCHANGED <<disk, writes, successors, frozen, jobs, txns>>
+    /\ blind' = IF b \in disabled THEN blind ELSE blind \ {b}
+    /\ UNCHANGED <<disk, writes, successors, frozen, jobs, txns, disabled>>
+
+\* block-dirty-bitmap-enable / -disable (refused on a busy bitmap; either may repeat). A
+\* disabled bitmap misses writes, so NoLostWrite no longer holds for it until it is cleared.
+Enable(b) ==
+    /\ b \notin frozen
+    /\ disabled' = disabled \ {b}
+    /\ UNCHANGED <<disk, writes, bitmaps, successors, frozen, jobs, txns, chain, blind>>
+
+Disable(b) ==
+    /\ b \notin frozen
+    /\ disabled' = disabled \cup {b}
+    /\ blind' = blind \cup {b}
+    /\ UNCHANGED <<disk, writes, bitmaps, successors, frozen, jobs, txns, chain>>
 
 \* block-dirty-bitmap-merge (QEMU refuses a busy destination or source).
 Merge(src, dst) ==
     /\ src # dst
     /\ {src, dst} \cap frozen = {}
     /\ bitmaps' = [bitmaps EXCEPT ![dst] = @ \cup bitmaps[src]]
-    /\ UNCHANGED <<disk, writes, successors, frozen, jobs, txns, chain>>
+    /\ UNCHANGED <<disk, writes, successors, frozen, jobs, txns, chain, disabled, blind>>
 
 \* What the engine does on its own, between two commands; e.failed names the jobs that failed.
 InternalStep(e) ==
@@ -111,7 +127,7 @@ CopyAll(j, S) ==
     /\ jobs[j].status = "running"
     /\ S \subseteq jobs[j].copy
     /\ jobs' = [jobs EXCEPT ![j].target = [c \in S |-> disk[c]] @@ @, ![j].copy = @ \ S]
-    /\ UNCHANGED <<disk, writes, bitmaps, successors, frozen, txns, chain>>
+    /\ UNCHANGED <<disk, writes, bitmaps, successors, frozen, txns, chain, disabled, blind>>
 
 ResetAll ==
     /\ disk' = [c \in Clusters |-> 0]
@@ -122,6 +138,8 @@ ResetAll ==
     /\ jobs' = [j \in Jobs |-> NullJob]
     /\ txns' = 0
     /\ chain' = [b \in Bitmaps |-> <<>>]
+    /\ disabled' = {}
+    /\ blind' = {}
 
 Step(e) ==
     LET a == e.action IN
@@ -129,6 +147,8 @@ Step(e) ==
     \/ a = "Stutter" /\ UNCHANGED vars
     \/ a = "Write" /\ \E c \in Clusters : e.cluster \in {-1, c} /\ Write(c)
     \/ a = "Clear" /\ \E b \in Named(e.bitmap) : Clear(b)
+    \/ a = "Enable" /\ \E b \in Named(e.bitmap) : Enable(b)
+    \/ a = "Disable" /\ \E b \in Named(e.bitmap) : Disable(b)
     \/ a = "Merge" /\ \E s \in Named(e.source), d \in Named(e.bitmap) : Merge(s, d)
     \/ a = "Internal" /\ (InternalStep(e) \/ UNCHANGED vars)
     \/ a = "Reset" /\ ResetAll

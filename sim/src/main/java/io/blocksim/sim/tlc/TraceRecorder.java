@@ -29,11 +29,11 @@ import java.util.TreeSet;
  *
  * <p>The trace is a projection of the run onto BitmapSync: one node (the first that gets a named
  * bitmap), its bitmaps, the guest writes to it, and the backup jobs that take one of its bitmaps.
- * Everything else (bitmaps and writes of other nodes, backups without a bitmap, blockdev-create
- * jobs) leaves these untouched and is left out. A run whose traced part leaves the vocabulary (a
- * disabled bitmap, a stream job writing into the node, a bitmap granularity other than the
- * job's copy cluster, ...) is marked not applicable, with the reason, and is never reported as
- * validated.
+ * Everything else (bitmaps and writes of other nodes, bitmaps of another granularity, backups
+ * without a bitmap, blockdev-create jobs) leaves these untouched and is left out. A run whose
+ * traced part leaves the vocabulary (a stream job writing into the node, a job copy cluster other
+ * than the bitmap granularity, a crash, ...) is marked not applicable, with the reason, and is
+ * never reported as validated.
  *
  * <p>Copies are logged, not guessed: after every observation the recorder compares each job's
  * remaining copy set (its copy bitmap and the tasks in flight, which may still fail) with the
@@ -82,6 +82,8 @@ public final class TraceRecorder {
   private final TreeSet<String> failedWriteNodes = new TreeSet<>();
   /** The clusters the trace has written: BitmapSync's {@code Allocated}. */
   private final TreeSet<Integer> written = new TreeSet<>();
+  /** The bitmaps of the traced node left out: their granularity is not the traced one. */
+  private final TreeSet<String> otherGranularity = new TreeSet<>();
   /** The bitmaps the trace has added: any other that shows up was loaded from an image. */
   private final TreeSet<String> added = new TreeSet<>();
 
@@ -145,17 +147,50 @@ public final class TraceRecorder {
    * traced node (the first node with a bitmap becomes it) it is a Clear. Bitmaps of other nodes
    * are not traced.
    */
-  public void bitmapCleared(Engine engine, String node, String name, boolean add) {
+  public void bitmapCleared(Engine engine, String node, String name, boolean add,
+      boolean addDisabled) {
     if (!traces(node)) {
       return;
     }
     if (nodeName == null) {
       startTracing(engine, node, name);
     }
-    if (add) {
-      added.add(name);
+    BlockNode traced = engine.graph().find(node);
+    DirtyBitmap bitmap = traced == null ? null : traced.bitmap(name);
+    if (bitmap != null && bitmap.granularityBytes() != granularity) {
+      // Bitmaps do not interact unless merged: one of another cluster size is left out.
+      otherGranularity.add(name);
+      return;
     }
-    record(engine, "Clear", -1, name, "");
+    if (!add) {
+      record(engine, "Clear", -1, name, "");
+      return;
+    }
+    added.add(name);
+    // A new bitmap is enabled unless added disabled; the spec may still hold the state of a
+    // removed bitmap of the same name.
+    if (addDisabled) {
+      recordUnobserved("Clear", -1, name, "");
+      record(engine, "Disable", -1, name, "");
+    } else {
+      recordUnobserved("Enable", -1, name, "");
+      record(engine, "Clear", -1, name, "");
+    }
+  }
+
+  /** A block-dirty-bitmap-enable or -disable of bitmap {@code name} on {@code node} succeeded. */
+  public void enabled(Engine engine, String node, String name, boolean enable) {
+    if (traces(node) && nodeName != null && !otherGranularity.contains(name)) {
+      record(engine, enable ? "Enable" : "Disable", -1, name, "");
+    }
+  }
+
+  /**
+   * Returns whether bitmap {@code name} is left out of the trace (its granularity is not the
+   * traced one's); a backup that takes it is then not a BitmapSync job.
+   */
+  public boolean leavesOut(String name) {
+    return otherGranularity.contains(name);
   }
 
   /** A block-dirty-bitmap-remove succeeded: the bitmap is no longer observed. */
@@ -171,6 +206,10 @@ public final class TraceRecorder {
    */
   public void merged(Engine engine, String node, String target, List<?> sources) {
     if (!traces(node) || nodeName == null) {
+      return;
+    }
+    if (otherGranularity.contains(target) || sources.stream().anyMatch(otherGranularity::contains)) {
+      notApplicable("a merge between bitmaps of different granularities");
       return;
     }
     for (int k = 0; k < sources.size(); k++) {
@@ -324,6 +363,8 @@ public final class TraceRecorder {
     SortedSet<Integer> bitmapNow = last.bitmaps() == null || bitmapEmptied ? new TreeSet<>()
         : last.bitmaps().getOrDefault(bitmap, new TreeSet<>());
     tracked.put(jobId, new TrackedJob(job, sync, bitmapNow));
+    // An id used again belongs to a new job: the group of the old one no longer holds it.
+    groups.removeIf(group -> group.contains(jobId));
     BlockCopy copy = job.blockCopy();
     if (copy != null && copy.clusterSize() != granularity) {
       notApplicable("job '" + jobId + "' copies clusters of " + copy.clusterSize()
@@ -577,7 +618,7 @@ public final class TraceRecorder {
     if (node != null) {
       builder.node(nodeName);
       for (DirtyBitmap bitmap : node.bitmaps()) {
-        if (bitmap.isAnonymous()) {
+        if (bitmap.isAnonymous() || otherGranularity.contains(bitmap.name())) {
           continue;
         }
         if (!added.contains(bitmap.name())) {
@@ -590,9 +631,6 @@ public final class TraceRecorder {
         builder.bitmap(bitmap.name(), clusters(bitmap).toArray(Integer[]::new));
         if (bitmap.hasSuccessor()) {
           builder.successor(bitmap.name(), clusters(bitmap.successor()).toArray(Integer[]::new));
-        } else if (bitmap.disabled()) {
-          notApplicable("bitmap '" + bitmap.name() + "' is disabled; BitmapSync's bitmaps are "
-              + "always enabled (Checkpoints covers enable/disable)");
         }
       }
     } else if (nodeName != null && ended == null) {

@@ -10,7 +10,8 @@ public enum TraceTarget {
       "BitmapSync",
       "BitmapSyncTrace",
       Set.of("", "Stutter", "Write", "CreateTxn", "StartTxn", "AbortTxn", "Copy", "CopyDone",
-          "Fail", "Cancel", "Finalize", "Dismiss", "Clear", "Merge", "Internal", "Reset"),
+          "Fail", "Cancel", "Finalize", "Dismiss", "Clear", "Merge", "Enable", "Disable",
+          "Internal", "Reset"),
       List.of("NoLostWrite", "OutcomeTable", "RestoreChain")),
 
   /** Job statuses and verbs: {@code specs/JobLifecycle.tla}. */

@@ -72,8 +72,9 @@ public final class TracingBackend implements Backend {
         }
       }
       case "block-dirty-bitmap-enable", "block-dirty-bitmap-disable" -> {
-        if (ok && recorder.traces(node)) {
-          recorder.notApplicable(command + " is outside BitmapSync (Checkpoints covers it)");
+        if (ok) {
+          recorder.enabled(sim.engine(), node, String.valueOf(args.get("name")),
+              command.equals("block-dirty-bitmap-enable"));
         }
       }
       case "blockdev-backup", "drive-backup" -> transaction(List.of(Map.of("type", command,
@@ -98,10 +99,8 @@ public final class TracingBackend implements Backend {
     String node = String.valueOf(args.get("node"));
     String name = String.valueOf(args.get("name"));
     boolean add = command.equals("block-dirty-bitmap-add");
-    if (add && Boolean.TRUE.equals(args.get("disabled")) && recorder.traces(node)) {
-      recorder.notApplicable("bitmap '" + name + "' is added disabled");
-    }
-    recorder.bitmapCleared(sim.engine(), node, name, add);
+    recorder.bitmapCleared(sim.engine(), node, name, add,
+        add && Boolean.TRUE.equals(args.get("disabled")));
   }
 
   @SuppressWarnings("unchecked")
@@ -133,7 +132,7 @@ public final class TracingBackend implements Backend {
       if (type.equals("blockdev-backup") || type.equals("drive-backup")) {
         String device = String.valueOf(data.get("device"));
         if (data.get("bitmap") == null || recorder.nodeName() == null
-            || !recorder.traces(device)) {
+            || !recorder.traces(device) || recorder.leavesOut(String.valueOf(data.get("bitmap")))) {
           untrackedBackups = true;
           continue;
         }
@@ -207,9 +206,8 @@ public final class TracingBackend implements Backend {
             data.get("bitmaps") instanceof List<?> l ? l : List.of());
         case "block-dirty-bitmap-remove" -> recorder.bitmapRemoved(sim.engine(), node);
         case "block-dirty-bitmap-enable", "block-dirty-bitmap-disable" -> {
-          if (recorder.traces(node)) {
-            recorder.notApplicable(type + " is outside BitmapSync (Checkpoints covers it)");
-          }
+          recorder.enabled(sim.engine(), node, String.valueOf(data.get("name")),
+              type.equals("block-dirty-bitmap-enable"));
         }
         default -> { }
       }

@@ -17,7 +17,7 @@ import java.util.function.Consumer;
 
 /**
  * A random workload for trace validation, driven directly on the simulator: guest writes, bitmap
- * add / clear / merge, backup transactions (one or two jobs, grouped or not, sync bitmap or
+ * add / clear / merge / enable / disable, backup transactions (one or two jobs, grouped or not, sync bitmap or
  * full, every bitmap-mode, auto-finalize and auto-dismiss on or off, some
  * aborted by a failing action), read faults injected by blkdebug, cancels, finalize, dismiss,
  * and time passing. A disk of {@link #CLUSTERS} clusters keeps the trace checks small.
@@ -120,6 +120,10 @@ final class GeneratedWorkload {
       job("job-finalize", jobIn(JobStatus.PENDING));
     } else if (pick < 80) {
       job("job-dismiss", jobIn(JobStatus.CONCLUDED));
+    } else if (pick < 86) {
+      // Refused on a bitmap a backup holds (busy); a disabled bitmap misses the writes.
+      qmp(prng.nextInt(2) == 0 ? "block-dirty-bitmap-disable" : "block-dirty-bitmap-enable",
+          "node", "drive0", "name", prng.pick(BITMAPS));
     } else {
       long ns = 1 + prng.nextLong(2_000_000L);
       log.add("advance " + ns);

@@ -6,6 +6,7 @@ import io.blocksim.model.qmp.Json;
 import io.blocksim.sim.backend.SimBackend;
 import io.blocksim.sim.runner.Backend;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Tag;
@@ -40,23 +41,40 @@ class TraceValidationTest {
 
     String line = TraceValidation.writeTrace(backend, WORK.resolve("out"), "case-a");
 
-    assertThat(line).startsWith("case-a: ").contains("(6 states; spec BitmapSync)");
+    assertThat(line).startsWith("case-a: ").contains("(7 states; spec BitmapSync)");
     TracingBackend tracing = (TracingBackend) backend;
     TraceVerdict verdict = TraceChecker.check(TraceTarget.BITMAP_SYNC,
         tracing.recorder().states(), 4, SPECS, WORK);
     assertThat(verdict.kind()).as(verdict.tlc().output()).isEqualTo(TraceVerdict.Kind.ACCEPTED);
-    assertThat(tracing.recorder().states().get(5).bitmaps()).containsEntry("b0",
+    assertThat(tracing.recorder().states().get(6).bitmaps()).containsEntry("b0",
         new java.util.TreeSet<>(java.util.List.of(1, 2)));
   }
 
   @Test
-  void aRunWithADisabledBitmapIsReportedNotApplicable() throws Exception {
+  void aDisabledBitmapMissesWritesAndTheTraceIsAccepted() throws Exception {
     Backend backend = smallDisk();
     backend.qmp("block-dirty-bitmap-disable", Json.object("node", "drive0", "name", "b0"));
+    backend.io("drive0", "write -P 0x11 0 65536");
+    backend.qmp("block-dirty-bitmap-enable", Json.object("node", "drive0", "name", "b0"));
+    backend.io("drive0", "write -P 0x22 65536 65536");
+
+    TracingBackend tracing = (TracingBackend) backend;
+    List<AbstractState> states = tracing.recorder().states();
+    TraceVerdict verdict = TraceChecker.check(TraceTarget.BITMAP_SYNC, states, 4, SPECS, WORK);
+
+    assertThat(verdict.kind()).as(verdict.tlc().output()).isEqualTo(TraceVerdict.Kind.ACCEPTED);
+    assertThat(states.get(states.size() - 1).bitmaps()).containsEntry("b0",
+        new java.util.TreeSet<>(List.of(1)));
+  }
+
+  @Test
+  void aRunWithAProcessCrashIsReportedNotApplicable() throws Exception {
+    Backend backend = smallDisk();
+    backend.crashProcess();
 
     String line = TraceValidation.writeTrace(backend, WORK.resolve("out"), "case-b");
 
-    assertThat(line).isEqualTo("case-b: not applicable: block-dirty-bitmap-disable is outside "
-        + "BitmapSync (Checkpoints covers it)");
+    assertThat(line).isEqualTo("case-b: not applicable: a process crash; BitmapSync has no "
+        + "crashes");
   }
 }
