@@ -115,6 +115,16 @@ public final class TraceRecorder {
     return notApplicable;
   }
 
+  /**
+   * Ends the trace here: what follows is outside BitmapSync (a crash, a failed write), what came
+   * before is still a behaviour to validate. The first reason is kept.
+   */
+  public void endHere(String reason) {
+    if (ended == null && notApplicable == null) {
+      ended = reason;
+    }
+  }
+
   /** Returns why the trace ended before the run did, or null when it did not. */
   public String endedEarly() {
     return ended;
@@ -243,7 +253,8 @@ public final class TraceRecorder {
       return;
     }
     if (failedWriteNodes.contains(node)) {
-      notApplicable("a failed guest write; BitmapSync's writes always succeed");
+      notApplicable("a failed guest write before the first bitmap; BitmapSync's writes always "
+          + "succeed");
     }
     // The writes made before the bitmap existed dirty nothing, but they are the spec's disk:
     // sync=top copies what they allocated.
@@ -295,8 +306,8 @@ public final class TraceRecorder {
   public void writeFailed(Engine engine, String node) {
     if (nodeName == null) {
       failedWriteNodes.add(node);
-    } else if (writesThrough(engine, node) || node.equals(nodeName)) {
-      notApplicable("a failed guest write; BitmapSync's writes always succeed");
+    } else if (writesThrough(engine, node) || isTracedOrFilterAbove(engine, node)) {
+      endHere("a guest write failed (BitmapSync's writes always succeed)");
     }
   }
 
@@ -635,7 +646,7 @@ public final class TraceRecorder {
       }
     } else if (nodeName != null && ended == null) {
       // Removing the node ends its bitmaps' story; what came before is still a valid trace.
-      ended = "node '" + nodeName + "' was removed";
+      endHere("node '" + nodeName + "' was removed");
     }
     return builder.build();
   }

@@ -27,6 +27,8 @@ public final class TracingBackend implements Backend {
 
   private final SimBackend sim;
   private final TraceRecorder recorder;
+  /** The number of engine events before the command being traced. */
+  private int eventsBeforeCommand;
 
   public TracingBackend(SimBackend sim) {
     this.sim = sim;
@@ -51,6 +53,7 @@ public final class TracingBackend implements Backend {
   @Override
   public Map<String, Object> qmp(String command, Map<String, Object> args) throws StepException {
     recorder.observeInternal(sim.engine());
+    eventsBeforeCommand = sim.engine().events().size();
     Map<String, Object> reply = sim.qmp(command, args);
     boolean ok = !reply.containsKey("error");
     String node = String.valueOf(args.get("node"));
@@ -183,10 +186,27 @@ public final class TracingBackend implements Backend {
       if (before.bitmaps() != null && now.sameObservation(before)) {
         return; // refused before any job was created, or aborted with nothing to show
       }
-      // Which of the jobs were created before the failing action is not logged; the ids it may
-      // have used are named so that the trace's set of jobs holds them.
-      recorder.recordUnobserved("CreateTxn", -1, "", "");
-      recorder.recordAbortTxn(new TreeSet<>(txn.keySet()));
+      // The jobs the transaction created before its failing action announced themselves
+      // (JOB_STATUS_CHANGE to created); logging them spares the check a guess at every subset.
+      TreeSet<String> created = new TreeSet<>();
+      List<QmpEvent> events = sim.engine().events();
+      for (QmpEvent event : events.subList(eventsBeforeCommand, events.size())) {
+        if (event.event().equals("JOB_STATUS_CHANGE")
+            && "created".equals(event.data().get("status"))) {
+          created.add(String.valueOf(event.data().get("id")));
+        }
+      }
+      txn.keySet().retainAll(created);
+      if (txn.isEmpty()) {
+        recorder.recordUnobserved("CreateTxn", -1, "", "");
+      } else {
+        if (grouped && txn.size() > 1) {
+          txn.put(AbstractState.GROUPED, List.of());
+        }
+        recorder.recordCreateTxn(txn);
+      }
+      created.retainAll(txn.keySet());
+      recorder.recordAbortTxn(created);
       recorder.record(sim.engine(), "Internal", -1, "", "");
     }
   }
@@ -272,13 +292,15 @@ public final class TracingBackend implements Backend {
 
   @Override
   public void crashProcess() throws StepException {
-    recorder.notApplicable("a process crash; BitmapSync has no crashes");
+    recorder.observeInternal(sim.engine());
+    recorder.endHere("the process crashed (BitmapSync has no crashes)");
     sim.crashProcess();
   }
 
   @Override
   public void crashPower() throws StepException {
-    recorder.notApplicable("a power cut; BitmapSync has no crashes");
+    recorder.observeInternal(sim.engine());
+    recorder.endHere("the power was cut (BitmapSync has no crashes)");
     sim.crashPower();
   }
 

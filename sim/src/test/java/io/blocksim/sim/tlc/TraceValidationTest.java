@@ -68,13 +68,19 @@ class TraceValidationTest {
   }
 
   @Test
-  void aRunWithAProcessCrashIsReportedNotApplicable() throws Exception {
+  void aProcessCrashEndsTheTraceAndWhatCameBeforeIsValidated() throws Exception {
     Backend backend = smallDisk();
+    backend.io("drive0", "write -P 0x11 0 65536");
     backend.crashProcess();
 
     String line = TraceValidation.writeTrace(backend, WORK.resolve("out"), "case-b");
 
-    assertThat(line).isEqualTo("case-b: not applicable: a process crash; BitmapSync has no "
-        + "crashes");
+    assertThat(line).startsWith("case-b: ")
+        .endsWith("; the trace ends where the process crashed (BitmapSync has no crashes))");
+    List<AbstractState> states = ((TracingBackend) backend).recorder().states();
+    TraceVerdict verdict = TraceChecker.check(TraceTarget.BITMAP_SYNC, states, 4, SPECS, WORK);
+    assertThat(verdict.kind()).as(verdict.tlc().output()).isEqualTo(TraceVerdict.Kind.ACCEPTED);
+    assertThat(states.get(states.size() - 1).bitmaps()).containsEntry("b0",
+        new java.util.TreeSet<>(List.of(0)));
   }
 }
