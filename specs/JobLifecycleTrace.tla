@@ -39,7 +39,7 @@
 (*                 was cancelled in created) is dismissed at once, whatever *)
 (*                 auto-dismiss (job_conclude_locked: auto_dismiss ||      *)
 (*                 !job_started);                                          *)
-(*   Complete    - also a second job-complete, which QEMU accepts (below). *)
+(*   Complete    - also a second job-complete, which QEMU accepts.        *)
 (*   Refused     - QEMU refused `verb` for `job`: nothing changes, and the *)
 (*                 spec must refuse it too (its action is not ENABLED);    *)
 (*   Reset       - every variable back to Init: the process was killed     *)
@@ -69,25 +69,13 @@ Matches(jb, e) ==
 Logged(e, f, all) == IF f \in DOMAIN e THEN {e[f]} ELSE all
 JobsOf(e) == IF "job" \in DOMAIN e /\ e.job # "" THEN {e.job} ELSE Jobs
 
-\* QEMU 7.2 accepts job-complete again while the mirror is still ready or standby: neither
-\* job_complete_locked nor mirror_complete looks at should_complete (checked on QEMU: two
-\* job-complete on a standby mirror both return {}). JobLifecycle's Complete refuses the second
-\* (~completeRequested); this is the same verb, accepted, changing nothing.
-CompleteAgain(j) ==
-    /\ jobs[j].type = "mirror"
-    /\ jobs[j].status \in {"ready", "standby"}
-    /\ ~jobs[j].cancelled /\ ~jobs[j].softCancelled
-    /\ jobs[j].completeRequested
-    /\ Accept(j, "complete")
-    /\ UNCHANGED <<jobs, lastTransition>>
-
 \* The spec's action for a QMP verb (QEMU's verbs as JobLifecycle names them).
 VerbAction(verb, j, force) ==
     CASE verb = "cancel"    -> Cancel(j, force)
       [] verb = "pause"     -> Pause(j)
       [] verb = "resume"    -> Resume(j)
       [] verb = "set-speed" -> SetSpeed(j)
-      [] verb = "complete"  -> Complete(j) \/ CompleteAgain(j)
+      [] verb = "complete"  -> Complete(j)
       [] verb = "finalize"  -> Finalize(j)
       [] verb = "dismiss"   -> Dismiss(j)
 
@@ -126,7 +114,7 @@ Step(e) ==
     \/ a = "Pause" /\ \E j \in JobsOf(e) : Pause(j)
     \/ a = "Resume" /\ \E j \in JobsOf(e) : Resume(j)
     \/ a = "SetSpeed" /\ \E j \in JobsOf(e) : SetSpeed(j)
-    \/ a = "Complete" /\ \E j \in JobsOf(e) : Complete(j) \/ CompleteAgain(j)
+    \/ a = "Complete" /\ \E j \in JobsOf(e) : Complete(j)
     \/ a = "Finalize" /\ \E j \in JobsOf(e) : Finalize(j)
     \/ a = "Dismiss" /\ \E j \in JobsOf(e) : Dismiss(j)
     \/ a = "Cancel" /\ \E j \in JobsOf(e), force \in Logged(e, "force", BOOLEAN) : Cancel(j, force)
