@@ -224,18 +224,7 @@ public final class BlockCopy {
         }
         if (!pooled) {
           // QEMU runs a lone task directly in the call coroutine and stops on its failure.
-          busyTasks++;
-          startTask(task, () -> {
-            busyTasks--;
-            if (task.result < 0) {
-              poolStatus = task.result;
-            }
-            if (poolStatus < 0) {
-              finishPass();
-            } else {
-              dirtyClustersLoop();
-            }
-          });
+          startLoneTask(task);
           return;
         }
         if (busyTasks >= maxWorkers) {
@@ -270,6 +259,11 @@ public final class BlockCopy {
         return;
       }
       rateLimit.calculateDelay(engine.scheduler().nowNs(), task.bytes);
+      startLoneTask(task);
+    }
+
+    /** Runs one task in the call itself; the loop goes on when it is done, or stops on error. */
+    private void startLoneTask(Task task) {
       busyTasks++;
       startTask(task, () -> {
         busyTasks--;

@@ -11,8 +11,6 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Trace validation of job lifecycles against JobLifecycle: the hooks {@code blocksim run
@@ -23,7 +21,6 @@ import java.util.regex.Pattern;
 public final class JobTraceValidation {
   private static final AtomicLong WRITTEN = new AtomicLong();
   private static final AtomicLong CHECKED = new AtomicLong();
-  private static final Pattern MATCHED = Pattern.compile("<<\"TraceMatched\", (\\d+)>>");
 
   private JobTraceValidation() {}
 
@@ -101,41 +98,14 @@ public final class JobTraceValidation {
     }
     TlcResult result = TlcRunner.run(List.of(traceDir, specsDir), module, written.configFile(),
         workDir, List.of("-deadlock"));
-    TraceVerdict verdict = verdictOf(result);
+    TraceVerdict verdict = TraceChecker.verdictOf(result, all.size());
     Position position = null;
     if (verdict.kind() == TraceVerdict.Kind.REJECTED) {
-      int index = verdict.firstUnmatchedState() - 1;
-      int run = 0;
-      while (run + 1 < starts.size() && starts.get(run + 1) <= index) {
-        run++;
-      }
-      position = new Position(run, index - starts.get(run));
+      TraceValidation.Position at =
+          TraceValidation.positionOf(starts, verdict.firstUnmatchedState() - 1);
+      position = new Position(at.run(), at.state());
     }
     return new BatchVerdict(verdict, position);
-  }
-
-  /**
-   * Reads TLC's inverted verdict (tla-crosscheck.md §5): the trace is accepted when the
-   * wrapper's invariant {@code TraceNotAccepted} is violated (some behaviour matched every
-   * state), and only then; another violated invariant is the spec's own; a run that ends without
-   * error matched no further than the last {@code <<"TraceMatched", k>>} it printed.
-   */
-  static TraceVerdict verdictOf(TlcResult result) {
-    if (result.exitCode() == TlcResult.EXIT_SAFETY && result.violatedInvariant() != null) {
-      return result.violatedInvariant().equals("TraceNotAccepted")
-          ? new TraceVerdict(TraceVerdict.Kind.ACCEPTED, 0, null, result)
-          : new TraceVerdict(TraceVerdict.Kind.SPEC_VIOLATION, 0, result.violatedInvariant(),
-              result);
-    }
-    if (result.exitCode() == TlcResult.EXIT_OK) {
-      int longest = result.distinctStates() > 0 ? 1 : 0;
-      Matcher matcher = MATCHED.matcher(result.output());
-      while (matcher.find()) {
-        longest = Math.max(longest, Integer.parseInt(matcher.group(1)));
-      }
-      return new TraceVerdict(TraceVerdict.Kind.REJECTED, longest + 1, null, result);
-    }
-    return new TraceVerdict(TraceVerdict.Kind.ERROR, 0, null, result);
   }
 
   /**

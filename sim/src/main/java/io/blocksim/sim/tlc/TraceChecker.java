@@ -11,8 +11,10 @@ import java.util.regex.Pattern;
 /**
  * Checks that a run of the implementation is a behaviour of a spec (trace validation,
  * tla-crosscheck.md §5): writes the run as a trace module, runs TLC on it, and reads the
- * inverted verdict (the trace is accepted when the invariant {@code TraceNotAccepted} is
- * violated, and only then; any other violated invariant is the spec's own).
+ * verdict from the wrapper's {@code <<"TraceMatched", k>>} prints (accepted when k reaches the
+ * trace's length; a violated invariant is the spec's own). The wrappers' {@code
+ * TraceNotAccepted}, the inverted verdict of tla-crosscheck.md, is left out of the
+ * configurations: TLC would print the whole accepted trace as a counterexample.
  */
 public final class TraceChecker {
   private static final AtomicLong TRACE_COUNT = new AtomicLong();

@@ -90,15 +90,17 @@ public final class TraceValidation {
     }
     TraceVerdict verdict =
         TraceChecker.check(TraceTarget.BITMAP_SYNC, all, clusterCount, specsDir, workDir);
-    Position position = null;
-    if (verdict.kind() == TraceVerdict.Kind.REJECTED) {
-      int index = verdict.firstUnmatchedState() - 1;
-      int run = 0;
-      while (run + 1 < starts.size() && starts.get(run + 1) <= index) {
-        run++;
-      }
-      position = new Position(run, index - starts.get(run));
-    }
+    Position position = verdict.kind() == TraceVerdict.Kind.REJECTED
+        ? positionOf(starts, verdict.firstUnmatchedState() - 1) : null;
     return new BatchVerdict(verdict, position);
+  }
+
+  /** Returns the run, and the state within it, of state {@code index} of a batch. */
+  static Position positionOf(List<Integer> starts, int index) {
+    int run = 0;
+    while (run + 1 < starts.size() && starts.get(run + 1) <= index) {
+      run++;
+    }
+    return new Position(run, index - starts.get(run));
   }
 }
