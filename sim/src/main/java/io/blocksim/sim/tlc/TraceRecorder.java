@@ -145,7 +145,7 @@ public final class TraceRecorder {
     return granularity;
   }
 
-  /** Returns whether the run has bitmaps on {@code node}'s traced node (or none traced yet). */
+  /** Returns whether {@code node} is the traced node, or could become it (none traced yet). */
   public boolean traces(String node) {
     return nodeName == null || nodeName.equals(node);
   }

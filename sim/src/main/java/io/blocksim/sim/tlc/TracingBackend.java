@@ -124,7 +124,7 @@ public final class TracingBackend implements Backend {
    */
   private void transaction(List<Map<String, Object>> actions, boolean ok, boolean grouped) {
     TreeMap<String, List<String>> txn = new TreeMap<>();
-    boolean untrackedBackups = false;
+    boolean untrackedJobs = false;
     boolean tracedBitmapActions = false;
     for (Map<String, Object> action : actions) {
       String type = String.valueOf(action.get("type"));
@@ -136,7 +136,7 @@ public final class TracingBackend implements Backend {
         String device = String.valueOf(data.get("device"));
         if (data.get("bitmap") == null || recorder.nodeName() == null
             || !recorder.traces(device) || recorder.leavesOut(String.valueOf(data.get("bitmap")))) {
-          untrackedBackups = true;
+          untrackedJobs = true;
           continue;
         }
         String sync = String.valueOf(data.get("sync"));
@@ -146,7 +146,7 @@ public final class TracingBackend implements Backend {
             mode == null ? "on-success" : String.valueOf(mode)));
       } else if (type.equals("abort") || !type.startsWith("block-dirty-bitmap")) {
         if (!type.equals("abort")) {
-          untrackedBackups = true; // another kind of action: it touches no traced bitmap
+          untrackedJobs = true; // another kind of action: it may start a job outside the trace
         }
       } else if (ok && recorder.traces(node)) {
         tracedBitmapActions = true; // a failed transaction's bitmap actions change nothing
@@ -155,7 +155,7 @@ public final class TracingBackend implements Backend {
     if (!txn.isEmpty() && tracedBitmapActions) {
       recorder.notApplicable("bitmap actions and backups with a bitmap in one transaction");
     }
-    if (!txn.isEmpty() && grouped && untrackedBackups) {
+    if (!txn.isEmpty() && grouped && untrackedJobs) {
       recorder.notApplicable("a grouped transaction with jobs outside BitmapSync");
     }
     if (txn.isEmpty()) {
