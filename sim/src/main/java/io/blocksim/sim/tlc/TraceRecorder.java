@@ -30,14 +30,15 @@ import java.util.TreeSet;
  * <p>The trace is a projection of the run onto BitmapSync: one node (the first that gets a named
  * bitmap), its bitmaps, the guest writes to it, and the backup jobs that take one of its bitmaps.
  * Everything else (bitmaps and writes of other nodes, bitmaps of another granularity, backups
- * without a bitmap, blockdev-create jobs) leaves these untouched and is left out. A run whose
- * traced part leaves the vocabulary (a stream job writing into the node, a job copy cluster other
- * than the bitmap granularity, a crash, ...) is marked not applicable, with the reason, and is
- * never reported as validated.
+ * without a bitmap, blockdev-create jobs, stream/commit/mirror jobs that leave the node alone)
+ * leaves these untouched and is left out. A removal of the node, a crash or a failed guest write
+ * ends the trace (what came before is validated). A run whose traced part leaves the vocabulary
+ * (a job writing into the node, a job copy cluster other than the bitmap granularity, ...) is
+ * marked not applicable, with the reason, and is never reported as validated.
  *
  * <p>Copies are logged, not guessed: after every observation the recorder compares each job's
  * remaining copy set (its copy bitmap and the tasks in flight, which may still fail) with the
- * spec's, and logs one Copy per cluster that left it. The trace check then has no copy order to
+ * spec's, and logs the clusters that left it as one Copy step. The trace check then has no copy order to
  * explore, so its cost grows with the trace's length, not as 2^clusters.
  */
 public final class TraceRecorder {
@@ -80,6 +81,8 @@ public final class TraceRecorder {
   private final Map<String, TrackedJob> tracked = new LinkedHashMap<>();
   private final List<EarlyWrite> earlyWrites = new ArrayList<>();
   private final TreeSet<String> failedWriteNodes = new TreeSet<>();
+  /** The traced node's write generation after the last write the trace accounts for. */
+  private long guestWriteGeneration = -1;
   /** The clusters the trace has written: BitmapSync's {@code Allocated}. */
   private final TreeSet<Integer> written = new TreeSet<>();
   /** The bitmaps of the traced node left out: their granularity is not the traced one. */
@@ -330,6 +333,10 @@ public final class TraceRecorder {
         notApplicable("a write to node '" + node + "', above the traced '" + nodeName + "'");
       }
       return;
+    }
+    BlockNode traced = engine.graph().find(nodeName);
+    if (traced != null) {
+      guestWriteGeneration = traced.writeGeneration();
     }
     List<Integer> clusters = clustersOf(offset, length);
     logCopies(Set.copyOf(clusters));
@@ -619,15 +626,17 @@ public final class TraceRecorder {
       if (trackedJob != null && trackedJob.job == job && job.status() != JobStatus.NULL) {
         builder.job(job.id(), job.status().qapiName());
       }
-      if (job.type().equals("stream") || job.type().equals("commit")
-          || job.type().equals("mirror")) {
-        notApplicable("job '" + job.id() + "' is a " + job.type() + " job; BitmapSync models "
-            + "backup jobs (LayeredBitmaps covers " + job.type() + ")");
-      }
     }
     BlockNode node = nodeName == null ? null : engine.graph().find(nodeName);
     if (node != null) {
       builder.node(nodeName);
+      if (guestWriteGeneration >= 0 && node.writeGeneration() != guestWriteGeneration) {
+        // Stream, commit and mirror jobs are left out as long as they leave the traced node
+        // alone; one that writes into it (commit into a base, copy-on-read population) is not.
+        notApplicable("something other than the guest wrote into '" + nodeName
+            + "' (a job; LayeredBitmaps covers stream, commit and mirror)");
+      }
+      guestWriteGeneration = node.writeGeneration();
       for (DirtyBitmap bitmap : node.bitmaps()) {
         if (bitmap.isAnonymous() || otherGranularity.contains(bitmap.name())) {
           continue;
