@@ -61,7 +61,6 @@ public abstract class Job {
     return id;
   }
 
-  /** Returns the JobType as QMP spells it ("backup", "create", ...). */
   /**
    * Returns the job's block-copy state (backup), null for a job without one. It outlives the
    * job's end (the copy bitmap then holds what was never copied), for observers such as trace
@@ -71,6 +70,7 @@ public abstract class Job {
     return null;
   }
 
+  /** Returns the JobType as QMP spells it ("backup", "create", ...). */
   public abstract String type();
 
   /** Returns whether this is a block job (listed by query-block-jobs, emits BLOCK_JOB_*). */

@@ -9,8 +9,6 @@ import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.io.BlockIo;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.qmp.Json;
-import io.blocksim.model.qmp.QmpEvent;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -97,29 +95,11 @@ final class ChainWorld {
 
   /** The job events since the start: "id status", "device EVENT". */
   List<String> jobEvents() {
-    List<String> out = new ArrayList<>();
-    for (QmpEvent e : engine.events()) {
-      Map<String, Object> d = e.data();
-      switch (e.event()) {
-        case "JOB_STATUS_CHANGE" -> out.add(d.get("id") + " " + d.get("status"));
-        case "BLOCK_JOB_ERROR" -> out.add(d.get("device") + " ERROR " + d.get("operation") + " "
-            + d.get("action"));
-        case "BLOCK_JOB_PENDING" -> out.add(d.get("id") + " PENDING");
-        default -> out.add(d.get("device") + " " + e.event().replace("BLOCK_JOB_", ""));
-      }
-    }
-    return out;
+    return World.jobEvents(engine);
   }
 
   Map<String, Object> lastEvent(String name) {
-    Map<String, Object> found = null;
-    for (QmpEvent e : engine.events()) {
-      if (e.event().equals(name)) {
-        found = e.data();
-      }
-    }
-    assertThat(found).as("event %s", name).isNotNull();
-    return found;
+    return World.lastEvent(engine, name);
   }
 
   /** Runs until the job reached that status (or fails after a virtual minute). */

@@ -93,6 +93,11 @@ final class World {
 
   /** Returns the events since the start, compacted: "JOB_STATUS_CHANGE j1 created" etc. */
   List<String> jobEvents() {
+    return jobEvents(engine);
+  }
+
+  /** The job events of an engine since its start: "id status", "device EVENT". */
+  static List<String> jobEvents(Engine engine) {
     List<String> out = new ArrayList<>();
     for (QmpEvent e : engine.events()) {
       Map<String, Object> d = e.data();
@@ -109,6 +114,11 @@ final class World {
 
   /** Returns the data of the last event with that name. */
   Map<String, Object> lastEvent(String name) {
+    return lastEvent(engine, name);
+  }
+
+  /** Returns the data of an engine's last event with that name. */
+  static Map<String, Object> lastEvent(Engine engine, String name) {
     Map<String, Object> found = null;
     for (QmpEvent e : engine.events()) {
       if (e.event().equals(name)) {

@@ -38,8 +38,8 @@ import java.util.TreeSet;
  *
  * <p>Copies are logged, not guessed: after every observation the recorder compares each job's
  * remaining copy set (its copy bitmap and the tasks in flight, which may still fail) with the
- * spec's, and logs the clusters that left it as one Copy step. The trace check then has no copy order to
- * explore, so its cost grows with the trace's length, not as 2^clusters.
+ * spec's, and logs the clusters that left it as one Copy step. The trace check then has no copy
+ * order to explore, so its cost grows with the trace's length, not as 2^clusters.
  */
 public final class TraceRecorder {
   /**
@@ -143,11 +143,6 @@ public final class TraceRecorder {
     return Math.max(1, clusterCount);
   }
 
-  /** Returns the bitmap granularity in bytes, 0 while no bitmap was seen. */
-  public long granularity() {
-    return granularity;
-  }
-
   /** Returns whether {@code node} is the traced node, or could become it (none traced yet). */
   public boolean traces(String node) {
     return nodeName == null || nodeName.equals(node);
@@ -221,7 +216,8 @@ public final class TraceRecorder {
     if (!traces(node) || nodeName == null) {
       return;
     }
-    if (otherGranularity.contains(target) || sources.stream().anyMatch(otherGranularity::contains)) {
+    if (otherGranularity.contains(target)
+        || sources.stream().anyMatch(otherGranularity::contains)) {
       notApplicable("a merge between bitmaps of different granularities");
       return;
     }
@@ -354,7 +350,7 @@ public final class TraceRecorder {
   }
 
   /** Returns the clusters {@code [offset, offset + length)} touches, in order. */
-  public List<Integer> clustersOf(long offset, long length) {
+  private List<Integer> clustersOf(long offset, long length) {
     List<Integer> clusters = new ArrayList<>();
     if (granularity == 0 || length <= 0) {
       return clusters;
@@ -372,13 +368,12 @@ public final class TraceRecorder {
    * of the traced node with sync {@code sync} ("bitmap", "full" or "top"). Call before the
    * CreateTxn is recorded: the bitmap's content now is the job's S.
    */
-  public void backupCreated(Engine engine, String jobId, String bitmap, String sync,
-      boolean bitmapEmptied) {
+  public void backupCreated(Engine engine, String jobId, String bitmap, String sync) {
     Job job = engine.jobs().find(jobId);
     if (job == null || !job.type().equals("backup")) {
       return; // refused, or already gone: the observations show it
     }
-    SortedSet<Integer> bitmapNow = last.bitmaps() == null || bitmapEmptied ? new TreeSet<>()
+    SortedSet<Integer> bitmapNow = last.bitmaps() == null ? new TreeSet<>()
         : last.bitmaps().getOrDefault(bitmap, new TreeSet<>());
     tracked.put(jobId, new TrackedJob(job, sync, bitmapNow));
     // An id used again belongs to a new job: the group of the old one no longer holds it.
@@ -677,16 +672,5 @@ public final class TraceRecorder {
       offset = (cluster + 1) * granularity;
     }
     return clusters;
-  }
-
-  /** Returns the ids in {@code ids} of jobs this trace models. */
-  public SortedSet<String> trackedOf(Set<String> ids) {
-    TreeSet<String> result = new TreeSet<>();
-    for (String id : ids) {
-      if (tracked.containsKey(id)) {
-        result.add(id);
-      }
-    }
-    return result;
   }
 }

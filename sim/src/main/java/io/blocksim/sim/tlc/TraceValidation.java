@@ -79,7 +79,7 @@ public final class TraceValidation {
       starts.add(all.size());
       // Each run's jobs become j1, j2, ... in order of appearance: BitmapSync's Jobs is the
       // union over the batch, and CreateTxn ranges over its subsets.
-      java.util.Map<String, String> names = new java.util.HashMap<>();
+      java.util.Map<String, String> names = new java.util.LinkedHashMap<>();
       java.util.function.UnaryOperator<String> rename =
           id -> names.computeIfAbsent(id, unused -> "j" + (names.size() + 1));
       for (int k = 0; k < run.size(); k++) {

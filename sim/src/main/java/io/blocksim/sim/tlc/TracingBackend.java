@@ -170,7 +170,7 @@ public final class TracingBackend implements Backend {
     if (ok) {
       for (Map.Entry<String, List<String>> job : txn.entrySet()) {
         recorder.backupCreated(sim.engine(), job.getKey(), job.getValue().get(0),
-            job.getValue().get(1), false);
+            job.getValue().get(1));
       }
       if (grouped && txn.size() > 1) {
         recorder.grouped(txn.keySet());

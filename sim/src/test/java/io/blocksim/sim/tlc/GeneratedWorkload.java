@@ -17,9 +17,9 @@ import java.util.function.Consumer;
 
 /**
  * A random workload for trace validation, driven directly on the simulator: guest writes, bitmap
- * add / clear / merge / enable / disable, backup transactions (one or two jobs, grouped or not, sync bitmap or
- * full, every bitmap-mode, auto-finalize and auto-dismiss on or off, some
- * aborted by a failing action), read faults injected by blkdebug, cancels, finalize, dismiss,
+ * add / clear / merge / enable / disable, backup transactions (one or two jobs, grouped or not,
+ * sync bitmap or full, every bitmap-mode, auto-finalize and auto-dismiss on or off, some aborted
+ * by a failing action), read faults injected by blkdebug, cancels, finalize, dismiss,
  * and time passing. A disk of {@link #CLUSTERS} clusters keeps the trace checks small.
  */
 final class GeneratedWorkload {
