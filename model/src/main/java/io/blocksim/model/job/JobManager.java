@@ -603,7 +603,11 @@ public final class JobManager {
 
   /**
    * job_completed_txn_abort_locked. QEMU waits for each unfinished member in a nested event loop
-   * (job_finish_sync); here the loop parks and resumes when that member completes.
+   * (job_finish_sync), so a job-cancel that aborts a transaction returns with every member
+   * concluded. Here the member's requests in flight complete at once, as in a drain, and a
+   * nested poll runs what is then due now; the member's completion continues the abort
+   * (re-entering {@link #txnAbort}). Only a member still waiting for virtual time to pass
+   * leaves the abort parked until it completes.
    */
   private void txnAbort(Job job) {
     JobTxn txn = job.txn;
@@ -633,6 +637,10 @@ public final class JobManager {
         } else {
           txn.abortWaitsFor = other;
           other.enter();
+          if (!other.paused && !other.deferredToMainLoop) {
+            other.completeInFlight();
+          }
+          engine.scheduler().pollNow(() -> other.status.completed());
           return;
         }
       }

@@ -16,4 +16,11 @@ public interface Scheduler {
 
   /** Returns how long an I/O request of that many bytes takes on the host, drawn from the seed. */
   long ioLatencyNs(long bytes);
+
+  /**
+   * A nested event loop that lets no virtual time pass (QEMU's AIO_WAIT_WHILE, as in
+   * job_finish_sync): runs the tasks due now, and those they schedule for now, until
+   * {@code done} holds or none is left due now. Returns whether {@code done} holds.
+   */
+  boolean pollNow(java.util.function.BooleanSupplier done);
 }

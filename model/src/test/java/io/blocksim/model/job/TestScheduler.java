@@ -30,6 +30,14 @@ final class TestScheduler implements Scheduler {
     return 10_000 + bytes;
   }
 
+  @Override
+  public boolean pollNow(java.util.function.BooleanSupplier done) {
+    while (!done.getAsBoolean() && !queue.isEmpty() && queue.peek().dueNs <= nowNs) {
+      step();
+    }
+    return done.getAsBoolean();
+  }
+
   /** Runs the next task; returns false when nothing is queued. */
   boolean step() {
     Entry next = queue.poll();

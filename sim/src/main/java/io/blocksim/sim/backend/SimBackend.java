@@ -72,6 +72,11 @@ public final class SimBackend implements Backend {
       public long ioLatencyNs(long bytes) {
         return loop.ioLatencyNs(bytes);
       }
+
+      @Override
+      public boolean pollNow(BooleanSupplier done) {
+        return loop.pollNow(done);
+      }
     };
     return new Engine(scheduler, disk, semantics);
   }
@@ -100,11 +105,15 @@ public final class SimBackend implements Backend {
 
   @Override
   public Map<String, Object> qmp(String command, Map<String, Object> args) {
+    // QEMU's main loop runs the bottom halves and coroutine wake-ups already due before it
+    // dispatches the next command read from the monitor.
+    loop.advance(0);
     return engine.execute(command, args);
   }
 
   @Override
   public IoOutcome io(String nodeName, String command) throws StepException {
+    loop.advance(0); // As for a QMP command: the harness starts with nbd-server-add.
     BlockNode node = engine.graph().find(nodeName);
     if (node == null) {
       throw new StepException("io: no node named '" + nodeName + "'");

@@ -147,6 +147,11 @@ public final class EventLoop implements Scheduler {
     return true;
   }
 
+  @Override
+  public boolean pollNow(BooleanSupplier done) {
+    return runUntil(done, nowNs);
+  }
+
   /** Runs every task due up to now + durationNs (including tasks those schedule), then sets now. */
   public void advance(long durationNs) {
     Check.that(durationNs >= 0, "event loop: duration (%d ns) must not be negative", durationNs);

@@ -59,6 +59,9 @@ public final class JobTracingBackend implements Backend {
 
   @Override
   public Map<String, Object> qmp(String command, Map<String, Object> args) throws StepException {
+    // The backend runs what is due now before a command, as QEMU's main loop does; doing it
+    // here first keeps the events that work emits ahead of the command in the trace.
+    inner.advance(0);
     catchUp();
     Map<String, Object> reply = inner.qmp(command, args);
     recorder.command(command, args, reply, newEvents());
