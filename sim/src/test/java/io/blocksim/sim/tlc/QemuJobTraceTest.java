@@ -27,10 +27,14 @@ import org.junit.jupiter.api.io.TempDir;
 class QemuJobTraceTest {
   private static final Path SPECS = TlcTestSupport.specsDir();
   private static final Path WORK = TlcTestSupport.workDir("qemu-jobs");
-  /** Backup, create, pause and set-speed; mirror cancel and errors; active commit; stream. */
+  /**
+   * Backup, create, pause and set-speed; mirror cancel and errors; active commit; stream; a
+   * grouped transaction aborted by a cancel in waiting or pending, or by a member's failure.
+   */
   static final List<String> FILES = List.of(
       "backup/job-flows.yaml", "backup/error-policies.yaml", "mirror/cancel-and-errors.yaml",
-      "commit/active.yaml", "stream/whole-chain-options.yaml");
+      "commit/active.yaml", "stream/whole-chain-options.yaml",
+      "transactions/grouped-abort.yaml");
 
   @TempDir Path temp;
 
