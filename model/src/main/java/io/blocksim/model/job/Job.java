@@ -263,6 +263,13 @@ public abstract class Job {
     }
   }
 
+  /**
+   * block_job_set_speed's kick of a job whose sleep timer QEMU has already armed, where the
+   * simulator has only planned that sleep for after the I/O in flight (mirror): the sleep is
+   * dropped, as the kick would have ended it.
+   */
+  protected void dropPlannedSleep() {}
+
   /** The end of job_co_entry: records the result and defers completion to the main loop. */
   void runReturned(int result) {
     Check.that(result <= 0, "job '%s': run returned %d", id, result);

@@ -199,6 +199,8 @@ public final class JobManager {
     }
     if (job.timerPending()) {
       job.enter();
+    } else {
+      job.dropPlannedSleep();
     }
     return null;
   }

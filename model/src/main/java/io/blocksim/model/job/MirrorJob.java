@@ -180,10 +180,12 @@ final class MirrorJob extends ChunkedJob {
       List<long[]> ops = new ArrayList<>();
       long latency = iteration(delay, ops);
       inFlightOps = ops;
+      plannedSleep = delay;
       // The operations were submitted; their data moves when their I/O completes. They were in
       // flight at the loop's check, so there is no flush or READY check this round.
       afterIo(latency, () -> {
         inFlightOps = List.of();
+        plannedSleep = null;
         for (long[] op : ops) {
           performOnce(op);
         }
@@ -227,6 +229,19 @@ final class MirrorJob extends ChunkedJob {
       delayNs = cnt == 0 ? SLICE_NS : 0;
     }
     sleepNs(delayNs, this::loopTop);
+  }
+
+  /**
+   * The rate-limit sleep of the iteration in flight. QEMU's mirror_run arms that timer while the
+   * iteration's I/O is in flight; the simulator sleeps after the I/O completes.
+   */
+  private long[] plannedSleep;
+
+  @Override
+  protected void dropPlannedSleep() {
+    if (plannedSleep != null) {
+      plannedSleep[0] = 0;
+    }
   }
 
   private static final String[] METHODS = {"copy", "zero", "discard"};

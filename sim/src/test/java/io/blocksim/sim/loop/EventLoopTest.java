@@ -194,9 +194,17 @@ class EventLoopTest {
   }
 
   @Test
-  void schedulingOrWaitingPastTheTimeLimitHitsIt() {
+  void waitingPastTheTimeLimitHitsItButSchedulingPastItDoesNot() {
     EventLoop loop = new EventLoop(bytes -> 0, new EventLoop.Limits(1_000, 10, 1_000));
-    assertThatThrownBy(() -> loop.schedule(1_001, () -> {})).isInstanceOf(LimitReached.class);
+    loop.schedule(1_001, record(loop, "late"));
+    loop.schedule(Long.MAX_VALUE, record(loop, "never"));
+    loop.advance(999);
+    assertThat(ran).isEmpty();
+    assertThatThrownBy(loop::drain)
+        .isInstanceOfSatisfying(
+            LimitReached.class,
+            e -> assertThat(e.limitName()).isEqualTo("virtual time per run, ns"));
+    assertThat(loop.queuedCount()).isEqualTo(2);
     assertThatThrownBy(() -> loop.advance(2_000))
         .isInstanceOfSatisfying(
             LimitReached.class,
