@@ -52,6 +52,15 @@ abstract class ChunkedJob extends Job {
     return "block job " + id;
   }
 
+  /**
+   * block_job_free removes what clean left: stream's clean never calls block_job_remove_all_bdrv,
+   * so its nodes stay blocked while the job waits concluded for job-dismiss.
+   */
+  @Override
+  protected void free() {
+    unblockAll();
+  }
+
   /** block_job_remove_all_bdrv. */
   void unblockAll() {
     for (io.blocksim.model.graph.BlockNode node : blocked) {

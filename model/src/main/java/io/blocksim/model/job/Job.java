@@ -111,6 +111,9 @@ public abstract class Job {
   /** job_clean: always, after commit or abort. */
   protected void clean() {}
 
+  /** The job's last reference goes at its dismissal (job_unref: the driver's free). */
+  protected void free() {}
+
   /** JobDriver.cancel: returns whether the cancel is forced; QEMU's default is forced. */
   protected boolean cancelHook(boolean force) {
     return true;

@@ -700,6 +700,7 @@ public final class JobManager {
     }
     transition(job, JobStatus.NULL);
     jobs.remove(job);
+    job.free();
   }
 
   /**

@@ -191,7 +191,6 @@ final class StreamJob extends ChunkedJob {
   @Override
   protected void clean() {
     dropFilter();
-    unblockAll();
     if (readOnlyAfter) {
       reopenQuietly(target, true);
     }
