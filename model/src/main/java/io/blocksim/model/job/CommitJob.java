@@ -168,10 +168,14 @@ final class CommitJob extends ChunkedJob {
     return ret;
   }
 
-  /** commit_abort: the filter goes, the top is where it was. */
+  /**
+   * commit_abort: the filter goes, the top is where it was. Only here are the blockers removed
+   * before the job is freed; after a successful commit they stay until job-dismiss.
+   */
   @Override
   protected void abort() {
     detachBackends();
+    unblockAll();
     removeFilter();
   }
 
@@ -188,7 +192,6 @@ final class CommitJob extends ChunkedJob {
   protected void clean() {
     detachBackends();
     removeFilter();
-    unblockAll();
     if (baseWasReadOnly) {
       reopenQuietly(base, true);
     }
