@@ -81,6 +81,7 @@ public final class BitmapCommands {
   private final class Add implements TransactionAction {
     private final Args args;
     private BlockNode node;
+    private String name;
     private DirtyBitmap created;
 
     Add(Args args) {
@@ -90,7 +91,7 @@ public final class BitmapCommands {
     @Override
     public void prepare() throws QmpError {
       String nodeName = args.str("node");
-      String name = args.str("name");
+      name = args.str("name");
       Long granularity = args.optUnsigned("granularity", 32);
       boolean persistent = args.bool("persistent", false);
       boolean disabled = args.bool("disabled", false);
@@ -127,10 +128,15 @@ public final class BitmapCommands {
       node.bitmaps().add(0, created);
     }
 
+    /**
+     * block_dirty_bitmap_add_abort removes the bitmap by name, whichever object has the name by
+     * then: a backup of the same transaction aborted before it (aborts run in reverse) may have
+     * handed the name to its successor (bitmap-mode always).
+     */
     @Override
     public void abort() {
       if (created != null) {
-        node.bitmaps().remove(created);
+        node.bitmaps().remove(node.bitmap(name));
       }
     }
   }
