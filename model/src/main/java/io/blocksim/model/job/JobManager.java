@@ -398,6 +398,17 @@ public final class JobManager {
   }
 
   /**
+   * Runs {@code change} inside a drained section on {@code node} (bdrv_drained_begin/end around
+   * a graph change, as bdrv_replace_node_common does around dropping a filter): the jobs above
+   * the node pass a pause point.
+   */
+  public void drained(BlockNode node, Runnable change) {
+    List<Job> paused = drainedBegin(node);
+    change.run();
+    drainedEnd(paused);
+  }
+
+  /**
    * Test seam (model-based testing of the job life cycle): begins a drained section on
    * {@code node} and returns what ends it, so that a test can hold the section open across
    * other steps (in QEMU and in every engine path a section opens and closes inside one

@@ -84,7 +84,8 @@ public final class CopyBeforeWriteDriver implements Driver {
     Check.that(filter.driver() instanceof CopyBeforeWriteDriver, "node '%s' is not a cbw filter",
         filter.name());
     BlockNode file = filter.primaryChild();
-    moveParents(filter, file);
+    // bdrv_drop_filter drains the filter while its parents move: a job above it pauses.
+    engine.jobs().drained(filter, () -> moveParents(filter, file));
     file.users().addAll(filter.users());
     filter.users().clear();
     filter.setChild(BlockNode.FILE, null);

@@ -63,7 +63,8 @@ public final class JobFilterDriver implements Driver {
   public static void drop(Engine engine, BlockNode filter) {
     Check.that(filter.driver().isFilter(), "node '%s' is not a filter", filter.name());
     BlockNode file = filter.primaryChild();
-    moveParents(filter, file);
+    // bdrv_drop_filter drains the filter while its parents move: a job above it pauses.
+    engine.jobs().drained(filter, () -> moveParents(filter, file));
     file.users().addAll(filter.users());
     filter.users().clear();
     filter.setChild(BlockNode.FILE, null);
