@@ -31,6 +31,8 @@ public final class BlockNode {
   private long flushedGeneration;
   /** The job type that blocks other jobs on this node ("backup", ...), or null. */
   private String blockingJobType;
+  /** The block jobs' children on this node (block_job_add_bdrv), oldest first. */
+  private final List<JobChild> jobChildren = new ArrayList<>();
   /** The backing file name as recorded in the image header (for query output). */
   private String backingFileName;
   private Map<String, Object> options = new LinkedHashMap<>();
@@ -163,6 +165,19 @@ public final class BlockNode {
 
   public String blockingJobType() {
     return blockingJobType;
+  }
+
+  /**
+   * A block job's BdrvChild on a node (block_job_add_bdrv): the job as QEMU names a parent
+   * ("stream job 'j0'"), the child's name ("intermediate node"), and whether it shares the
+   * permissions another user of the node may ask for.
+   */
+  public record JobChild(String holder, String childName, boolean sharesConsistentRead,
+      boolean sharesWrite) {}
+
+  /** Returns the block jobs' children on this node, oldest first. */
+  public List<JobChild> jobChildren() {
+    return jobChildren;
   }
 
   public void setBlockingJobType(String type) {

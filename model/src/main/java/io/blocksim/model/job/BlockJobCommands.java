@@ -188,6 +188,8 @@ final class BlockJobCommands {
     BlockNode streamBase = Chains.below(aboveBase);
     for (BlockNode n = Chains.below(bs); n != null && n != streamBase; n = Chains.below(n)) {
       job.block(n);
+      // The job reads every block once, assuming it does not change: no writes there.
+      job.holdChild(n, "intermediate node", true, false);
     }
     manager.start(job);
     return null;
@@ -294,13 +296,19 @@ final class BlockJobCommands {
       }
     }
     BlockNode filter = JobFilterDriver.insert(engine(), "commit_top", top, filterNodeName);
+    // bdrv_new_open_driver(&bdrv_commit_top, ..., 0): opened without BDRV_O_RDWR.
+    filter.setReadOnly(true);
     job.filter = filter;
     job.attachBackend(top);
     job.attachBackend(base);
+    // s->base shares only consistent read and unchanged writes.
+    job.holdBackendChild(base, true, false);
     job.block(bs);
     job.block(filter);
     for (BlockNode n = top; n != null && n != base; n = Chains.below(n)) {
       job.block(n);
+      // The nodes go away at the end and their data stops being consistent as base changes.
+      job.holdChild(n, "intermediate node", n.driver().isFilter(), true);
     }
     job.block(base);
     manager.start(job);
@@ -325,6 +333,7 @@ final class BlockJobCommands {
     }
     for (BlockNode n = Chains.below(top); n != null && n != base; n = Chains.below(n)) {
       job.block(n);
+      job.holdChild(n, "intermediate node", n.driver().isFilter(), true);
     }
     manager.start(job);
     return null;
@@ -600,6 +609,10 @@ final class BlockJobCommands {
       }
     });
     job.attachBackend(target);
+    // s->target shares only unchanged writes, unless the target is the source's own backing
+    // chain (active commit), where it also shares consistent read and write.
+    boolean activeCommit = job.type().equals("commit");
+    job.holdBackendChild(target, activeCommit, activeCommit);
     job.block(mirrorTop);
     job.block(bs);
     job.block(target);

@@ -1,5 +1,7 @@
 package io.blocksim.model.job;
 
+import io.blocksim.model.graph.BlockNode;
+
 /**
  * What stream, commit and mirror share: a block job whose coroutine does its I/O, waits for the
  * host latency of it (busy, not at a pause point), and is rate-limited per QEMU's
@@ -13,6 +15,9 @@ abstract class ChunkedJob extends Job {
   private final java.util.List<io.blocksim.model.graph.BlockNode> blocked =
       new java.util.ArrayList<>();
   private final java.util.List<io.blocksim.model.graph.BlockNode> backends =
+      new java.util.ArrayList<>();
+  /** The job's children on nodes (block_job_add_bdrv), for block_job_remove_all_bdrv. */
+  private final java.util.List<java.util.Map.Entry<BlockNode, BlockNode.JobChild>> heldChildren =
       new java.util.ArrayList<>();
   /** The continuation waiting for the latency of I/O in flight, or null. */
   private Runnable inFlight;
@@ -32,6 +37,30 @@ abstract class ChunkedJob extends Job {
       blocked.add(node);
       node.setBlockingJobType(type());
     }
+  }
+
+  /**
+   * block_job_add_bdrv's child on node: what it shares decides whether another user (a guest
+   * device, an export) may attach there ({@link io.blocksim.model.graph.Permissions}).
+   */
+  void holdChild(BlockNode node, String childName,
+      boolean sharesConsistentRead, boolean sharesWrite) {
+    hold(node, new BlockNode.JobChild(type() + " job '" + id + "'", childName,
+        sharesConsistentRead, sharesWrite));
+  }
+
+  /**
+   * The child of one of the job's own BlockBackends (commit's base, mirror's target), which
+   * QEMU names "an unnamed block device" using the node as 'root'.
+   */
+  void holdBackendChild(BlockNode node, boolean sharesConsistentRead, boolean sharesWrite) {
+    hold(node, new BlockNode.JobChild("an unnamed block device", "root", sharesConsistentRead,
+        sharesWrite));
+  }
+
+  private void hold(BlockNode node, BlockNode.JobChild child) {
+    node.jobChildren().add(child);
+    heldChildren.add(java.util.Map.entry(node, child));
   }
 
   /** blk_new + blk_insert_bs: the job's own BlockBackend on node (blockdev-del: "in use"). */
@@ -69,6 +98,10 @@ abstract class ChunkedJob extends Job {
       }
     }
     blocked.clear();
+    for (java.util.Map.Entry<BlockNode, BlockNode.JobChild> held : heldChildren) {
+      held.getKey().jobChildren().remove(held.getValue());
+    }
+    heldChildren.clear();
   }
 
   /** Continues with k once I/O that takes latencyNs has completed. */

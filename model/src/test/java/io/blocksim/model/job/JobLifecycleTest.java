@@ -153,12 +153,12 @@ class JobLifecycleTest {
     assertThat(world.qmpError("blockdev-del", "node-name", "target0"))
         .isEqualTo("Node 'target0' is busy: block device is in use by block job: backup");
     // Text as qemu-storage-daemon 7.2 refused an NBD export of drive0 under a backup filter.
-    assertThat(io.blocksim.model.driver.filter.CopyBeforeWriteDriver.writePermissionConflict(
-        world.node("drive0"))).isEqualTo("Permission conflict on node 'drive0': permissions"
+    assertThat(io.blocksim.model.graph.Permissions.attachConflict(
+        world.node("drive0"), true)).isEqualTo("Permission conflict on node 'drive0': permissions"
         + " 'write' are both required by an unnamed block device (uses node 'drive0' as 'root'"
         + " child) and unshared by node 'cbw' (uses node 'drive0' as 'file' child).");
-    assertThat(io.blocksim.model.driver.filter.CopyBeforeWriteDriver.writePermissionConflict(
-        world.node("target0"))).isNull();
+    assertThat(io.blocksim.model.graph.Permissions.attachConflict(
+        world.node("target0"), true)).isNull();
     world.qmp("job-cancel", "id", "j1");
     world.scheduler.runUntilIdle();
     assertThat(world.node("top").primaryChild().name()).isEqualTo("drive0");

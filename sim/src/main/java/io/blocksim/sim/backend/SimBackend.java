@@ -3,12 +3,14 @@ package io.blocksim.sim.backend;
 import io.blocksim.model.Engine;
 import io.blocksim.model.driver.BlockStatus;
 import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.graph.Permissions;
 import io.blocksim.model.io.BlockIo;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.port.Scheduler;
 import io.blocksim.model.qmp.BlockdevCommands;
 import io.blocksim.model.qmp.QmpEvent;
 import io.blocksim.sim.disk.FakeDisk;
+import io.blocksim.sim.qemu.QemuBackend;
 import io.blocksim.sim.disk.LatencyModel;
 import io.blocksim.sim.guest.GuestIo;
 import io.blocksim.sim.guest.QemuIoCommand;
@@ -125,6 +127,13 @@ public final class SimBackend implements Backend {
       throw new StepException("io: " + e.getMessage());
     }
     BlockNode top = aboveJobFilters(node);
+    // The harness's export asks for consistent read (and write, unless the node is read-only)
+    // and fails to attach, before any drain, where a running job's parent withholds them.
+    String conflict = Permissions.attachConflict(top, !top.readOnly());
+    if (conflict != null) {
+      String refusal = QemuBackend.EXPORT_REFUSED + conflict;
+      return new IoOutcome(java.util.List.of(refusal), refusal);
+    }
     // Attaching and detaching the harness's NBD export each drain the node, so the jobs that
     // use it pass a pause point twice (measured on QEMU 7.2: two paused/running pairs).
     engine.jobs().drain(top);

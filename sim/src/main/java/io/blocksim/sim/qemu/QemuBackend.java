@@ -178,11 +178,22 @@ public final class QemuBackend implements Backend {
     return (Map<String, Object>) paths.fromQemu(reply);
   }
 
+  /**
+   * How an io step reports QEMU's refusal to attach the node (a permission conflict with a
+   * running job): as the request's error, which a scenario may expect with {@code error:}.
+   */
+  public static final String EXPORT_REFUSED = "cannot export the node: ";
+
   @Override
   public IoOutcome io(String node, String command) throws StepException {
     String exportId = nextExportId("io");
-    boolean writable =
-        addExport(guestTop(node), exportId, true, "io on node '" + node + "'");
+    boolean writable;
+    try {
+      writable = addExport(guestTop(node), exportId, true, "io on node '" + node + "'");
+    } catch (PermissionConflict e) {
+      String refusal = EXPORT_REFUSED + e.desc;
+      return new IoOutcome(List.of(refusal), refusal);
+    }
     ToolRun run;
     try {
       List<String> args = new ArrayList<>(List.of("-f", "raw"));
@@ -426,7 +437,7 @@ public final class QemuBackend implements Backend {
    * node is exported read-only when a writable export was asked for.
    */
   private boolean addExport(String node, String exportId, boolean writable, String what)
-      throws StepException {
+      throws StepException, PermissionConflict {
     Map<String, Object> reply =
         executeRaw("block-export-add", exportArgs(node, exportId, writable));
     if (reply.containsKey("error") && writable
@@ -434,10 +445,23 @@ public final class QemuBackend implements Backend {
       return addExport(node, exportId, false, what);
     }
     if (reply.containsKey("error")) {
-      throw new StepException(what + ": cannot export the node: "
-          + paths.fromQemu(errorDesc(reply)));
+      String desc = String.valueOf(paths.fromQemu(errorDesc(reply)));
+      if (desc.startsWith("Permission conflict on node")) {
+        throw new PermissionConflict(desc);
+      }
+      throw new StepException(what + ": " + EXPORT_REFUSED + desc);
     }
     return writable;
+  }
+
+  /** QEMU refused to attach the export because a user of the node withholds a permission. */
+  private static final class PermissionConflict extends Exception {
+    final String desc;
+
+    PermissionConflict(String desc) {
+      super(desc);
+      this.desc = desc;
+    }
   }
 
   /**

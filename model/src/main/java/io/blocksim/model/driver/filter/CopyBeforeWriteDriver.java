@@ -110,23 +110,6 @@ public final class CopyBeforeWriteDriver implements Driver {
     }
   }
 
-  /**
-   * Returns QEMU's refusal when a new writer (an export, a guest device) attaches to node while a
-   * copy-before-write filter holds it as its file child (cbw_child_perm unshares write there as
-   * long as the filter has a parent, which the job always is), or null when writing is allowed.
-   */
-  public static String writePermissionConflict(BlockNode node) {
-    for (BlockNode parent : node.parents()) {
-      if (parent.driver() instanceof CopyBeforeWriteDriver && parent.primaryChild() == node) {
-        return "Permission conflict on node '" + node.name() + "': permissions 'write' are both"
-            + " required by an unnamed block device (uses node '" + node.name() + "' as 'root'"
-            + " child) and unshared by node '" + parent.name() + "' (uses node '" + node.name()
-            + "' as 'file' child).";
-      }
-    }
-    return null;
-  }
-
   public BlockCopy blockCopy() {
     return blockCopy;
   }

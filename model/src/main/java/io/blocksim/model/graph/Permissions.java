@@ -1,0 +1,107 @@
+package io.blocksim.model.graph;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The part of QEMU's permission system that decides whether a new user may attach to a node
+ * while block jobs run: a guest device or an export asks for 'consistent read' (and 'write' when
+ * writable) and shares everything, so it conflicts with a parent that does not share what it
+ * asks for. The parents that withhold a permission:
+ *
+ * <ul>
+ *   <li>a block job's child (block_job_add_bdrv): stream's intermediate nodes share no write,
+ *       commit's and mirror's share no consistent read;
+ *   <li>a copy-before-write filter on its source (cbw_child_perm): no write;
+ *   <li>a node on its backing file (bdrv_default_perms_for_cow): write only if every parent of
+ *       that node shares write, so a backup or a stream above a chain keeps the chain's lower
+ *       nodes from being written.
+ * </ul>
+ *
+ * Other parents are taken to share what a user asks for: mirror_top and commit_top share
+ * everything, copy-on-read passes its own parents' sharing through, and format nodes are taken
+ * to pass it through to their file (not modelled further).
+ */
+public final class Permissions {
+  private Permissions() {}
+
+  /** One parent's claim on the node, as QEMU names it in its conflict message. */
+  private record Parent(String description, String childName, boolean sharesConsistentRead,
+      boolean sharesWrite) {}
+
+  /**
+   * Returns QEMU's refusal when a new user asking for consistent read (and write when {@code
+   * writable}) attaches to {@code node}, or null when it may.
+   */
+  public static String attachConflict(BlockNode node, boolean writable) {
+    for (Parent parent : parentsNewestFirst(node)) {
+      List<String> unshared = new ArrayList<>();
+      if (!parent.sharesConsistentRead()) {
+        unshared.add("consistent read");
+      }
+      if (writable && !parent.sharesWrite()) {
+        unshared.add("write");
+      }
+      if (!unshared.isEmpty()) {
+        String name = node.name();
+        return "Permission conflict on node '" + name + "': permissions '"
+            + String.join(", ", unshared) + "' are both required by an unnamed block device"
+            + " (uses node '" + name + "' as 'root' child) and unshared by "
+            + parent.description() + " (uses node '" + name + "' as '" + parent.childName()
+            + "' child).";
+      }
+    }
+    return null;
+  }
+
+  /** QEMU keeps a node's parents newest first; a job's children came after the graph's. */
+  private static List<Parent> parentsNewestFirst(BlockNode node) {
+    List<Parent> parents = new ArrayList<>();
+    List<BlockNode.JobChild> jobChildren = node.jobChildren();
+    for (int k = jobChildren.size() - 1; k >= 0; k--) {
+      BlockNode.JobChild child = jobChildren.get(k);
+      parents.add(new Parent(child.holder(), child.childName(), child.sharesConsistentRead(),
+          child.sharesWrite()));
+    }
+    List<BlockNode> nodeParents = node.parents();
+    for (int k = nodeParents.size() - 1; k >= 0; k--) {
+      BlockNode parent = nodeParents.get(k);
+      String role = roleOf(parent, node);
+      parents.add(new Parent("node '" + parent.name() + "'", role, true,
+          sharesWrite(parent, role)));
+    }
+    return parents;
+  }
+
+  private static boolean sharesWrite(BlockNode parent, String role) {
+    String driver = parent.driver().name();
+    if (driver.equals("copy-before-write") && role.equals(BlockNode.FILE)) {
+      return false;
+    }
+    if (driver.equals("mirror_top") || driver.equals("commit_top")) {
+      return true;
+    }
+    // A backing file, a copy-on-read filter's child, a format node's file: write is shared as
+    // far as the parent's own parents share it.
+    return everyParentSharesWrite(parent);
+  }
+
+  private static boolean everyParentSharesWrite(BlockNode node) {
+    for (Parent parent : parentsNewestFirst(node)) {
+      if (!parent.sharesWrite()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static String roleOf(BlockNode parent, BlockNode child) {
+    for (var entry : parent.children().entrySet()) {
+      if (entry.getValue() == child) {
+        return entry.getKey();
+      }
+    }
+    throw new IllegalStateException("node '" + parent.name() + "' is not a parent of '"
+        + child.name() + "'");
+  }
+}
