@@ -13,14 +13,14 @@ import java.util.List;
  *   <li>a block job's child (block_job_add_bdrv): stream's intermediate nodes share no write,
  *       commit's and mirror's share no consistent read;
  *   <li>a copy-before-write filter on its source (cbw_child_perm): no write;
+ *   <li>a qcow2 node on its file (bdrv_default_perms_for_storage, the metadata child): no write;
  *   <li>a node on its backing file (bdrv_default_perms_for_cow): write only if every parent of
  *       that node shares write, so a backup or a stream above a chain keeps the chain's lower
  *       nodes from being written.
  * </ul>
  *
  * Other parents are taken to share what a user asks for: mirror_top and commit_top share
- * everything, copy-on-read passes its own parents' sharing through, and format nodes are taken
- * to pass it through to their file (not modelled further).
+ * everything; copy-on-read and raw pass their own parents' sharing through.
  */
 public final class Permissions {
   private Permissions() {}
@@ -78,11 +78,14 @@ public final class Permissions {
     if (driver.equals("copy-before-write") && role.equals(BlockNode.FILE)) {
       return false;
     }
+    if (driver.equals("qcow2") && role.equals(BlockNode.FILE)) {
+      return false; // bdrv_default_perms_for_storage: the metadata child never shares write.
+    }
     if (driver.equals("mirror_top") || driver.equals("commit_top")) {
       return true;
     }
-    // A backing file, a copy-on-read filter's child, a format node's file: write is shared as
-    // far as the parent's own parents share it.
+    // A backing file, a copy-on-read filter's child, raw's file: write is shared as far as the
+    // parent's own parents share it.
     return everyParentSharesWrite(parent);
   }
 

@@ -19,7 +19,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Runs TLC on every spec configuration listed in {@code specs/manifest.json}, each in a child JVM
- * and one at a time, and compares verdict, violated invariant and distinct-state count with the manifest.
+ * and one at a time, and compares verdict, violated invariant and distinct-state count with the
+ * manifest.
  * The broken variants are in the manifest too, so each invariant is shown to bite on every build.
  * Also checks that {@link TlcRunner#checkAll} reports differences and unlisted configurations.
  */
