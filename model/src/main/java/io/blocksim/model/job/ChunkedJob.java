@@ -121,8 +121,10 @@ abstract class ChunkedJob extends Job {
 
   @Override
   protected void completeInFlight() {
-    Runnable k = inFlight;
-    if (k != null) {
+    // A drain polls until no request is in flight: a chunk that reads and then writes has two
+    // requests in a row, and the job reaches its pause point only after the last.
+    while (inFlight != null) {
+      Runnable k = inFlight;
       inFlight = null;
       k.run();
     }
