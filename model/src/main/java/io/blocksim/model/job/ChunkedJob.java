@@ -1,6 +1,9 @@
 package io.blocksim.model.job;
 
 import io.blocksim.model.graph.BlockNode;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 
 /**
  * What stream, commit and mirror share: a block job whose coroutine does its I/O, waits for the
@@ -17,8 +20,10 @@ abstract class ChunkedJob extends Job {
   private final java.util.List<io.blocksim.model.graph.BlockNode> backends =
       new java.util.ArrayList<>();
   /** The job's children on nodes (block_job_add_bdrv), for block_job_remove_all_bdrv. */
-  private final java.util.List<java.util.Map.Entry<BlockNode, BlockNode.JobChild>> heldChildren =
-      new java.util.ArrayList<>();
+  private final List<Map.Entry<BlockNode, BlockNode.JobChild>> heldChildren = new ArrayList<>();
+  /** The children of the job's own BlockBackends, which go with them (blk_unref). */
+  private final List<Map.Entry<BlockNode, BlockNode.JobChild>> backendChildren =
+      new ArrayList<>();
   /** The continuation waiting for the latency of I/O in flight, or null. */
   private Runnable inFlight;
 
@@ -45,22 +50,31 @@ abstract class ChunkedJob extends Job {
    */
   void holdChild(BlockNode node, String childName,
       boolean sharesConsistentRead, boolean sharesWrite) {
-    hold(node, new BlockNode.JobChild(type() + " job '" + id + "'", childName,
+    hold(heldChildren, node, new BlockNode.JobChild(type() + " job '" + id + "'", childName,
         sharesConsistentRead, sharesWrite));
   }
 
   /**
    * The child of one of the job's own BlockBackends (commit's base, mirror's target), which
-   * QEMU names "an unnamed block device" using the node as 'root'.
+   * QEMU names "an unnamed block device" using the node as 'root'; it goes with {@link
+   * #detachBackends}.
    */
   void holdBackendChild(BlockNode node, boolean sharesConsistentRead, boolean sharesWrite) {
-    hold(node, new BlockNode.JobChild("an unnamed block device", "root", sharesConsistentRead,
-        sharesWrite));
+    hold(backendChildren, node, new BlockNode.JobChild("an unnamed block device", "root",
+        sharesConsistentRead, sharesWrite));
   }
 
-  private void hold(BlockNode node, BlockNode.JobChild child) {
+  private static void hold(List<Map.Entry<BlockNode, BlockNode.JobChild>> list,
+      BlockNode node, BlockNode.JobChild child) {
     node.jobChildren().add(child);
-    heldChildren.add(java.util.Map.entry(node, child));
+    list.add(Map.entry(node, child));
+  }
+
+  private static void release(List<Map.Entry<BlockNode, BlockNode.JobChild>> list) {
+    for (Map.Entry<BlockNode, BlockNode.JobChild> held : list) {
+      held.getKey().jobChildren().remove(held.getValue());
+    }
+    list.clear();
   }
 
   /** blk_new + blk_insert_bs: the job's own BlockBackend on node (blockdev-del: "in use"). */
@@ -75,6 +89,7 @@ abstract class ChunkedJob extends Job {
       node.users().remove(backendName());
     }
     backends.clear();
+    release(backendChildren);
   }
 
   private String backendName() {
@@ -98,10 +113,7 @@ abstract class ChunkedJob extends Job {
       }
     }
     blocked.clear();
-    for (java.util.Map.Entry<BlockNode, BlockNode.JobChild> held : heldChildren) {
-      held.getKey().jobChildren().remove(held.getValue());
-    }
-    heldChildren.clear();
+    release(heldChildren);
   }
 
   /** Continues with k once I/O that takes latencyNs has completed. */

@@ -206,7 +206,8 @@ public final class BitmapCommands {
     private final Args args;
     private final boolean disable;
     private DirtyBitmap bitmap;
-    private boolean wasDisabled;
+    /** QEMU's was_enabled: false until prepare gets past its checks. */
+    private boolean wasEnabled;
 
     Toggle(Args args, boolean disable) {
       this.args = args;
@@ -218,14 +219,25 @@ public final class BitmapCommands {
       bitmap = lookup(args).bitmap;
       args.checkNoExtra();
       check(bitmap, DirtyBitmap.CHECK_ALLOW_RO);
-      wasDisabled = bitmap.disabled();
+      wasEnabled = bitmap.enabled();
       bitmap.setDisabled(disable);
     }
 
+    /**
+     * block_dirty_bitmap_enable_abort / _disable_abort. QEMU aborts the action whose prepare
+     * failed too, with was_enabled still false: an enable refused for a busy bitmap disables it
+     * (a frozen one already is), a refused disable leaves it alone. (Without a bitmap QEMU 7.2
+     * crashes here; the simulator does nothing.)
+     */
     @Override
     public void abort() {
-      if (bitmap != null) {
-        bitmap.setDisabled(wasDisabled);
+      if (bitmap == null) {
+        return;
+      }
+      if (disable && wasEnabled) {
+        bitmap.setDisabled(false);
+      } else if (!disable && !wasEnabled) {
+        bitmap.setDisabled(true);
       }
     }
   }

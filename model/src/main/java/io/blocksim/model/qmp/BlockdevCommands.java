@@ -285,6 +285,12 @@ public final class BlockdevCommands {
       throw QmpError.generic("Node '" + name + "' is busy: block device is in use by block job: "
           + node.blockingJobType());
     }
+    BlockNode overlay = backingOverlay(node);
+    if (overlay != null) {
+      // bdrv_backing_attach blocks most operations on a backing file, blockdev-del among them.
+      throw QmpError.generic("Node '" + name + "' is busy: node is used as backing hd of '"
+          + overlay.name() + "'");
+    }
     if (!engine.graph().isMonitorOwned(node)) {
       throw QmpError.generic("Node " + name + " is not owned by the monitor");
     }
@@ -293,6 +299,21 @@ public final class BlockdevCommands {
     }
     engine.graph().remove(node);
     release(node);
+    return null;
+  }
+
+  /**
+   * Returns the newest node that has {@code node} as its backing file (a COW child: a filter's
+   * child is not one), or null. QEMU's op blockers are checked newest first.
+   */
+  private static BlockNode backingOverlay(BlockNode node) {
+    List<BlockNode> parents = node.parents();
+    for (int k = parents.size() - 1; k >= 0; k--) {
+      BlockNode parent = parents.get(k);
+      if (parent.backing() == node && !parent.driver().isFilter()) {
+        return parent;
+      }
+    }
     return null;
   }
 
