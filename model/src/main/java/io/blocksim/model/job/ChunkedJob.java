@@ -15,10 +15,8 @@ abstract class ChunkedJob extends Job {
 
   private final RateLimit limit = new RateLimit();
   /** The nodes whose block-job operations this job blocks (job->blocker). */
-  private final java.util.List<io.blocksim.model.graph.BlockNode> blocked =
-      new java.util.ArrayList<>();
-  private final java.util.List<io.blocksim.model.graph.BlockNode> backends =
-      new java.util.ArrayList<>();
+  private final List<BlockNode> blocked = new ArrayList<>();
+  private final List<BlockNode> backends = new ArrayList<>();
   /** The job's children on nodes (block_job_add_bdrv), for block_job_remove_all_bdrv. */
   private final List<Map.Entry<BlockNode, BlockNode.JobChild>> heldChildren = new ArrayList<>();
   /** The children of the job's own BlockBackends, which go with them (blk_unref). */
@@ -37,7 +35,7 @@ abstract class ChunkedJob extends Job {
   }
 
   /** block_job_add_bdrv: other jobs and blockdev-del now find the node busy. */
-  void block(io.blocksim.model.graph.BlockNode node) {
+  void block(BlockNode node) {
     if (node != null && !blocked.contains(node)) {
       blocked.add(node);
       node.setBlockingJobType(type());
@@ -48,8 +46,8 @@ abstract class ChunkedJob extends Job {
    * block_job_add_bdrv's child on node: what it shares decides whether another user (a guest
    * device, an export) may attach there ({@link io.blocksim.model.graph.Permissions}).
    */
-  void holdChild(BlockNode node, String childName,
-      boolean sharesConsistentRead, boolean sharesWrite) {
+  void holdChild(BlockNode node, String childName, boolean sharesConsistentRead,
+      boolean sharesWrite) {
     hold(heldChildren, node, new BlockNode.JobChild(type() + " job '" + id + "'", childName,
         sharesConsistentRead, sharesWrite));
   }
@@ -78,14 +76,14 @@ abstract class ChunkedJob extends Job {
   }
 
   /** blk_new + blk_insert_bs: the job's own BlockBackend on node (blockdev-del: "in use"). */
-  void attachBackend(io.blocksim.model.graph.BlockNode node) {
+  void attachBackend(BlockNode node) {
     node.users().add(backendName());
     backends.add(node);
   }
 
   /** blk_unref of every BlockBackend the job holds. */
   void detachBackends() {
-    for (io.blocksim.model.graph.BlockNode node : backends) {
+    for (BlockNode node : backends) {
       node.users().remove(backendName());
     }
     backends.clear();
@@ -107,7 +105,7 @@ abstract class ChunkedJob extends Job {
 
   /** block_job_remove_all_bdrv. */
   void unblockAll() {
-    for (io.blocksim.model.graph.BlockNode node : blocked) {
+    for (BlockNode node : blocked) {
       if (type().equals(node.blockingJobType())) {
         node.setBlockingJobType(null);
       }
@@ -156,7 +154,7 @@ abstract class ChunkedJob extends Job {
   }
 
   /** Reopens a node read-only or read-write; QEMU ignores a failure at this point too. */
-  void reopenQuietly(io.blocksim.model.graph.BlockNode node, boolean readOnly) {
+  void reopenQuietly(BlockNode node, boolean readOnly) {
     try {
       Chains.reopen(manager.engine(), node, readOnly);
     } catch (io.blocksim.model.qmp.QmpError e) {
