@@ -10,8 +10,8 @@ import io.blocksim.model.qmp.QmpEvent;
 import io.blocksim.sim.backend.SimBackend;
 import io.blocksim.sim.disk.FakeDisk;
 import io.blocksim.sim.prng.Prng;
-import io.blocksim.sim.runner.Backend;
 import io.blocksim.sim.runner.CaseRunner;
+import io.blocksim.sim.runner.ForwardingBackend;
 import io.blocksim.sim.runner.StepException;
 import io.blocksim.sim.scenario.Scenario;
 import java.util.ArrayList;
@@ -226,13 +226,12 @@ public final class CrashSweep {
    * Passes everything through, notes the disk's op count once the images exist and the requests
    * of every {@code img: create}.
    */
-  private static final class ImageCountingBackend implements Backend {
-    private final SimBackend inner;
+  private static final class ImageCountingBackend extends ForwardingBackend<SimBackend> {
     long opsAfterImages;
     final List<Creation> creations = new ArrayList<>();
 
     ImageCountingBackend(SimBackend inner) {
-      this.inner = inner;
+      super(inner);
     }
 
     @Override
@@ -309,26 +308,6 @@ public final class CrashSweep {
     }
 
     @Override
-    public List<QmpEvent> events() {
-      return inner.events();
-    }
-
-    @Override
-    public String imageDigest(String nodeOrFile) throws StepException {
-      return inner.imageDigest(nodeOrFile);
-    }
-
-    @Override
-    public void crashProcess() {
-      inner.crashProcess();
-    }
-
-    @Override
-    public void crashPower() {
-      inner.crashPower();
-    }
-
-    @Override
     public ImgOutcome img(String command) throws StepException {
       long before = inner.disk().opCount();
       ImgOutcome outcome = inner.img(command);
@@ -338,11 +317,6 @@ public final class CrashSweep {
             inner.disk().opCount()));
       }
       return outcome;
-    }
-
-    @Override
-    public void close() {
-      inner.close();
     }
   }
 }

@@ -5,13 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.blocksim.model.qmp.Json;
 import io.blocksim.model.qmp.QmpEvent;
 import io.blocksim.sim.runner.Backend;
+import io.blocksim.sim.runner.ForwardingBackend;
 import io.blocksim.sim.runner.StepException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.function.BooleanSupplier;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -165,67 +165,9 @@ class JobTraceRejectionTest {
   }
 
   /** A backend that passes every call on, except what the test changes. */
-  private static class Passing implements Backend {
-    final Backend inner;
-
+  private static class Passing extends ForwardingBackend<Backend> {
     Passing(Backend inner) {
-      this.inner = inner;
-    }
-
-    @Override
-    public void createImage(ImageSpec spec) throws StepException {
-      inner.createImage(spec);
-    }
-
-    @Override
-    public Map<String, Object> qmp(String command, Map<String, Object> args)
-        throws StepException {
-      return inner.qmp(command, args);
-    }
-
-    @Override
-    public IoOutcome io(String node, String command) throws StepException {
-      return inner.io(node, command);
-    }
-
-    @Override
-    public void advance(long durationNs) throws StepException {
-      inner.advance(durationNs);
-    }
-
-    @Override
-    public boolean runUntil(BooleanSupplier condition, long timeoutNs) throws StepException {
-      return inner.runUntil(condition, timeoutNs);
-    }
-
-    @Override
-    public List<QmpEvent> events() {
-      return inner.events();
-    }
-
-    @Override
-    public String imageDigest(String nodeOrFile) throws StepException {
-      return inner.imageDigest(nodeOrFile);
-    }
-
-    @Override
-    public void crashProcess() throws StepException {
-      inner.crashProcess();
-    }
-
-    @Override
-    public void crashPower() throws StepException {
-      inner.crashPower();
-    }
-
-    @Override
-    public ImgOutcome img(String command) throws StepException {
-      return inner.img(command);
-    }
-
-    @Override
-    public void close() {
-      inner.close();
+      super(inner);
     }
   }
 
