@@ -128,9 +128,7 @@ public final class TracingBackend implements Backend {
     boolean tracedBitmapActions = false;
     for (Map<String, Object> action : actions) {
       String type = String.valueOf(action.get("type"));
-      @SuppressWarnings("unchecked")
-      Map<String, Object> data = action.get("data") instanceof Map<?, ?> m
-          ? (Map<String, Object>) m : Map.of();
+      Map<String, Object> data = actionData(action);
       String node = String.valueOf(data.get("node"));
       if (type.equals("blockdev-backup") || type.equals("drive-backup")) {
         String device = String.valueOf(data.get("device"));
@@ -211,13 +209,17 @@ public final class TracingBackend implements Backend {
     }
   }
 
+  /** A transaction action's data, empty when it has none. */
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> actionData(Map<String, Object> action) {
+    return action.get("data") instanceof Map<?, ?> m ? (Map<String, Object>) m : Map.of();
+  }
+
   /** The bitmap actions of a successful transaction without traced backups, in order. */
   private void bitmapActions(List<Map<String, Object>> actions) {
     for (Map<String, Object> action : actions) {
       String type = String.valueOf(action.get("type"));
-      @SuppressWarnings("unchecked")
-      Map<String, Object> data = action.get("data") instanceof Map<?, ?> m
-          ? (Map<String, Object>) m : Map.of();
+      Map<String, Object> data = actionData(action);
       String node = String.valueOf(data.get("node"));
       switch (type) {
         case "block-dirty-bitmap-add", "block-dirty-bitmap-clear" -> bitmapCommand(type, data);
