@@ -8,6 +8,7 @@ import io.blocksim.sim.guest.QemuIoCommand;
 import io.blocksim.sim.runner.Backend.ImageSpec;
 import io.blocksim.sim.runner.Backend.ImgOutcome;
 import io.blocksim.sim.runner.StepException;
+import io.blocksim.sim.scenario.ShellWords;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -21,7 +22,16 @@ final class QemuImg {
   private QemuImg() {}
 
   static ImgOutcome run(HostStorage storage, String command) throws StepException {
-    List<String> words = new ArrayList<>(Arrays.asList(command.trim().split("\\s+")));
+    List<String> words;
+    try {
+      // Split as the real-QEMU backend splits it, quotes and all.
+      words = new ArrayList<>(ShellWords.split(command));
+    } catch (IllegalArgumentException e) {
+      throw new StepException("img: " + e.getMessage());
+    }
+    if (!words.isEmpty() && words.get(0).equals("qemu-img")) {
+      words.remove(0);
+    }
     String verb = words.isEmpty() ? "" : words.remove(0);
     try {
       return switch (verb) {

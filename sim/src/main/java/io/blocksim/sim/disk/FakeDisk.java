@@ -224,6 +224,13 @@ public final class FakeDisk implements HostStorage {
   public void exportTo(Path dir) throws IOException {
     for (Map.Entry<String, FakeFile> entry : files.entrySet()) {
       Path target = dir.resolve(entry.getKey());
+      // File names are plain relative paths (checkPath); a symbolic link on the way would still
+      // lead out of the directory, so none is followed.
+      for (Path p = target; p != null && p.startsWith(dir); p = p.getParent()) {
+        if (Files.isSymbolicLink(p)) {
+          throw new IOException("refusing to write through the symbolic link " + p);
+        }
+      }
       if (target.getParent() != null) {
         Files.createDirectories(target.getParent());
       }

@@ -4,6 +4,7 @@ import io.blocksim.model.qmp.QmpEvent;
 import io.blocksim.sim.qemu.ToolRun.ToolTimeoutException;
 import io.blocksim.sim.runner.Backend;
 import io.blocksim.sim.runner.StepException;
+import io.blocksim.sim.scenario.ShellWords;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -140,6 +141,7 @@ public final class QemuBackend implements Backend {
 
   @Override
   public void createImage(ImageSpec spec) throws StepException {
+    refuseSymbolicLinks();
     List<String> args = new ArrayList<>(List.of("create", "-f", spec.format()));
     List<String> options = new ArrayList<>();
     if (spec.clusterSizeBytes() != null) {
@@ -174,6 +176,7 @@ public final class QemuBackend implements Backend {
   @SuppressWarnings("unchecked")
   public Map<String, Object> qmp(String command, Map<String, Object> args)
       throws StepException {
+    refuseSymbolicLinks();
     Map<String, Object> reply = executeRaw(command, paths.toQemu(command, args));
     return (Map<String, Object>) paths.fromQemu(reply);
   }
@@ -314,8 +317,17 @@ public final class QemuBackend implements Backend {
     if (words.isEmpty()) {
       throw new StepException("img: empty command");
     }
+    refuseSymbolicLinks();
     ToolRun run = runTool("qemu-img", words, null);
     return new ImgOutcome(stripControlPaths(run.lines()), run.exitCode());
+  }
+
+  private void refuseSymbolicLinks() throws StepException {
+    try {
+      paths.refuseSymbolicLinks();
+    } catch (IOException e) {
+      throw new StepException(e.getMessage(), e);
+    }
   }
 
   @Override

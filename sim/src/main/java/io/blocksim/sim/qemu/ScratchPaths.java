@@ -1,11 +1,15 @@
 package io.blocksim.sim.qemu;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.Stream;
 
 /**
  * Moves file names between the scenario's view (relative to its scratch directory) and QEMU's
@@ -39,6 +43,28 @@ final class ScratchPaths {
   /** Returns the absolute form of a scenario path (already checked by the scenario parser). */
   Path resolve(String relativePath) {
     return scratchDir.resolve(relativePath).normalize();
+  }
+
+  /**
+   * Refuses symbolic links in the scratch directory (scenario-format.md, File): the scenario
+   * parser keeps names inside the directory, and a link would lead out of it again. Nothing a
+   * scenario can do creates one, so finding one means the directory was tampered with.
+   */
+  void refuseSymbolicLinks() throws IOException {
+    if (!Files.isDirectory(scratchDir, LinkOption.NOFOLLOW_LINKS)) {
+      if (Files.isSymbolicLink(scratchDir)) {
+        throw new IOException("the scratch directory " + scratchDir + " is a symbolic link");
+      }
+      return;
+    }
+    try (Stream<Path> walk = Files.walk(scratchDir)) {
+      for (Path p : (Iterable<Path>) walk::iterator) {
+        if (Files.isSymbolicLink(p)) {
+          throw new IOException("symbolic link '" + scratchDir.relativize(p)
+              + "' in the scratch directory is refused");
+        }
+      }
+    }
   }
 
   /** Returns a deep copy of the command's arguments with file names made absolute. */

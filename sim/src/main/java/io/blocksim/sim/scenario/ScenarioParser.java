@@ -63,8 +63,7 @@ public final class ScenarioParser {
       List.of("path", "format", "size", "backing", "backing-format", "cluster-size");
   static final List<String> FORMATS = List.of("qcow2", "raw");
 
-  private static final String PATH_HINT =
-      "paths are relative to the scenario's scratch directory and may not leave it";
+  private static final String PATH_HINT = ScenarioPaths.HINT;
 
   private ScenarioParser() {}
 
@@ -126,8 +125,9 @@ public final class ScenarioParser {
   }
 
   /**
-   * Checks a path from a scenario file: not empty, not absolute, no {@code ..} component, not the
-   * scratch directory itself. (Symbolic links are refused by the runner, which sees the files.)
+   * Checks a path from a scenario file: not empty, not absolute, no {@code ..} component, no
+   * protocol prefix, not the scratch directory itself (see {@link ScenarioPaths}). Symbolic links
+   * are refused where the files are seen: the real-QEMU backend and {@code --keep-images}.
    */
   public static void checkRelativePath(String path, Location where) throws ScenarioError {
     String problem = relativePathProblem(path);
@@ -144,28 +144,7 @@ public final class ScenarioParser {
 
   /** Returns what is wrong with a scenario path, or null. */
   static String relativePathProblem(String path) {
-    if (path.isEmpty()) {
-      return "a path must not be empty";
-    }
-    if (path.indexOf('\0') >= 0) {
-      return "path '" + path.replace("\0", "\\0") + "' contains a NUL character";
-    }
-    if (path.startsWith("/")) {
-      return "path '" + path + "' is absolute";
-    }
-    boolean namesSomething = false;
-    for (String part : path.split("/", -1)) {
-      if (part.equals("..")) {
-        return "path '" + path + "' has a '..' component";
-      }
-      if (!part.isEmpty() && !part.equals(".")) {
-        namesSomething = true;
-      }
-    }
-    if (!namesSomething) {
-      return "path '" + path + "' names the scratch directory itself";
-    }
-    return null;
+    return ScenarioPaths.problem(path, true);
   }
 
   /** Returns the path without {@code .} and empty components, to compare two paths. */

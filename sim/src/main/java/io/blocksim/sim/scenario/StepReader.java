@@ -48,10 +48,12 @@ final class StepReader {
 
   private final Problems problems;
   private final boolean simOnly;
+  private final ScenarioPaths paths;
 
   StepReader(Problems problems, boolean simOnly) {
     this.problems = problems;
     this.simOnly = simOnly;
+    this.paths = new ScenarioPaths(problems);
   }
 
   /** Returns the kind key of a step map, or null after reporting that there is not exactly one. */
@@ -153,6 +155,9 @@ final class StepReader {
       case "crash" -> crash(index, at, comment, value, what);
       case "img" -> {
         String command = Nodes.nonEmptyText(value, what, problems);
+        if (command != null) {
+          paths.checkImg(value, command, what);
+        }
         yield command == null ? null : new Step.Img(index, at, comment, command);
       }
       case "log" -> {
@@ -179,6 +184,9 @@ final class StepReader {
     if (argsNode != null) {
       Mapping mapping = Nodes.mapping(argsNode, "'args' in " + subject, problems);
       args = mapping == null ? null : Nodes.qmpObject(mapping, problems);
+      if (mapping != null && command != null) {
+        paths.checkQmp(command, mapping, subject);
+      }
     }
     String error = optionalText(step, "error", subject);
     if (command == null || args == null) {
@@ -194,6 +202,9 @@ final class StepReader {
     String node = nodeNode == null ? null : Nodes.nonEmptyText(nodeNode, "'node' in " + subject,
         problems);
     String error = optionalText(step, "error", subject);
+    if (command != null) {
+      paths.checkIo(value, command, "'io' in " + subject);
+    }
     if (command == null || node == null) {
       return null;
     }
@@ -280,6 +291,9 @@ final class StepReader {
     List<String> images =
         imagesNode == null ? List.of() : Nodes.texts(imagesNode, "'images' in " + subject,
             problems);
+    if (images != null) {
+      paths.checkNames(imagesNode, images, "'images' in " + subject);
+    }
     if (label == null || images == null) {
       return null;
     }
@@ -398,6 +412,9 @@ final class StepReader {
           what + " must name exactly 2 nodes or image files, but found " + names.size(),
           "for example: images-equal: [drive0, target0]");
       return null;
+    }
+    if (names != null) {
+      paths.checkNames(node, names, what);
     }
     return names;
   }

@@ -63,4 +63,19 @@ class ScratchPathsTest {
         "file", "img.qcow2", "desc", "Could not open 'x.qcow2': No such file or directory",
         "other", "/tmp/case10/y", "count", 5L))));
   }
+
+  @Test
+  void aSymbolicLinkInTheScratchDirectoryIsRefused(@org.junit.jupiter.api.io.TempDir Path dir)
+      throws Exception {
+    ScratchPaths scratch = new ScratchPaths(dir.resolve("case"));
+    scratch.refuseSymbolicLinks();  // Not created yet: nothing to refuse.
+    java.nio.file.Files.createDirectories(dir.resolve("case/sub"));
+    java.nio.file.Files.writeString(dir.resolve("case/sub/a.raw"), "x");
+    scratch.refuseSymbolicLinks();
+
+    java.nio.file.Files.createSymbolicLink(dir.resolve("case/sub/b.raw"), Path.of("/etc/hostname"));
+
+    org.assertj.core.api.Assertions.assertThatThrownBy(scratch::refuseSymbolicLinks)
+        .hasMessage("symbolic link 'sub/b.raw' in the scratch directory is refused");
+  }
 }

@@ -27,6 +27,10 @@ class RelativePathTest {
         "a/..|path 'a/..' has a '..' component",
         ".|path '.' names the scratch directory itself",
         "./|path './' names the scratch directory itself",
+        "file:/etc/passwd|path 'file:/etc/passwd' starts with a protocol prefix ('file:'), which"
+            + " QEMU would open instead of a file",
+        "nbd+unix:///x?socket=/s|path 'nbd+unix:///x?socket=/s' starts with a protocol prefix"
+            + " ('nbd+unix:'), which QEMU would open instead of a file",
       })
   void refusesPathsThatLeaveOrNameTheScratchDirectory(String path, String message) {
     assertThatThrownBy(() -> ScenarioParser.checkRelativePath(path, WHERE))

@@ -1,4 +1,4 @@
-package io.blocksim.sim.qemu;
+package io.blocksim.sim.scenario;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -1,4 +1,4 @@
-package io.blocksim.sim.qemu;
+package io.blocksim.sim.scenario;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -9,11 +9,11 @@ import java.util.List;
  * keep blanks; a backslash outside single quotes escapes the next character. No expansion of any
  * kind happens, since the command never reaches a shell.
  */
-final class ShellWords {
+public final class ShellWords {
   private ShellWords() {}
 
   /** Returns the words; an unterminated quote is an error. */
-  static List<String> split(String commandLine) {
+  public static List<String> split(String commandLine) {
     List<String> words = new ArrayList<>();
     StringBuilder word = new StringBuilder();
     boolean inWord = false;
