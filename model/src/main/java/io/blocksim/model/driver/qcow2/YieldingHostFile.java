@@ -6,7 +6,7 @@ import io.blocksim.model.port.HostIoException;
 /**
  * The file as the engine uses it: after every request it calls back, so that the engine's
  * write scheduler can treat requests made while allocating as yield points of the request's
- * coroutine (see Qcow2Image.WriteScheduler).
+ * coroutine (see Qcow2WriteScheduler).
  */
 final class YieldingHostFile implements HostFile {
   private final HostFile inner;
