@@ -137,7 +137,7 @@ final class Qcow2Open {
     return image;
   }
 
-  /** validate_table_offset. */
+  /** qcow2_validate_table. */
   private static void validateTable(long offset, long entries, long maxBytes, String name,
       long clusterSize) throws HostIoException {
     if (entries > maxBytes / 8) {

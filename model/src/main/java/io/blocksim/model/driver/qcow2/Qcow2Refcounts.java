@@ -51,7 +51,7 @@ final class Qcow2Refcounts {
   /** Discard regions gathered while {@link #cacheDiscards} is set: {offset, bytes}. */
   private final List<long[]> discards = new ArrayList<>();
   boolean cacheDiscards;
-  /** Signals corruption the way the image does (qcow2_signal_corruption); set by the image. */
+  /** Signals corruption the way the image does (qcow2_signal_corruption); set by Qcow2State. */
   java.util.function.Function<String, HostIoException> onCorruption =
       message -> new HostIoException(HostIoException.EIO, message);
 

@@ -25,6 +25,7 @@ import java.util.function.BooleanSupplier;
  * matches qemu-io traces (Qcow2ImageQemuTest).
  */
 final class Qcow2WriteScheduler {
+  /** QCOW2_MAX_WORKERS (block/qcow2.h): the task pool's size. */
   static final int MAX_WORKERS = 8;
 
   /** A coroutine of the guest write: its main coroutine or one of its write tasks. */
@@ -93,7 +94,7 @@ final class Qcow2WriteScheduler {
     }
   }
 
-  /** qemu_co_mutex_trylock, queueing who as a waiter when the lock is taken. */
+  /** qemu_co_mutex_lock without blocking: false queues who as a waiter for the lock. */
   boolean tryLock(Coroutine who) {
     if (lockOwner == who) {
       return true;
