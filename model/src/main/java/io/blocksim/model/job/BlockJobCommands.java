@@ -5,9 +5,9 @@ import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.driver.filter.CopyOnReadDriver;
 import io.blocksim.model.driver.filter.JobFilterDriver;
 import io.blocksim.model.graph.BlockNode;
-import io.blocksim.model.qmp.Args;
+import io.blocksim.model.qapi.Args;
 import io.blocksim.model.qmp.QmpDispatcher;
-import io.blocksim.model.qmp.QmpError;
+import io.blocksim.model.qapi.QmpError;
 import java.util.List;
 import java.util.Map;
 
@@ -452,7 +452,7 @@ final class BlockJobCommands {
     if (nodeName != null) {
       options.put("node-name", nodeName);
     }
-    options.put("file", io.blocksim.model.qmp.Json.object("driver", "file", "filename",
+    options.put("file", io.blocksim.model.qapi.Json.object("driver", "file", "filename",
         targetFile));
     if (format.equals("qcow2")) {
       // BDRV_O_NO_BACKING: the mirror takes care of the target's backing file.

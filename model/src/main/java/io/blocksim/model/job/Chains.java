@@ -14,8 +14,8 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import io.blocksim.model.qmp.Args;
-import io.blocksim.model.qmp.QmpError;
+import io.blocksim.model.qapi.Args;
+import io.blocksim.model.qapi.QmpError;
 
 /**
  * Backing-chain helpers the stream, commit and mirror jobs share (QEMU's bdrv_filter_or_cow_bs,

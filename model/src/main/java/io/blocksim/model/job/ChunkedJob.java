@@ -157,7 +157,7 @@ abstract class ChunkedJob extends Job {
   void reopenQuietly(BlockNode node, boolean readOnly) {
     try {
       Chains.reopen(manager.engine(), node, readOnly);
-    } catch (io.blocksim.model.qmp.QmpError e) {
+    } catch (io.blocksim.model.qapi.QmpError e) {
       // bdrv_reopen_set_read_only(..., NULL) in the clean callbacks drops the error.
     }
   }

@@ -1,7 +1,7 @@
 package io.blocksim.model.job;
 
-import io.blocksim.model.qmp.Args;
-import io.blocksim.model.qmp.QmpError;
+import io.blocksim.model.qapi.Args;
+import io.blocksim.model.qapi.QmpError;
 
 /**
  * How {@code blockdev-create} makes an image of one format (QEMU's bdrv_co_create). The options

@@ -3,7 +3,7 @@ package io.blocksim.model.job;
 import io.blocksim.model.check.Check;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.port.HostIoException;
-import io.blocksim.model.qmp.QmpError;
+import io.blocksim.model.qapi.QmpError;
 import java.util.List;
 
 /**

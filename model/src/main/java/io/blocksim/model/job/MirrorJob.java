@@ -7,7 +7,7 @@ import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.io.BlockIo;
 import io.blocksim.model.io.RequestFlags;
 import io.blocksim.model.port.HostIoException;
-import io.blocksim.model.qmp.QmpError;
+import io.blocksim.model.qapi.QmpError;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -504,12 +504,12 @@ final class MirrorJob extends ChunkedJob {
     }
     String format = qcow2.image().backingFormat() != null ? qcow2.image().backingFormat()
         : "raw";
-    java.util.Map<String, Object> options = io.blocksim.model.qmp.Json.object("driver", format,
-        "read-only", true, "file", io.blocksim.model.qmp.Json.object("driver", "file",
+    java.util.Map<String, Object> options = io.blocksim.model.qapi.Json.object("driver", format,
+        "read-only", true, "file", io.blocksim.model.qapi.Json.object("driver", "file",
             "filename", qcow2.image().backingFileName()));
     try {
       BlockNode backing = new io.blocksim.model.qmp.BlockdevCommands(manager.engine())
-          .open(new io.blocksim.model.qmp.Args(options, "backing"), null, new ArrayList<>());
+          .open(new io.blocksim.model.qapi.Args(options, "backing"), null, new ArrayList<>());
       Chains.setBacking(node, backing);
       return 0;
     } catch (QmpError e) {

@@ -6,8 +6,8 @@ import io.blocksim.model.driver.file.FileDriver;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.port.HostFile;
 import io.blocksim.model.port.HostIoException;
-import io.blocksim.model.qmp.Args;
-import io.blocksim.model.qmp.QmpError;
+import io.blocksim.model.qapi.Args;
+import io.blocksim.model.qapi.QmpError;
 import java.util.List;
 
 /**

@@ -4,6 +4,8 @@ import io.blocksim.model.Engine;
 import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.bitmap.HBitmap;
 import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.qapi.Args;
+import io.blocksim.model.qapi.QmpError;
 import java.util.List;
 import java.util.Map;
 

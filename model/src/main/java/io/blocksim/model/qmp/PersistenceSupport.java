@@ -3,6 +3,7 @@ package io.blocksim.model.qmp;
 import io.blocksim.model.driver.Qcow2Driver;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.port.HostIoException;
+import io.blocksim.model.qapi.QmpError;
 
 /**
  * Where persistent bitmaps may be stored (qcow2 v3 only, within qcow2's limits) and the immediate

@@ -2,6 +2,8 @@ package io.blocksim.model.qmp;
 
 import io.blocksim.model.Engine;
 import io.blocksim.model.check.InvariantViolation;
+import io.blocksim.model.qapi.Args;
+import io.blocksim.model.qapi.QmpError;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.TreeMap;

@@ -1,5 +1,7 @@
 package io.blocksim.model.qmp;
 
+import io.blocksim.model.qapi.QmpError;
+
 /**
  * One action of a {@code transaction} (QEMU's TransactionActionDrv): prepare may fail; after a
  * failure every prepared action (the failing one included) is aborted in reverse order; then

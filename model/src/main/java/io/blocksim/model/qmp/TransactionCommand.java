@@ -1,6 +1,8 @@
 package io.blocksim.model.qmp;
 
 import io.blocksim.model.Engine;
+import io.blocksim.model.qapi.Args;
+import io.blocksim.model.qapi.QmpError;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

@@ -3,8 +3,8 @@ package io.blocksim.model.job;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.blocksim.model.bitmap.DirtyBitmap;
-import io.blocksim.model.qmp.Json;
-import io.blocksim.model.qmp.QmpEvent;
+import io.blocksim.model.qapi.Json;
+import io.blocksim.model.qapi.QmpEvent;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;

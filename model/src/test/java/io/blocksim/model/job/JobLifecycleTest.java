@@ -2,7 +2,7 @@ package io.blocksim.model.job;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.blocksim.model.qmp.Json;
+import io.blocksim.model.qapi.Json;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;

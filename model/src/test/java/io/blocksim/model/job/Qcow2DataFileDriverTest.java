@@ -9,7 +9,7 @@ import io.blocksim.model.driver.qcow2.Qcow2Image;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.port.HostFile;
 import io.blocksim.model.port.HostIoException;
-import io.blocksim.model.qmp.Json;
+import io.blocksim.model.qapi.Json;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;

@@ -7,7 +7,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.blocksim.model.check.InvariantViolation;
 import io.blocksim.model.driver.Qcow2Driver;
-import io.blocksim.model.qmp.Json;
+import io.blocksim.model.qapi.Json;
 import org.junit.jupiter.api.Test;
 
 /**

@@ -5,7 +5,7 @@ import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.io.BlockIo;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.port.HostStorage;
-import io.blocksim.model.qmp.Json;
+import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.loop.NoTimeScheduler;
 import java.util.Map;
 import java.util.Set;

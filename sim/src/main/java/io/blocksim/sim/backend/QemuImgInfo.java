@@ -8,7 +8,7 @@ import io.blocksim.model.port.HostFile;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.port.HostStorage;
 import io.blocksim.model.qmp.BlockdevCommands;
-import io.blocksim.model.qmp.Json;
+import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.loop.NoTimeScheduler;
 import io.blocksim.sim.disk.FakeDisk;
 import io.blocksim.sim.guest.QemuIoCommand;

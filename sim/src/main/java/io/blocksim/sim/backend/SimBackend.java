@@ -8,7 +8,7 @@ import io.blocksim.model.io.BlockIo;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.port.Scheduler;
 import io.blocksim.model.qmp.BlockdevCommands;
-import io.blocksim.model.qmp.QmpEvent;
+import io.blocksim.model.qapi.QmpEvent;
 import io.blocksim.sim.disk.FakeDisk;
 import io.blocksim.sim.qemu.QemuBackend;
 import io.blocksim.sim.disk.LatencyModel;
@@ -323,7 +323,7 @@ public final class SimBackend implements Backend {
     }
     for (Object job : list) {
       Object id = ((Map<?, ?>) job).get("id");
-      engine.execute("block-job-cancel", io.blocksim.model.qmp.Json.object("device", id,
+      engine.execute("block-job-cancel", io.blocksim.model.qapi.Json.object("device", id,
           "force", true));
     }
     loop.runUntil(() -> {

@@ -1,6 +1,6 @@
 package io.blocksim.sim.diff;
 
-import io.blocksim.model.qmp.Json;
+import io.blocksim.model.qapi.Json;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -1,6 +1,6 @@
 package io.blocksim.sim.diff;
 
-import io.blocksim.model.qmp.Json;
+import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.qemu.QemuBackend;
 import io.blocksim.sim.runner.CaseResult;
 import io.blocksim.sim.runner.CaseRunner;

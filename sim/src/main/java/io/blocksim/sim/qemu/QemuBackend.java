@@ -1,6 +1,6 @@
 package io.blocksim.sim.qemu;
 
-import io.blocksim.model.qmp.QmpEvent;
+import io.blocksim.model.qapi.QmpEvent;
 import io.blocksim.sim.qemu.ToolRun.ToolTimeoutException;
 import io.blocksim.sim.runner.Backend;
 import io.blocksim.sim.runner.StepException;

@@ -3,7 +3,7 @@ package io.blocksim.sim.qemu;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.blocksim.model.qmp.QmpEvent;
+import io.blocksim.model.qapi.QmpEvent;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.SocketException;

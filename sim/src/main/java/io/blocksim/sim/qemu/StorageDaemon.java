@@ -1,6 +1,6 @@
 package io.blocksim.sim.qemu;
 
-import io.blocksim.model.qmp.QmpEvent;
+import io.blocksim.model.qapi.QmpEvent;
 import java.io.IOException;
 import java.lang.ProcessBuilder.Redirect;
 import java.nio.file.Files;

@@ -1,8 +1,8 @@
 package io.blocksim.sim.runner;
 
 import io.blocksim.model.check.InvariantViolation;
-import io.blocksim.model.qmp.Json;
-import io.blocksim.model.qmp.QmpEvent;
+import io.blocksim.model.qapi.Json;
+import io.blocksim.model.qapi.QmpEvent;
 import io.blocksim.sim.loop.LimitReached;
 import io.blocksim.sim.scenario.Scenario;
 import io.blocksim.sim.scenario.Step;

@@ -1,7 +1,7 @@
 package io.blocksim.sim.runner;
 
-import io.blocksim.model.qmp.Json;
-import io.blocksim.model.qmp.QmpEvent;
+import io.blocksim.model.qapi.Json;
+import io.blocksim.model.qapi.QmpEvent;
 import io.blocksim.sim.runner.CaseRunner.StepFailure;
 import io.blocksim.sim.scenario.Step;
 import java.util.ArrayList;

@@ -1,6 +1,6 @@
 package io.blocksim.sim.runner;
 
-import io.blocksim.model.qmp.QmpEvent;
+import io.blocksim.model.qapi.QmpEvent;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BooleanSupplier;

@@ -1,6 +1,6 @@
 package io.blocksim.sim.runner;
 
-import io.blocksim.model.qmp.Json;
+import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.scenario.Scenario;
 import io.blocksim.sim.scenario.Semantics;
 import java.io.PrintStream;

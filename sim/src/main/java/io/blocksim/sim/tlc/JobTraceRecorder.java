@@ -1,6 +1,6 @@
 package io.blocksim.sim.tlc;
 
-import io.blocksim.model.qmp.QmpEvent;
+import io.blocksim.model.qapi.QmpEvent;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

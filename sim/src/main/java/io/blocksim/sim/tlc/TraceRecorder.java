@@ -10,7 +10,7 @@ import io.blocksim.model.job.BlockCopy;
 import io.blocksim.model.job.Job;
 import io.blocksim.model.job.JobStatus;
 import io.blocksim.model.port.HostIoException;
-import io.blocksim.model.qmp.QmpEvent;
+import io.blocksim.model.qapi.QmpEvent;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;

@@ -2,7 +2,7 @@ package io.blocksim.sim.diff;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.blocksim.model.qmp.Json;
+import io.blocksim.model.qapi.Json;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

@@ -3,7 +3,7 @@ package io.blocksim.sim.qemu;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.blocksim.model.qmp.QmpEvent;
+import io.blocksim.model.qapi.QmpEvent;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.blocksim.model.Engine;
 import io.blocksim.model.driver.qcow2.Qcow2Image;
 import io.blocksim.model.port.HostFile;
-import io.blocksim.model.qmp.Json;
+import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.disk.FakeDisk;
 import io.blocksim.sim.qemu.QemuAvailability;
 import io.blocksim.sim.runner.Main;

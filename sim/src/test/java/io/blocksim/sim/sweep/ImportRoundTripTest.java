@@ -2,7 +2,7 @@ package io.blocksim.sim.sweep;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.blocksim.model.qmp.Json;
+import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.backend.SimBackend;
 import io.blocksim.sim.qemu.QemuAvailability;
 import io.blocksim.sim.qemu.QemuBackend;

@@ -7,7 +7,7 @@ import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.job.CopyGate;
 import io.blocksim.model.job.Job;
-import io.blocksim.model.qmp.Json;
+import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.backend.SimBackend;
 import io.blocksim.sim.runner.Backend;
 import java.nio.file.Path;

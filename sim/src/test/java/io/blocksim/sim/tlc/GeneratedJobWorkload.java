@@ -1,6 +1,6 @@
 package io.blocksim.sim.tlc;
 
-import io.blocksim.model.qmp.Json;
+import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.backend.SimBackend;
 import io.blocksim.sim.prng.Prng;
 import io.blocksim.sim.runner.Backend;

@@ -3,7 +3,7 @@ package io.blocksim.sim.tlc;
 import io.blocksim.model.Engine;
 import io.blocksim.model.job.Job;
 import io.blocksim.model.job.JobStatus;
-import io.blocksim.model.qmp.Json;
+import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.backend.SimBackend;
 import io.blocksim.sim.prng.Prng;
 import io.blocksim.sim.runner.Backend;

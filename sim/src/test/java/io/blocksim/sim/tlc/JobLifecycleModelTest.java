@@ -3,7 +3,7 @@ package io.blocksim.sim.tlc;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.blocksim.model.graph.BlockNode;
-import io.blocksim.model.qmp.Json;
+import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.backend.SimBackend;
 import io.blocksim.sim.runner.Backend;
 import java.nio.charset.StandardCharsets;

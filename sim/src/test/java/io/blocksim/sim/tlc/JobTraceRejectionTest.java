@@ -2,8 +2,8 @@ package io.blocksim.sim.tlc;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.blocksim.model.qmp.Json;
-import io.blocksim.model.qmp.QmpEvent;
+import io.blocksim.model.qapi.Json;
+import io.blocksim.model.qapi.QmpEvent;
 import io.blocksim.sim.runner.Backend;
 import io.blocksim.sim.runner.ForwardingBackend;
 import io.blocksim.sim.runner.StepException;

@@ -3,8 +3,8 @@ package io.blocksim.sim.tlc;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.blocksim.model.qmp.Json;
-import io.blocksim.model.qmp.QmpEvent;
+import io.blocksim.model.qapi.Json;
+import io.blocksim.model.qapi.QmpEvent;
 import io.blocksim.sim.backend.SimBackend;
 import io.blocksim.sim.runner.CaseRunner;
 import io.blocksim.sim.runner.ScenarioFiles;

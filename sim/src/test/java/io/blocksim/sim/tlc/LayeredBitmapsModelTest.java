@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.blocksim.model.Engine;
 import io.blocksim.model.bitmap.DirtyBitmap;
-import io.blocksim.model.qmp.Json;
+import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.backend.SimBackend;
 import io.blocksim.sim.runner.Backend;
 import java.nio.file.Path;

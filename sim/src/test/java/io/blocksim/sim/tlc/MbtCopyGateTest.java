@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.job.CopyGate;
 import io.blocksim.model.job.Job;
-import io.blocksim.model.qmp.Json;
+import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.backend.SimBackend;
 import io.blocksim.sim.runner.Backend;
 import java.util.ArrayList;

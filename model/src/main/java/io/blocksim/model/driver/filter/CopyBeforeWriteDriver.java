@@ -10,7 +10,7 @@ import io.blocksim.model.io.BlockIo;
 import io.blocksim.model.io.RequestFlags;
 import io.blocksim.model.job.BlockCopy;
 import io.blocksim.model.port.HostIoException;
-import io.blocksim.model.qmp.QmpError;
+import io.blocksim.model.qapi.QmpError;
 import java.util.ArrayList;
 import java.util.Map;
 

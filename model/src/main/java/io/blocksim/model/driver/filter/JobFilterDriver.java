@@ -7,7 +7,7 @@ import io.blocksim.model.driver.Driver;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.io.BlockIo;
 import io.blocksim.model.port.HostIoException;
-import io.blocksim.model.qmp.QmpError;
+import io.blocksim.model.qapi.QmpError;
 import java.util.ArrayList;
 import java.util.Map;
 

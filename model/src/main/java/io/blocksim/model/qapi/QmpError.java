@@ -1,4 +1,4 @@
-package io.blocksim.model.qmp;
+package io.blocksim.model.qapi;
 
 /**
  * A QMP command failure as QEMU reports it: an error class (GenericError, DeviceNotFound,

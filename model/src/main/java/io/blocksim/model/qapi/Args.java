@@ -1,4 +1,4 @@
-package io.blocksim.model.qmp;
+package io.blocksim.model.qapi;
 
 import java.util.ArrayList;
 import java.util.LinkedHashSet;

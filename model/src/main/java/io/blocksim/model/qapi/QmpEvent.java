@@ -1,4 +1,4 @@
-package io.blocksim.model.qmp;
+package io.blocksim.model.qapi;
 
 import java.util.Map;
 
