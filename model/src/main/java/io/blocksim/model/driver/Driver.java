@@ -5,7 +5,7 @@ import io.blocksim.model.port.HostIoException;
 
 /**
  * A block driver: what one node does with the requests that reach it. Requests arrive already
- * tracked by {@link io.blocksim.model.io.BlockIo}, which does what QEMU's generic block layer does
+ * tracked by {@link io.blocksim.model.graph.BlockIo}, which does what QEMU's generic block layer does
  * around the driver call (dirty bitmaps, write generation, flush bookkeeping).
  */
 public interface Driver {

@@ -1,8 +1,8 @@
 package io.blocksim.model.driver;
 
 import io.blocksim.model.graph.BlockNode;
-import io.blocksim.model.io.BlockIo;
-import io.blocksim.model.io.RequestFlags;
+import io.blocksim.model.graph.BlockIo;
+import io.blocksim.model.graph.RequestFlags;
 import io.blocksim.model.port.HostFile;
 import io.blocksim.model.port.HostIoException;
 

@@ -6,7 +6,7 @@ import io.blocksim.model.bitmap.HBitmap;
 import io.blocksim.model.check.Check;
 import io.blocksim.model.driver.BlockStatus;
 import io.blocksim.model.graph.BlockNode;
-import io.blocksim.model.io.BlockIo;
+import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.port.HostIoException;
 import java.util.ArrayList;
 import java.util.List;

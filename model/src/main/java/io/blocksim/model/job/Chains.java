@@ -6,7 +6,7 @@ import io.blocksim.model.driver.Qcow2Driver;
 import io.blocksim.model.driver.file.FileDriver;
 import io.blocksim.model.driver.qcow2.BackingReader;
 import io.blocksim.model.graph.BlockNode;
-import io.blocksim.model.io.BlockIo;
+import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.qmp.BlockdevCommands;
 import java.util.ArrayList;

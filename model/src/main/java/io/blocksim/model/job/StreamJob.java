@@ -4,7 +4,7 @@ import io.blocksim.model.driver.BlockStatus;
 import io.blocksim.model.driver.filter.CopyOnReadDriver;
 import io.blocksim.model.driver.filter.JobFilterDriver;
 import io.blocksim.model.graph.BlockNode;
-import io.blocksim.model.io.BlockIo;
+import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.port.HostIoException;
 import java.util.ArrayList;
 import java.util.List;

@@ -5,7 +5,7 @@ import static io.blocksim.model.job.ChainWorld.MIB;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.blocksim.model.graph.BlockNode;
-import io.blocksim.model.io.BlockIo;
+import io.blocksim.model.graph.BlockIo;
 import java.util.Arrays;
 import java.util.List;
 import java.util.TreeSet;

@@ -6,7 +6,7 @@ import io.blocksim.model.Engine;
 import io.blocksim.model.driver.qcow2.Qcow2CreateOptions;
 import io.blocksim.model.driver.qcow2.Qcow2Image;
 import io.blocksim.model.graph.BlockNode;
-import io.blocksim.model.io.BlockIo;
+import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.qapi.Json;
 import java.util.Arrays;

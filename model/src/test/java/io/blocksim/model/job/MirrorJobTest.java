@@ -50,7 +50,7 @@ class MirrorJobTest {
     assertThat(guestTop(w).driver().name()).isEqualTo("mirror_top");
     byte[] data = new byte[(int) (64 * KIB)];
     java.util.Arrays.fill(data, (byte) 0x22);
-    io.blocksim.model.io.BlockIo.write(guestTop(w), MIB, data, 0, data.length, 0);
+    io.blocksim.model.graph.BlockIo.write(guestTop(w), MIB, data, 0, data.length, 0);
     assertThat(job.countBytes()).isEqualTo(64 * KIB);
     assertThat(w.count("drive0", "bitmap0")).isEqualTo(64 * KIB);
     w.scheduler.advance(500_000_000L);
@@ -94,7 +94,7 @@ class MirrorJobTest {
     assertThat(job.recording()).isFalse();
     byte[] data = new byte[(int) (64 * KIB)];
     java.util.Arrays.fill(data, (byte) 0x66);
-    io.blocksim.model.io.BlockIo.write(guestTop(w), 2 * MIB, data, 0, data.length, 0);
+    io.blocksim.model.graph.BlockIo.write(guestTop(w), 2 * MIB, data, 0, data.length, 0);
     w.assertPattern("tgt", 2 * MIB, 64 * KIB, 0x66);
     assertThat(job.countBytes()).isZero();
     assertThat(w.count("drive0", "bitmap0")).isEqualTo(64 * KIB);

@@ -2,7 +2,7 @@ package io.blocksim.sim.backend;
 
 import io.blocksim.model.Engine;
 import io.blocksim.model.graph.BlockNode;
-import io.blocksim.model.io.BlockIo;
+import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.port.HostStorage;
 import io.blocksim.model.qapi.Json;

@@ -1,7 +1,7 @@
 package io.blocksim.sim.backend;
 
 import io.blocksim.model.driver.BlockStatus;
-import io.blocksim.model.io.BlockIo;
+import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.port.HostStorage;
 import io.blocksim.sim.guest.QemuIoCommand;

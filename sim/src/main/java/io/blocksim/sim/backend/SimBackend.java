@@ -4,7 +4,7 @@ import io.blocksim.model.Engine;
 import io.blocksim.model.driver.BlockStatus;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.Permissions;
-import io.blocksim.model.io.BlockIo;
+import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.port.Scheduler;
 import io.blocksim.model.qmp.BlockdevCommands;

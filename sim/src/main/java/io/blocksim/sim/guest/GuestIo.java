@@ -2,8 +2,8 @@ package io.blocksim.sim.guest;
 
 import io.blocksim.model.driver.BlockStatus;
 import io.blocksim.model.graph.BlockNode;
-import io.blocksim.model.io.BlockIo;
-import io.blocksim.model.io.RequestFlags;
+import io.blocksim.model.graph.BlockIo;
+import io.blocksim.model.graph.RequestFlags;
 import io.blocksim.model.port.HostIoException;
 import java.util.ArrayList;
 import java.util.Arrays;

@@ -5,7 +5,7 @@ import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.bitmap.HBitmap;
 import io.blocksim.model.driver.BlockStatus;
 import io.blocksim.model.graph.BlockNode;
-import io.blocksim.model.io.BlockIo;
+import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.job.BlockCopy;
 import io.blocksim.model.job.Job;
 import io.blocksim.model.job.JobStatus;

@@ -83,7 +83,7 @@ class CrashSweepTest {
         "file", Json.object("driver", "file", "filename", "img.qcow2")));
     execute(engine, "block-dirty-bitmap-add", Json.object("node", "d", "name", "b",
         "persistent", true));
-    io.blocksim.model.io.BlockIo.write(engine.graph().find("d"), 0, new byte[65536], 0, 65536,
+    io.blocksim.model.graph.BlockIo.write(engine.graph().find("d"), 0, new byte[65536], 0, 65536,
         0);
     execute(engine, "blockdev-del", Json.object("node-name", "d"));
     versions.addAll(recorder.versions());

@@ -3,8 +3,8 @@ package io.blocksim.model.driver.filter;
 import io.blocksim.model.driver.BlockStatus;
 import io.blocksim.model.driver.Driver;
 import io.blocksim.model.graph.BlockNode;
-import io.blocksim.model.io.BlockIo;
-import io.blocksim.model.io.RequestFlags;
+import io.blocksim.model.graph.BlockIo;
+import io.blocksim.model.graph.RequestFlags;
 import io.blocksim.model.job.Chains;
 import io.blocksim.model.port.HostIoException;
 

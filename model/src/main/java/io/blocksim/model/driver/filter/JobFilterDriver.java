@@ -5,7 +5,7 @@ import io.blocksim.model.check.Check;
 import io.blocksim.model.driver.BlockStatus;
 import io.blocksim.model.driver.Driver;
 import io.blocksim.model.graph.BlockNode;
-import io.blocksim.model.io.BlockIo;
+import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.qapi.QmpError;
 import java.util.ArrayList;

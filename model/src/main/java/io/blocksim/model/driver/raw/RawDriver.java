@@ -3,7 +3,7 @@ package io.blocksim.model.driver.raw;
 import io.blocksim.model.driver.BlockStatus;
 import io.blocksim.model.driver.Driver;
 import io.blocksim.model.graph.BlockNode;
-import io.blocksim.model.io.BlockIo;
+import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.port.HostIoException;
 
 /**

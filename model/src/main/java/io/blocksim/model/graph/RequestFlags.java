@@ -1,4 +1,4 @@
-package io.blocksim.model.io;
+package io.blocksim.model.graph;
 
 /** QEMU's BdrvRequestFlags that matter to the simulated block layer. */
 public final class RequestFlags {

@@ -1,6 +1,8 @@
-package io.blocksim.model.check;
+package io.blocksim.model.graph;
 
 import io.blocksim.model.bitmap.DirtyBitmap;
+import io.blocksim.model.check.Check;
+import io.blocksim.model.check.InvariantViolation;
 import io.blocksim.model.graph.BlockNode;
 import java.util.List;
 

@@ -1,7 +1,6 @@
-package io.blocksim.model.io;
+package io.blocksim.model.graph;
 
 import io.blocksim.model.bitmap.DirtyBitmap;
-import io.blocksim.model.check.WriteUnchangedCheck;
 import io.blocksim.model.driver.BlockStatus;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.port.HostIoException;
