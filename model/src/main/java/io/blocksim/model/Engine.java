@@ -1,52 +1,51 @@
 package io.blocksim.model;
 
+import io.blocksim.model.driver.qcow2.Qcow2Image;
+import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.graph.NodeGraph;
 import io.blocksim.model.job.JobManager;
+import io.blocksim.model.job.Qcow2Creator;
 import io.blocksim.model.port.HostStorage;
 import io.blocksim.model.port.Scheduler;
 import io.blocksim.model.qapi.Json;
-import io.blocksim.model.qmp.QmpDispatcher;
 import io.blocksim.model.qapi.QmpEvent;
-import java.util.ArrayList;
+import io.blocksim.model.qmp.QmpDispatcher;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
 
 /**
- * One simulated QEMU process (a qemu-storage-daemon): the node graph, the jobs, the QMP monitor
- * and the events it emits. Time and host files come in through the ports; nothing else.
+ * One simulated QEMU process (a qemu-storage-daemon): assembles the block layer with its drivers,
+ * the jobs and the QMP monitor. Time and host files come in through the ports; nothing else.
  */
 public final class Engine {
-  private final Scheduler scheduler;
-  private final HostStorage storage;
-  private final Set<String> semantics;
-  private final NodeGraph graph = new NodeGraph();
-  private final List<QmpEvent> events = new ArrayList<>();
+  private final BlockLayer layer;
   private final JobManager jobs;
   private final QmpDispatcher dispatcher;
 
   public Engine(Scheduler scheduler, HostStorage storage, Set<String> semantics) {
-    this.scheduler = scheduler;
-    this.storage = storage;
-    this.semantics = new TreeSet<>(semantics);
-    this.jobs = new JobManager(this);
-    jobs.registerFormatCreator("qcow2", new io.blocksim.model.job.Qcow2Creator(this,
-        (file, dataFile, size, o) -> io.blocksim.model.driver.qcow2.Qcow2Image.create(file,
-            dataFile, size, o)));
-    this.dispatcher = new QmpDispatcher(this);
+    this.layer = new BlockLayer(scheduler, storage, semantics, BlockDrivers.ALL);
+    this.jobs = new JobManager(layer);
+    jobs.registerFormatCreator("qcow2", new Qcow2Creator(layer,
+        (file, dataFile, size, o) -> Qcow2Image.create(file, dataFile, size, o)));
+    this.dispatcher = new QmpDispatcher(layer, jobs);
   }
 
   public Scheduler scheduler() {
-    return scheduler;
+    return layer.scheduler();
   }
 
   public HostStorage storage() {
-    return storage;
+    return layer.storage();
+  }
+
+  /** The block layer's services (open, release, drained sections, events). */
+  public BlockLayer layer() {
+    return layer;
   }
 
   public NodeGraph graph() {
-    return graph;
+    return layer.graph();
   }
 
   public JobManager jobs() {
@@ -55,7 +54,7 @@ public final class Engine {
 
   /** Returns whether a named semantics variant ({@code bug:...}) is switched on. */
   public boolean variant(String name) {
-    return semantics.contains(name);
+    return layer.variant(name);
   }
 
   /** Executes a QMP command; returns {@code {"return": ...}} or {@code {"error": {...}}}. */
@@ -65,11 +64,11 @@ public final class Engine {
 
   /** Emits a QMP event now. */
   public void emit(String event, Map<String, Object> data) {
-    events.add(new QmpEvent(event, data, scheduler.nowNs()));
+    layer.emit(event, data);
   }
 
   public List<QmpEvent> events() {
-    return events;
+    return layer.events();
   }
 
   /** Convenience for event data. */

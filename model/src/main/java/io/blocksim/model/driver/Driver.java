@@ -54,4 +54,32 @@ public interface Driver {
 
   /** Releases driver state on blockdev-del; a format writes back what it must. */
   default void close(BlockNode node) throws HostIoException {}
+
+  /** Returns the host file name of a protocol node ({@code file}), null for the others. */
+  default String filename() {
+    return null;
+  }
+
+  /**
+   * Returns what bdrv_get_allocated_file_size reports: a filter's child's, the sum over a format
+   * node's storage children ({@code file}, {@code data-file}); null where QEMU's driver has no
+   * such callback (blkdebug, null-co) and nothing below answers.
+   */
+  default Long allocatedFileSize(BlockNode node) {
+    if (isFilter()) {
+      BlockNode child = node.primaryChild();
+      return child == null ? null : child.driver().allocatedFileSize(child);
+    }
+    BlockNode file = node.child(BlockNode.FILE);
+    Long size = file == null ? null : file.driver().allocatedFileSize(file);
+    BlockNode dataFile = node.child(Qcow2Driver.DATA_FILE);
+    Long dataSize = dataFile == null ? null : dataFile.driver().allocatedFileSize(dataFile);
+    if (size != null && dataSize != null) {
+      size += dataSize;
+    }
+    return size;
+  }
+
+  /** Adds the driver's members of QEMU's ImageInfo (cluster size, format-specific...). */
+  default void addImageInfo(java.util.Map<String, Object> image) {}
 }

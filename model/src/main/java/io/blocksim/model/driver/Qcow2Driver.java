@@ -1,20 +1,20 @@
 package io.blocksim.model.driver;
 
-import io.blocksim.model.Engine;
 import io.blocksim.model.driver.qcow2.BackingReader;
 import io.blocksim.model.driver.qcow2.Qcow2BlockStatus;
 import io.blocksim.model.driver.qcow2.Qcow2Image;
 import io.blocksim.model.driver.qcow2.Qcow2OpenOptions;
+import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.graph.RequestFlags;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.qapi.Args;
-import io.blocksim.model.qmp.BlockdevCommands;
 import io.blocksim.model.qapi.Json;
 import io.blocksim.model.qapi.QmpError;
 import io.blocksim.model.bitmap.DirtyBitmap;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -37,9 +37,9 @@ public final class Qcow2Driver implements Driver {
   }
 
   /** Opens a qcow2 node from blockdev-add options (QEMU's qcow2_open plus the backing chain). */
-  public static void open(BlockdevCommands commands, Engine engine, Args args, BlockNode node,
+  public static void open(BlockLayer layer, Args args, BlockNode node,
       Map<String, Object> inherit, List<BlockNode> created) throws QmpError {
-    BlockNode file = commands.child(args, "file", true, inherit, created);
+    BlockNode file = layer.child(args, "file", true, inherit, created);
     boolean backingGiven = args.has("backing");
     Object backingRef = args.get("backing");
     for (String ignored : List.of("lazy-refcounts", "pass-discard-request",
@@ -64,7 +64,7 @@ public final class Qcow2Driver implements Driver {
       if (args.has(DATA_FILE)) {
         // QEMU names the qcow2 node before its driver opens the data-file child.
         node.setChild(BlockNode.FILE, file);
-        dataFile = commands.child(args, DATA_FILE, false, inherit, created);
+        dataFile = layer.child(args, DATA_FILE, false, inherit, created);
       }
       // Peek at the header without going through the block layer when the file is a plain
       // file node, so blkdebug and request tracking see only QEMU's requests.
@@ -76,7 +76,7 @@ public final class Qcow2Driver implements Driver {
           throw QmpError.generic("'data-file' is required for this image");
         }
         node.setChild(BlockNode.FILE, file);
-        dataFile = commands.open(new Args(Json.object("driver", "file", "filename",
+        dataFile = layer.open(new Args(Json.object("driver", "file", "filename",
             header.dataFileName()), DATA_FILE), inherit, created);
       }
       if (!header.hasDataFile() && dataFile == null && header.dataFileIsRaw()) {
@@ -97,9 +97,9 @@ public final class Qcow2Driver implements Driver {
     driver.createLoadedBitmaps(readOnly);
     BlockNode backing = null;
     if (backingGiven && backingRef != null) {
-      backing = commands.child(args, "backing", false, inherit, created);
+      backing = layer.child(args, "backing", false, inherit, created);
     } else if (!backingGiven && image.backingFileName() != null) {
-      backing = openBackingFromHeader(commands, image, inherit, created);
+      backing = openBackingFromHeader(layer, image, inherit, created);
     }
     node.setBackingFileName(image.backingFileName());
     if (backing != null) {
@@ -109,12 +109,12 @@ public final class Qcow2Driver implements Driver {
   }
 
   /** Opens the backing file named in the header, read-only, with generated node names. */
-  private static BlockNode openBackingFromHeader(BlockdevCommands commands, Qcow2Image image,
+  private static BlockNode openBackingFromHeader(BlockLayer layer, Qcow2Image image,
       Map<String, Object> inherit, List<BlockNode> created) throws QmpError {
     String format = image.backingFormat() != null ? image.backingFormat() : "raw";
     Map<String, Object> options = Json.object("driver", format, "read-only", true,
         "file", Json.object("driver", "file", "filename", image.backingFileName()));
-    return commands.open(new Args(options, "backing"), inherit, created);
+    return layer.open(new Args(options, "backing"), inherit, created);
   }
 
   /** The backing chain as the qcow2 engine reads it: zeroes past the backing file's end. */
@@ -292,5 +292,36 @@ public final class Qcow2Driver implements Driver {
       }
     }
     image.close();
+  }
+
+  @Override
+  public void addImageInfo(Map<String, Object> info) {
+    info.put("cluster-size", clusterSize());
+    Map<String, Object> data = new LinkedHashMap<>();
+    if (version() < 3) {
+      data.put("compat", "0.10");
+      data.put("refcount-bits", image().refcountBits());
+    } else {
+      data.put("compat", "1.1");
+      data.put("compression-type", "zlib");
+      data.put("lazy-refcounts", false);
+      data.put("refcount-bits", image().refcountBits());
+      if (image().dataFileName() != null) {
+        data.put("data-file", image().dataFileName());
+      }
+      if (image().hasDataFile()) {
+        data.put("data-file-raw", image().dataFileIsRaw());
+      }
+      data.put("corrupt", false);
+      data.put("extended-l2", false);
+    }
+    info.put("format-specific", Json.object("type", "qcow2", "data", data));
+    if (image().backingFileName() != null) {
+      info.put("backing-filename", image().backingFileName());
+      info.put("full-backing-filename", image().backingFileName());
+      if (image().backingFormat() != null) {
+        info.put("backing-filename-format", image().backingFormat());
+      }
+    }
   }
 }

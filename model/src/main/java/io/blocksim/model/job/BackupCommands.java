@@ -1,6 +1,6 @@
 package io.blocksim.model.job;
 
-import io.blocksim.model.Engine;
+import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.driver.filter.CopyBeforeWriteDriver;
 import io.blocksim.model.graph.BlockNode;
@@ -8,7 +8,6 @@ import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.port.HostFile;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.qapi.Args;
-import io.blocksim.model.qmp.BlockdevCommands;
 import io.blocksim.model.qmp.QmpDispatcher;
 import io.blocksim.model.qapi.QmpError;
 import io.blocksim.model.qmp.TransactionAction;
@@ -191,7 +190,7 @@ final class BackupCommands {
   }
 
   private BlockNode lookup(String name) throws QmpError {
-    BlockNode node = manager.engine().graph().find(name);
+    BlockNode node = manager.layer().graph().find(name);
     if (node == null) {
       throw QmpError.generic("Cannot find device='" + name + "' nor node-name='" + name + "'");
     }
@@ -202,7 +201,7 @@ final class BackupCommands {
 
   /** drive_backup_prepare: creates (unless mode=existing) and opens the target image. */
   private BackupJob driveBackup(Options o, BlockNode source, JobTxn txn) throws QmpError {
-    Engine engine = manager.engine();
+    BlockLayer layer = manager.layer();
     String mode = o.mode == null ? "absolute-paths" : o.mode;
     String format = o.format;
     if (format == null && !mode.equals("existing")) {
@@ -237,16 +236,16 @@ final class BackupCommands {
     List<BlockNode> created = new ArrayList<>();
     BlockNode target;
     try {
-      // BlockdevCommands.child opens an inline definition like blockdev-add's children, with
+      // BlockLayer.child opens an inline definition like blockdev-add's children, with
       // a generated node name and no monitor reference, which is what bdrv_open gives QEMU.
       Map<String, Object> holder = new LinkedHashMap<>();
       holder.put("target", options);
-      target = new BlockdevCommands(engine).child(Args.of(holder), "target", true, null,
+      target = layer.child(Args.of(holder), "target", true, null,
           created);
     } catch (QmpError e) {
       for (int i = created.size() - 1; i >= 0; i--) {
         BlockNode node = created.get(i);
-        engine.graph().remove(node);
+        layer.graph().remove(node);
         for (String role : new ArrayList<>(node.children().keySet())) {
           node.setChild(role, null);
         }
@@ -259,7 +258,7 @@ final class BackupCommands {
     try {
       return doBackupCommon(o, source, target, true, txn);
     } catch (QmpError e) {
-      new BlockdevCommands(engine).release(target);
+      layer.release(target);
       throw e;
     }
   }
@@ -275,10 +274,10 @@ final class BackupCommands {
   /** bdrv_img_create for the formats blocksim knows. */
   private void createImage(String path, String format, long size, BlockNode backing)
       throws QmpError {
-    Engine engine = manager.engine();
+    BlockLayer layer = manager.layer();
     HostFile file;
     try {
-      file = engine.storage().create(path);
+      file = layer.storage().create(path);
       if (format.equals("raw")) {
         file.truncate(size);
         return;
@@ -296,7 +295,7 @@ final class BackupCommands {
 
   private String probeFormat(String path) throws QmpError {
     try {
-      HostFile file = manager.engine().storage().open(path);
+      HostFile file = manager.layer().storage().open(path);
       byte[] magic = new byte[4];
       file.read(0, magic, 0, 4);
       boolean qcow2 = magic[0] == 'Q' && magic[1] == 'F' && magic[2] == 'I'
@@ -380,7 +379,7 @@ final class BackupCommands {
     if (o.maxChunk < 0) {
       throw QmpError.generic("max-chunk must be zero (which means no limit) or positive");
     }
-    Engine engine = manager.engine();
+    BlockLayer layer = manager.layer();
     if (bitmap != null) {
       if (!o.bitmapMode.equals(BackupJob.MODE_NEVER)) {
         check(bitmap.checkUsable(DirtyBitmap.CHECK_DEFAULT));
@@ -394,10 +393,10 @@ final class BackupCommands {
       if (target.length() != source.length()) {
         throw QmpError.generic("Source and target image have different sizes");
       }
-      CopyBeforeWriteDriver.checkNodeName(engine, o.filterNodeName);
-      bcs = new BlockCopy(engine, source, target);
+      CopyBeforeWriteDriver.checkNodeName(layer, o.filterNodeName);
+      bcs = new BlockCopy(layer, source, target);
       bcs.setCompress(o.compress);
-      filter = CopyBeforeWriteDriver.insert(engine, source, target, o.filterNodeName, bcs);
+      filter = CopyBeforeWriteDriver.insert(layer, source, target, o.filterNodeName, bcs);
       long clusterSize = bcs.clusterSize();
       if (o.maxChunk != 0 && o.maxChunk < clusterSize) {
         throw QmpError.generic("Required max-chunk (" + o.maxChunk + ") is less than backup "

@@ -5,7 +5,6 @@ import io.blocksim.model.check.Check;
 import io.blocksim.model.driver.filter.CopyBeforeWriteDriver;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.port.HostIoException;
-import io.blocksim.model.qmp.BlockdevCommands;
 import java.util.List;
 
 /**
@@ -277,7 +276,7 @@ final class BackupJob extends Job {
     DirtyBitmap.Handover handover = abdicate ? syncBitmap.abdicate() : syncBitmap.reclaim();
     source.bitmaps().remove(handover.released());
     if (result < 0 && bitmapMode.equals(MODE_ALWAYS)
-        && !manager.engine().variant(ALWAYS_DROPS_UNCOPIED)) {
+        && !manager.layer().variant(ALWAYS_DROPS_UNCOPIED)) {
       handover.survivor().mergeFrom(bcs.copyBitmap(), false);
     }
   }
@@ -299,13 +298,13 @@ final class BackupJob extends Job {
     }
     target.setBlockingJobType(null);
     if (filter != null) {
-      CopyBeforeWriteDriver.drop(manager.engine(), filter);
+      CopyBeforeWriteDriver.drop(manager.layer(), filter);
     }
     if (bcs != null) {
       bcs.free();
     }
     if (ownsTarget && target.parents().isEmpty()) {
-      new BlockdevCommands(manager.engine()).release(target);
+      manager.layer().release(target);
     }
   }
 }

@@ -1,6 +1,6 @@
 package io.blocksim.model.job;
 
-import io.blocksim.model.Engine;
+import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.bitmap.HBitmap;
 import io.blocksim.model.check.Check;
@@ -34,7 +34,7 @@ public final class BlockCopy {
   private static final int EAGAIN = 11;
   private static final int ECANCELED = HostIoException.ECANCELED;
 
-  private final Engine engine;
+  private final BlockLayer layer;
   private final BlockNode source;
   private final BlockNode target;
   private final long clusterSize;
@@ -207,16 +207,16 @@ public final class BlockCopy {
           continue;
         }
         if (!ignoreRatelimit) {
-          long delayNs = rateLimit.calculateDelay(engine.scheduler().nowNs(), 0);
+          long delayNs = rateLimit.calculateDelay(layer.scheduler().nowNs(), 0);
           if (delayNs > 0) {
             endTask(task, -EAGAIN);
             sleeping = true;
             long generation = ++sleepGeneration;
-            engine.scheduler().schedule(delayNs, () -> wakeFromSleep(generation));
+            layer.scheduler().schedule(delayNs, () -> wakeFromSleep(generation));
             return;
           }
         }
-        rateLimit.calculateDelay(engine.scheduler().nowNs(), task.bytes);
+        rateLimit.calculateDelay(layer.scheduler().nowNs(), task.bytes);
         cursor = task.end();
         remaining = end - cursor;
         if (!pooled && remaining > 0) {
@@ -258,7 +258,7 @@ public final class BlockCopy {
         dirtyClustersLoop();
         return;
       }
-      rateLimit.calculateDelay(engine.scheduler().nowNs(), task.bytes);
+      rateLimit.calculateDelay(layer.scheduler().nowNs(), task.bytes);
       startLoneTask(task);
     }
 
@@ -320,8 +320,8 @@ public final class BlockCopy {
     }
   }
 
-  BlockCopy(Engine engine, BlockNode source, BlockNode target) {
-    this.engine = engine;
+  BlockCopy(BlockLayer layer, BlockNode source, BlockNode target) {
+    this.layer = layer;
     this.source = source;
     this.target = target;
     this.clusterSize = clusterSizeFor(target);
@@ -521,7 +521,7 @@ public final class BlockCopy {
       finishTaskData(task);
       released.run();
     };
-    engine.scheduler().schedule(latencyNs, task.completion);
+    layer.scheduler().schedule(latencyNs, task.completion);
   }
 
   /**
@@ -547,7 +547,7 @@ public final class BlockCopy {
   /** block_copy_do_copy; returns the virtual time it takes. */
   private long doTaskIo(Task task) {
     long nbytes = Math.min(task.end(), len) - task.offset;
-    long latencyNs = engine.scheduler().ioLatencyNs(nbytes);
+    long latencyNs = layer.scheduler().ioLatencyNs(nbytes);
     task.result = 0;
     try {
       if (task.zero) {
@@ -562,7 +562,7 @@ public final class BlockCopy {
         task.errorIsRead = true;
         return latencyNs;
       }
-      latencyNs += engine.scheduler().ioLatencyNs(nbytes);
+      latencyNs += layer.scheduler().ioLatencyNs(nbytes);
       BlockIo.write(target, task.offset, buf, 0, (int) nbytes, 0);
     } catch (HostIoException e) {
       task.result = -e.errno();

@@ -1,6 +1,6 @@
 package io.blocksim.model.job;
 
-import io.blocksim.model.Engine;
+import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.driver.filter.CopyOnReadDriver;
 import io.blocksim.model.driver.filter.JobFilterDriver;
@@ -36,12 +36,12 @@ final class BlockJobCommands {
     handlers.put("drive-mirror", this::driveMirror);
   }
 
-  private Engine engine() {
-    return manager.engine();
+  private BlockLayer layer() {
+    return manager.layer();
   }
 
   private BlockNode lookup(String device, String nodeName) throws QmpError {
-    BlockNode node = engine().graph().find(device != null ? device : nodeName);
+    BlockNode node = layer().graph().find(device != null ? device : nodeName);
     if (node == null) {
       throw QmpError.generic("Cannot find device='" + (device == null ? "" : device)
           + "' nor node-name='" + (nodeName == null ? "" : nodeName) + "'");
@@ -160,9 +160,9 @@ final class BlockJobCommands {
       }
     }
     boolean bsReadOnly = bs.readOnly();
-    Chains.reopen(engine(), bs, false);
-    boolean populateDirties = engine().variant(WRITE_UNCHANGED_DIRTIES);
-    BlockNode filter = JobFilterDriver.insert(engine(), "copy-on-read", bs, filterNodeName);
+    Chains.reopen(layer(), bs, false);
+    boolean populateDirties = layer().variant(WRITE_UNCHANGED_DIRTIES);
+    BlockNode filter = JobFilterDriver.insert(layer(), "copy-on-read", bs, filterNodeName);
     CopyOnReadDriver cor = (CopyOnReadDriver) filter.driver();
     cor.setBottom(baseOverlay);
     cor.setPopulateDirties(populateDirties);
@@ -175,9 +175,9 @@ final class BlockJobCommands {
       manager.create(job, null);
       applySpeed(job, speedArg == null ? 0 : speedArg);
     } catch (QmpError e) {
-      JobFilterDriver.drop(engine(), filter);
+      JobFilterDriver.drop(layer(), filter);
       if (bsReadOnly) {
-        Chains.reopen(engine(), bs, true);
+        Chains.reopen(layer(), bs, true);
       }
       throw e;
     }
@@ -212,7 +212,7 @@ final class BlockJobCommands {
     boolean autoDismiss = args.bool("auto-dismiss", true);
     args.checkNoExtra();
     long speed = speedArg == null ? 0 : speedArg;
-    BlockNode bs = engine().graph().find(device);
+    BlockNode bs = layer().graph().find(device);
     if (bs == null) {
       throw new QmpError(QmpError.DEVICE_NOT_FOUND, "Device '" + device + "' not found");
     }
@@ -289,13 +289,13 @@ final class BlockJobCommands {
     applySpeed(job, speed);
     if (baseReadOnly) {
       try {
-        Chains.reopen(engine(), base, false);
+        Chains.reopen(layer(), base, false);
       } catch (QmpError e) {
         manager.dismissEarly(job);
         throw e;
       }
     }
-    BlockNode filter = JobFilterDriver.insert(engine(), "commit_top", top, filterNodeName);
+    BlockNode filter = JobFilterDriver.insert(layer(), "commit_top", top, filterNodeName);
     // bdrv_new_open_driver(&bdrv_commit_top, ..., 0): opened without BDRV_O_RDWR.
     filter.setReadOnly(true);
     job.filter = filter;
@@ -320,14 +320,14 @@ final class BlockJobCommands {
       ErrorPolicy onError, String filterNodeName, boolean autoFinalize, boolean autoDismiss)
       throws QmpError {
     boolean baseReadOnly = base.readOnly();
-    Chains.reopen(engine(), base, false);
+    Chains.reopen(layer(), base, false);
     MirrorJob job;
     try {
       job = startMirror(jobId, "commit", top, base, null, base, false, false, false, 0, 0,
           onError, onError, true, filterNodeName, autoFinalize, autoDismiss, speed);
     } catch (QmpError e) {
       if (baseReadOnly) {
-        Chains.reopen(engine(), base, true);
+        Chains.reopen(layer(), base, true);
       }
       throw e;
     }
@@ -460,17 +460,11 @@ final class BlockJobCommands {
     }
     List<BlockNode> created = new java.util.ArrayList<>();
     BlockNode target;
-    io.blocksim.model.qmp.BlockdevCommands blockdev =
-        new io.blocksim.model.qmp.BlockdevCommands(engine());
     try {
-      target = blockdev.open(Args.of(options), null, created);
+      target = layer().open(Args.of(options), null, created);
     } catch (QmpError e) {
       for (int i = created.size() - 1; i >= 0; i--) {
-        BlockNode node = created.get(i);
-        engine().graph().remove(node);
-        for (String role : new java.util.ArrayList<>(node.children().keySet())) {
-          node.setChild(role, null);
-        }
+        layer().detach(created.get(i));
       }
       throw e;
     }
@@ -495,7 +489,7 @@ final class BlockJobCommands {
       job.ownsTarget = true;
       manager.start(job);
     } catch (QmpError e) {
-      blockdev.release(target);
+      layer().release(target);
       throw e;
     }
     return null;
@@ -513,7 +507,7 @@ final class BlockJobCommands {
   }
 
   private void checkReplaces(BlockNode bs, String replaces) throws QmpError {
-    BlockNode toReplace = engine().graph().find(replaces);
+    BlockNode toReplace = layer().graph().find(replaces);
     if (toReplace == null) {
       throw QmpError.generic("Failed to find node with node-name='" + replaces + "'");
     }
@@ -527,7 +521,7 @@ final class BlockJobCommands {
       throws QmpError {
     io.blocksim.model.port.HostFile file;
     try {
-      file = engine().storage().create(path);
+      file = layer().storage().create(path);
       if (format.equals("raw")) {
         file.truncate(size);
         return;
@@ -545,7 +539,7 @@ final class BlockJobCommands {
 
   private String probeFormat(String path) throws QmpError {
     try {
-      io.blocksim.model.port.HostFile file = engine().storage().open(path);
+      io.blocksim.model.port.HostFile file = layer().storage().open(path);
       byte[] magic = new byte[4];
       file.read(0, magic, 0, 4);
       boolean qcow2 = magic[0] == 'Q' && magic[1] == 'F' && magic[2] == 'I'
@@ -577,7 +571,7 @@ final class BlockJobCommands {
       throw QmpError.generic("Cannot mirror to a filter on top of a node in the source's "
           + "backing chain");
     }
-    BlockNode mirrorTop = JobFilterDriver.insert(engine(), "mirror_top", bs, filterNodeName);
+    BlockNode mirrorTop = JobFilterDriver.insert(layer(), "mirror_top", bs, filterNodeName);
     MirrorJob job = new MirrorJob(manager, jobId, type, bs, target, base, noneMode, zeroTarget,
         writeBlocking, granularity, bufSize, onSourceError, onTargetError, unmap, replaces);
     job.autoFinalize = autoFinalize;
@@ -586,7 +580,7 @@ final class BlockJobCommands {
       manager.create(job, null);
       applySpeed(job, speed);
     } catch (QmpError e) {
-      JobFilterDriver.drop(engine(), mirrorTop);
+      JobFilterDriver.drop(layer(), mirrorTop);
       throw e;
     }
     job.mirrorTop = mirrorTop;

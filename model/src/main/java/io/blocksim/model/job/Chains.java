@@ -1,6 +1,6 @@
 package io.blocksim.model.job;
 
-import io.blocksim.model.Engine;
+import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.driver.BlockStatus;
 import io.blocksim.model.driver.Qcow2Driver;
 import io.blocksim.model.driver.file.FileDriver;
@@ -8,7 +8,6 @@ import io.blocksim.model.driver.qcow2.BackingReader;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.port.HostIoException;
-import io.blocksim.model.qmp.BlockdevCommands;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -124,7 +123,7 @@ public final class Chains {
    * opened again over the same file and backing nodes (after writing back what a read-write image
    * holds), which is what QEMU's reopen amounts to for the image state blocksim models.
    */
-  public static void reopen(Engine engine, BlockNode node, boolean readOnly) throws QmpError {
+  public static void reopen(BlockLayer layer, BlockNode node, boolean readOnly) throws QmpError {
     if (node.readOnly() == readOnly) {
       return;
     }
@@ -140,7 +139,7 @@ public final class Chains {
       options.put("read-only", readOnly);
       options.put("file", node.primaryChild().name());
       options.put("backing", node.backing() == null ? null : node.backing().name());
-      Qcow2Driver.open(new BlockdevCommands(engine), engine, new Args(options, ""), node, null,
+      Qcow2Driver.open(layer, new Args(options, ""), node, null,
           new ArrayList<>());
     }
     node.setReadOnly(readOnly);
@@ -150,12 +149,11 @@ public final class Chains {
    * Releases the nodes of a chain segment that nothing references any more (the unref of
    * bdrv_drop_intermediate): nodes the monitor owns stay, detached; others are closed.
    */
-  static void releaseUnreferenced(Engine engine, List<BlockNode> dropped) {
-    BlockdevCommands commands = new BlockdevCommands(engine);
+  static void releaseUnreferenced(BlockLayer layer, List<BlockNode> dropped) {
     for (BlockNode node : new ArrayList<>(dropped)) {
-      if (engine.graph().find(node.name()) == node && node.parents().isEmpty()
-          && node.users().isEmpty() && !engine.graph().isMonitorOwned(node)) {
-        commands.release(node);
+      if (layer.graph().find(node.name()) == node && node.parents().isEmpty()
+          && node.users().isEmpty() && !layer.graph().isMonitorOwned(node)) {
+        layer.release(node);
       }
     }
   }

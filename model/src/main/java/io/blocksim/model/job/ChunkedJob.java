@@ -117,7 +117,7 @@ abstract class ChunkedJob extends Job {
   /** Continues with k once I/O that takes latencyNs has completed. */
   void afterIo(long latencyNs, Runnable k) {
     inFlight = k;
-    manager.engine().scheduler().schedule(latencyNs, () -> {
+    manager.layer().scheduler().schedule(latencyNs, () -> {
       if (inFlight == k) {
         inFlight = null;
         k.run();
@@ -126,7 +126,7 @@ abstract class ChunkedJob extends Job {
   }
 
   long ioLatencyNs(long bytes) {
-    return manager.engine().scheduler().ioLatencyNs(bytes);
+    return manager.layer().scheduler().ioLatencyNs(bytes);
   }
 
   @Override
@@ -150,13 +150,13 @@ abstract class ChunkedJob extends Job {
     if (speed == 0) {
       return 0;
     }
-    return limit.calculateDelay(manager.engine().scheduler().nowNs(), bytes);
+    return limit.calculateDelay(manager.layer().scheduler().nowNs(), bytes);
   }
 
   /** Reopens a node read-only or read-write; QEMU ignores a failure at this point too. */
   void reopenQuietly(BlockNode node, boolean readOnly) {
     try {
-      Chains.reopen(manager.engine(), node, readOnly);
+      Chains.reopen(manager.layer(), node, readOnly);
     } catch (io.blocksim.model.qapi.QmpError e) {
       // bdrv_reopen_set_read_only(..., NULL) in the clean callbacks drops the error.
     }

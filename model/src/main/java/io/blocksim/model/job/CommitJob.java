@@ -164,7 +164,7 @@ final class CommitJob extends ChunkedJob {
       }
     }
     removeFilter();
-    Chains.releaseUnreferenced(manager.engine(), dropped);
+    Chains.releaseUnreferenced(manager.layer(), dropped);
     return ret;
   }
 
@@ -183,7 +183,7 @@ final class CommitJob extends ChunkedJob {
     if (filter != null && !filterRemoved) {
       filterRemoved = true;
       if (filter.primaryChild() != null) {
-        JobFilterDriver.drop(manager.engine(), filter);
+        JobFilterDriver.drop(manager.layer(), filter);
       }
     }
   }

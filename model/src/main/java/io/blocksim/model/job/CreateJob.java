@@ -1,6 +1,6 @@
 package io.blocksim.model.job;
 
-import io.blocksim.model.Engine;
+import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.driver.file.FileDriver;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.port.HostFile;
@@ -51,7 +51,7 @@ final class CreateJob extends Job {
     }
     FormatCreator.Creation creation;
     if (driver.equals("file")) {
-      creation = prepareFile(manager.engine(), options);
+      creation = prepareFile(manager.layer(), options);
     } else if (NOT_CREATABLE.contains(driver)) {
       throw QmpError.generic("Driver does not support blockdev-create");
     } else {
@@ -69,7 +69,7 @@ final class CreateJob extends Job {
     return null;
   }
 
-  private static FormatCreator.Creation prepareFile(Engine engine, Args options)
+  private static FormatCreator.Creation prepareFile(BlockLayer layer, Args options)
       throws QmpError {
     String filename = options.str("filename");
     long size = options.integer("size");
@@ -79,7 +79,7 @@ final class CreateJob extends Job {
     options.checkNoExtra();
     return () -> {
       try {
-        HostFile file = engine.storage().create(filename);
+        HostFile file = layer.storage().create(filename);
         file.truncate(size);
       } catch (HostIoException e) {
         throw QmpError.generic("Could not create '" + filename + "': "
@@ -100,8 +100,8 @@ final class CreateJob extends Job {
     }
     workDone(1);
     int ret = result;
-    long latencyNs = manager.engine().scheduler().ioLatencyNs(0);
-    manager.engine().scheduler().schedule(latencyNs, () -> runReturned(ret));
+    long latencyNs = manager.layer().scheduler().ioLatencyNs(0);
+    manager.layer().scheduler().schedule(latencyNs, () -> runReturned(ret));
   }
 
   /**
@@ -110,17 +110,17 @@ final class CreateJob extends Job {
    */
   static void formatOnFile(JobManager manager, String path, String format, long size,
       BlockNode backing, FormatCreator creator) throws QmpError {
-    Engine engine = manager.engine();
+    BlockLayer layer = manager.layer();
     HostFile file;
     try {
-      file = engine.storage().open(path);
+      file = layer.storage().open(path);
     } catch (HostIoException e) {
       throw QmpError.generic("Could not open '" + path + "': "
           + HostIoException.strerror(e.errno()));
     }
-    BlockNode fileNode = new BlockNode(engine.graph().generateName(), true,
+    BlockNode fileNode = new BlockNode(layer.graph().generateName(), true,
         new FileDriver(file, path));
-    engine.graph().add(fileNode);
+    layer.graph().add(fileNode);
     try {
       Map<String, Object> options = new LinkedHashMap<>();
       options.put("driver", format);
@@ -132,7 +132,7 @@ final class CreateJob extends Job {
       }
       creator.prepare(Args.of(options)).run();
     } finally {
-      engine.graph().remove(fileNode);
+      layer.graph().remove(fileNode);
     }
   }
 

@@ -184,7 +184,7 @@ public abstract class Job {
     if (delayNs >= 0) {
       long generation = ++timerGeneration;
       timerPending = true;
-      manager.engine().scheduler().schedule(delayNs, () -> {
+      manager.layer().scheduler().schedule(delayNs, () -> {
         if (timerGeneration == generation) {
           timerPending = false;
           enter();
@@ -279,7 +279,7 @@ public abstract class Job {
     ret = result;
     deferredToMainLoop = true;
     busy = true;
-    manager.engine().scheduler().schedule(0, () -> manager.jobExit(this));
+    manager.layer().scheduler().schedule(0, () -> manager.jobExit(this));
   }
 
   /** Returns strerror for a negative errno. */

@@ -1,6 +1,6 @@
 package io.blocksim.model.job;
 
-import io.blocksim.model.Engine;
+import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.check.Check;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.NodeGraph;
@@ -28,20 +28,21 @@ import java.util.TreeMap;
  * query-jobs and query-block-jobs.
  */
 public final class JobManager {
-  private final Engine engine;
+  private final BlockLayer layer;
   private final List<Job> jobs = new ArrayList<>();
   private final BackupCommands backups;
   private final Map<String, FormatCreator> creators = new TreeMap<>();
   /** Null except in a model-based test: see {@link #gateBackgroundCopies}. */
   private CopyGate copyGate;
 
-  public JobManager(Engine engine) {
-    this.engine = engine;
+  public JobManager(BlockLayer layer) {
+    this.layer = layer;
+    layer.setDrainedSection(this::drained);
     this.backups = new BackupCommands(this);
   }
 
-  Engine engine() {
-    return engine;
+  public BlockLayer layer() {
+    return layer;
   }
 
   /**
@@ -288,7 +289,7 @@ public final class JobManager {
   void transitionToReady(Job job) {
     transition(job, JobStatus.READY);
     if (job.isBlockJob() && job.id != null) {
-      engine.emit("BLOCK_JOB_READY", Engine.data("type", job.type(), "device", job.id,
+      layer.emit("BLOCK_JOB_READY", BlockLayer.data("type", job.type(), "device", job.id,
           "len", job.progressTotal, "offset", job.progressCurrent, "speed", job.speed));
     }
   }
@@ -300,7 +301,7 @@ public final class JobManager {
         from.qapiName(), to.qapiName());
     job.status = to;
     if (job.id != null && from != to) {
-      engine.emit("JOB_STATUS_CHANGE", Engine.data("id", job.id, "status", to.qapiName()));
+      layer.emit("JOB_STATUS_CHANGE", BlockLayer.data("id", job.id, "status", to.qapiName()));
     }
   }
 
@@ -526,7 +527,7 @@ public final class JobManager {
   String errorAction(Job job, ErrorPolicy policy, boolean isRead, int errno) {
     String action = policy.action(errno);
     if (job.id != null) {
-      engine.emit("BLOCK_JOB_ERROR", Engine.data("device", job.id, "operation",
+      layer.emit("BLOCK_JOB_ERROR", BlockLayer.data("device", job.id, "operation",
           isRead ? "read" : "write", "action", action));
     }
     if (action.equals("stop")) {
@@ -586,7 +587,7 @@ public final class JobManager {
     for (Job member : new ArrayList<>(txn.jobs)) {
       transition(member, JobStatus.PENDING);
       if (!member.autoFinalize && member.isBlockJob() && member.id != null) {
-        engine.emit("BLOCK_JOB_PENDING", Engine.data("type", member.type(), "id", member.id));
+        layer.emit("BLOCK_JOB_PENDING", BlockLayer.data("type", member.type(), "id", member.id));
       }
     }
     for (Job member : txn.jobs) {
@@ -653,7 +654,7 @@ public final class JobManager {
           if (!other.paused && !other.deferredToMainLoop) {
             other.completeInFlight();
           }
-          engine.scheduler().pollNow(() -> other.status.completed());
+          layer.scheduler().pollNow(() -> other.status.completed());
           return;
         }
       }
@@ -674,15 +675,15 @@ public final class JobManager {
     job.clean();
     if (job.started && job.isBlockJob() && job.id != null) {
       if (job.isCancelled()) {
-        engine.emit("BLOCK_JOB_CANCELLED", Engine.data("type", job.type(), "device", job.id,
+        layer.emit("BLOCK_JOB_CANCELLED", BlockLayer.data("type", job.type(), "device", job.id,
             "len", job.progressTotal, "offset", job.progressCurrent, "speed", job.speed));
       } else {
-        Map<String, Object> data = Engine.data("type", job.type(), "device", job.id,
+        Map<String, Object> data = BlockLayer.data("type", job.type(), "device", job.id,
             "len", job.progressTotal, "offset", job.progressCurrent, "speed", job.speed);
         if (job.ret < 0) {
           data.put("error", job.error);
         }
-        engine.emit("BLOCK_JOB_COMPLETED", data);
+        layer.emit("BLOCK_JOB_COMPLETED", data);
       }
     }
     if (job.txn != null) {

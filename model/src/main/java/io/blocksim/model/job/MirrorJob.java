@@ -430,7 +430,7 @@ final class MirrorJob extends ChunkedJob {
       throw QmpError.generic("The active block job '" + id + "' cannot be completed");
     }
     if (replaces != null) {
-      toReplace = manager.engine().graph().find(replaces);
+      toReplace = manager.layer().graph().find(replaces);
       if (toReplace == null) {
         throw QmpError.generic("Node name '" + replaces + "' not found");
       }
@@ -488,10 +488,10 @@ final class MirrorJob extends ChunkedJob {
     unblockAll();
     if (mirrorTop != null) {
       ((JobFilterDriver) mirrorTop.driver()).setWriteListener(null);
-      JobFilterDriver.drop(manager.engine(), mirrorTop);
+      JobFilterDriver.drop(manager.layer(), mirrorTop);
     }
     if (ownsTarget && target.parents().isEmpty() && target.users().isEmpty()) {
-      new io.blocksim.model.qmp.BlockdevCommands(manager.engine()).release(target);
+      manager.layer().release(target);
     }
     return result;
   }
@@ -508,8 +508,7 @@ final class MirrorJob extends ChunkedJob {
         "read-only", true, "file", io.blocksim.model.qapi.Json.object("driver", "file",
             "filename", qcow2.image().backingFileName()));
     try {
-      BlockNode backing = new io.blocksim.model.qmp.BlockdevCommands(manager.engine())
-          .open(new io.blocksim.model.qapi.Args(options, "backing"), null, new ArrayList<>());
+      BlockNode backing = manager.layer().open(new io.blocksim.model.qapi.Args(options, "backing"), null, new ArrayList<>());
       Chains.setBacking(node, backing);
       return 0;
     } catch (QmpError e) {

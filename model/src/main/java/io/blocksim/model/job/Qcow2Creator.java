@@ -1,6 +1,6 @@
 package io.blocksim.model.job;
 
-import io.blocksim.model.Engine;
+import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.driver.qcow2.Qcow2CreateOptions;
 import io.blocksim.model.driver.file.FileDriver;
 import io.blocksim.model.graph.BlockNode;
@@ -13,8 +13,8 @@ import java.util.List;
 /**
  * blockdev-create for qcow2 (qcow2_co_create's option checks, in QEMU's order), writing the image
  * through a {@link Writer} that the qcow2 format engine supplies, so this class does not depend
- * on it. Register with {@code engine.jobs().registerFormatCreator("qcow2", new
- * Qcow2Creator(engine, writer))}.
+ * on it. Register with {@code jobs.registerFormatCreator("qcow2", new
+ * Qcow2Creator(layer, writer))}.
  */
 public final class Qcow2Creator implements FormatCreator {
   /**
@@ -27,11 +27,11 @@ public final class Qcow2Creator implements FormatCreator {
         throws HostIoException;
   }
 
-  private final Engine engine;
+  private final BlockLayer layer;
   private final Writer writer;
 
-  public Qcow2Creator(Engine engine, Writer writer) {
-    this.engine = engine;
+  public Qcow2Creator(BlockLayer layer, Writer writer) {
+    this.layer = layer;
     this.writer = writer;
   }
 
@@ -65,7 +65,7 @@ public final class Qcow2Creator implements FormatCreator {
     o.checkNoExtra();
     String fileName = (String) file;
     return () -> {
-      BlockNode node = engine.graph().find(fileName);
+      BlockNode node = layer.graph().find(fileName);
       if (node == null) {
         throw QmpError.generic("Cannot find device='" + fileName + "' nor node-name='"
             + fileName + "'");
@@ -117,7 +117,7 @@ public final class Qcow2Creator implements FormatCreator {
               + "level 1.1 and above (use version=v3 or greater)");
         }
         String dataName = (String) dataFileRef;
-        BlockNode dataNode = engine.graph().find(dataName);
+        BlockNode dataNode = layer.graph().find(dataName);
         if (dataNode == null) {
           throw QmpError.generic("Cannot find device='" + dataName + "' nor node-name='"
               + dataName + "'");

@@ -158,7 +158,7 @@ final class StreamJob extends ChunkedJob {
     if (filter != null && !filterDropped) {
       filterDropped = true;
       detachBackends();
-      JobFilterDriver.drop(manager.engine(), filter);
+      JobFilterDriver.drop(manager.layer(), filter);
     }
   }
 
@@ -184,7 +184,7 @@ final class StreamJob extends ChunkedJob {
     }
     Chains.setBacking(unfiltered, base);
     int ret = Chains.changeBackingFile(unfiltered, baseId, baseFmt);
-    Chains.releaseUnreferenced(manager.engine(), dropped);
+    Chains.releaseUnreferenced(manager.layer(), dropped);
     return ret;
   }
 

@@ -1,10 +1,11 @@
 package io.blocksim.model.qmp;
 
-import io.blocksim.model.Engine;
 import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.bitmap.HBitmap;
+import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.qapi.Args;
+import io.blocksim.model.qapi.Json;
 import io.blocksim.model.qapi.QmpError;
 import java.util.List;
 import java.util.Map;
@@ -14,10 +15,10 @@ import java.util.Map;
  * order (qemu-semantics.md §3, §4). A plain command is its action prepared and committed.
  */
 public final class BitmapCommands {
-  private final Engine engine;
+  private final BlockLayer layer;
 
-  public BitmapCommands(Engine engine) {
-    this.engine = engine;
+  public BitmapCommands(BlockLayer layer) {
+    this.layer = layer;
   }
 
   void register(Map<String, QmpDispatcher.Handler> handlers) {
@@ -35,7 +36,7 @@ public final class BitmapCommands {
     handlers.put("x-debug-block-dirty-bitmap-sha256", args -> {
       DirtyBitmap bitmap = lookup(args).bitmap;
       args.checkNoExtra();
-      return Engine.data("sha256", bitmap.sha256Hex());
+      return Json.object("sha256", bitmap.sha256Hex());
     });
   }
 
@@ -62,7 +63,7 @@ public final class BitmapCommands {
   }
 
   private Found lookup(String nodeName, String name) throws QmpError {
-    BlockNode node = engine.graph().find(nodeName);
+    BlockNode node = layer.graph().find(nodeName);
     if (node == null) {
       throw QmpError.generic("Node '" + nodeName + "' not found");
     }
@@ -101,7 +102,7 @@ public final class BitmapCommands {
       if (name.isEmpty()) {
         throw QmpError.generic("Bitmap name cannot be empty");
       }
-      node = engine.graph().find(nodeName);
+      node = layer.graph().find(nodeName);
       if (node == null) {
         throw QmpError.generic(
             "Cannot find device='" + nodeName + "' nor node-name='" + nodeName + "'");

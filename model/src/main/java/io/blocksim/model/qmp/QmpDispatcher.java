@@ -1,7 +1,8 @@
 package io.blocksim.model.qmp;
 
-import io.blocksim.model.Engine;
 import io.blocksim.model.check.InvariantViolation;
+import io.blocksim.model.graph.BlockLayer;
+import io.blocksim.model.job.JobManager;
 import io.blocksim.model.qapi.Args;
 import io.blocksim.model.qapi.QmpError;
 import java.util.LinkedHashMap;
@@ -17,12 +18,12 @@ public final class QmpDispatcher {
 
   private final Map<String, Handler> handlers = new TreeMap<>();
 
-  public QmpDispatcher(Engine engine) {
+  public QmpDispatcher(BlockLayer layer, JobManager jobs) {
     handlers.put("qmp_capabilities", args -> new LinkedHashMap<>());
-    new BlockdevCommands(engine).register(handlers);
-    new BitmapCommands(engine).register(handlers);
-    new TransactionCommand(engine).register(handlers);
-    engine.jobs().register(handlers);
+    new BlockdevCommands(layer).register(handlers);
+    new BitmapCommands(layer).register(handlers);
+    new TransactionCommand(layer, jobs).register(handlers);
+    jobs.register(handlers);
   }
 
   public Map<String, Object> execute(String command, Map<String, Object> args) {

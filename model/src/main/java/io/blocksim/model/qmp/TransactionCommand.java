@@ -1,6 +1,7 @@
 package io.blocksim.model.qmp;
 
-import io.blocksim.model.Engine;
+import io.blocksim.model.graph.BlockLayer;
+import io.blocksim.model.job.JobManager;
 import io.blocksim.model.qapi.Args;
 import io.blocksim.model.qapi.QmpError;
 import java.util.ArrayList;
@@ -45,12 +46,12 @@ public final class TransactionCommand {
       "drive-backup", "blockdev-snapshot", "blockdev-snapshot-internal-sync",
       "blockdev-snapshot-sync");
 
-  private final Engine engine;
+  private final JobManager jobs;
   private final BitmapCommands bitmaps;
 
-  public TransactionCommand(Engine engine) {
-    this.engine = engine;
-    this.bitmaps = new BitmapCommands(engine);
+  public TransactionCommand(BlockLayer layer, JobManager jobs) {
+    this.jobs = jobs;
+    this.bitmaps = new BitmapCommands(layer);
   }
 
   void register(Map<String, QmpDispatcher.Handler> handlers) {
@@ -88,7 +89,7 @@ public final class TransactionCommand {
       actions.add(create(type, data, context));
     }
     // QEMU drains all I/O for the whole transaction: every block job passes a pause point.
-    engine.jobs().drainAll();
+    jobs.drainAll();
     List<TransactionAction> prepared = new ArrayList<>();
     QmpError failure = null;
     for (int i = 0; i < actions.size(); i++) {
@@ -138,7 +139,7 @@ public final class TransactionCommand {
     if (bitmapAction != null) {
       return bitmapAction;
     }
-    TransactionAction jobAction = engine.jobs().transactionAction(type, data, context);
+    TransactionAction jobAction = jobs.transactionAction(type, data, context);
     if (jobAction != null) {
       return jobAction;
     }

@@ -17,7 +17,7 @@ class Qcow2CreatorTest {
   private final List<String> written = new ArrayList<>();
 
   Qcow2CreatorTest() {
-    world.engine.jobs().registerFormatCreator("qcow2", new Qcow2Creator(world.engine,
+    world.engine.jobs().registerFormatCreator("qcow2", new Qcow2Creator(world.engine.layer(),
         (file, dataFile, size, o) ->
             written.add(size + "/" + o.clusterSizeBytes() + "/v" + o.version() + "/"
                 + o.backingFile() + "/" + o.refcountBits()

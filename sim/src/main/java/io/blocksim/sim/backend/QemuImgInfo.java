@@ -7,7 +7,7 @@ import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.port.HostFile;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.port.HostStorage;
-import io.blocksim.model.qmp.BlockdevCommands;
+import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.loop.NoTimeScheduler;
 import io.blocksim.sim.disk.FakeDisk;
@@ -424,13 +424,13 @@ final class QemuImgInfo {
 
   /** Closes every node, roots first, so qcow2 nodes store their persistent bitmaps. */
   static void closeAll(Engine engine) {
-    BlockdevCommands commands = new BlockdevCommands(engine);
+    BlockLayer layer = engine.layer();
     boolean closed = true;
     while (closed) {
       closed = false;
       for (BlockNode n : engine.graph().all()) {
         if (n.parents().isEmpty()) {
-          commands.release(n);
+          layer.release(n);
           closed = true;
           break;
         }

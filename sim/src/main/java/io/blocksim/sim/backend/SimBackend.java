@@ -7,7 +7,7 @@ import io.blocksim.model.graph.Permissions;
 import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.port.Scheduler;
-import io.blocksim.model.qmp.BlockdevCommands;
+import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.qapi.QmpEvent;
 import io.blocksim.sim.disk.FakeDisk;
 import io.blocksim.sim.qemu.QemuBackend;
@@ -301,13 +301,13 @@ public final class SimBackend implements Backend {
     }
     quit = true;
     cancelJobs();
-    BlockdevCommands commands = new BlockdevCommands(engine);
+    BlockLayer layer = engine.layer();
     boolean closed = true;
     while (closed) {
       closed = false;
       for (BlockNode node : engine.graph().all()) {
         if (node.parents().isEmpty() && engine.graph().find(node.name()) == node) {
-          commands.release(node);
+          layer.release(node);
           closed = true;
           break;
         }

@@ -9,6 +9,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import io.blocksim.model.graph.BlockLayer;
+import io.blocksim.model.qapi.Args;
+import io.blocksim.model.qapi.QmpError;
 
 /**
  * QEMU 7.2's blkdebug fault injector (qemu-semantics.md §10).
@@ -20,6 +23,76 @@ import java.util.Map;
  * definition order, then inject rules in reverse definition order. The state starts at 1.
  */
 public final class BlkdebugDriver implements Driver {
+  /** Opens a {@code blkdebug} node over its {@code image} child (block/blkdebug.c). */
+  public static void open(BlockLayer layer, Args args, BlockNode node,
+      Map<String, Object> inherit, List<BlockNode> created) throws QmpError {
+    BlockNode image = layer.child(args, "image", true, inherit, created);
+    args.optStr("config");
+    args.optInt("align");
+    args.optInt("max-transfer");
+    args.optInt("opt-write-zero");
+    args.optInt("max-write-zero");
+    args.optInt("opt-discard");
+    args.optInt("max-discard");
+    args.optStr("take-child-perms");
+    args.optStr("unshare-child-perms");
+    List<Rule> inject = new ArrayList<>();
+    List<Object> injectList = args.optList("inject-error");
+    if (injectList != null) {
+      for (int i = 0; i < injectList.size(); i++) {
+        Args r = args.element("inject-error", injectList, i);
+        String event = blkdebugEvent(r);
+        long state = r.optInt("state") == null ? 0 : r.optInt("state");
+        String iotype = r.optEnum("iotype", List.of("read", "write", "write-zeroes", "discard",
+            "flush", "block-status"));
+        long errno = r.optInt("errno") == null ? HostIoException.EIO : r.optInt("errno");
+        long sector = r.optInt("sector") == null ? -1 : r.optInt("sector");
+        boolean once = r.bool("once", false);
+        boolean immediately = r.bool("immediately", false);
+        r.checkNoExtra();
+        int mask = iotype == null ? DEFAULT_IOTYPE_MASK : 1 << List.of("read",
+            "write", "write-zeroes", "discard", "flush", "block-status").indexOf(iotype);
+        inject.add(Rule.inject(event, state, (int) errno, sector, once,
+            immediately, mask));
+      }
+    }
+    List<Rule> setState = new ArrayList<>();
+    List<Object> stateList = args.optList("set-state");
+    if (stateList != null) {
+      for (int i = 0; i < stateList.size(); i++) {
+        Args r = args.element("set-state", stateList, i);
+        String event = blkdebugEvent(r);
+        long state = r.optInt("state") == null ? 0 : r.optInt("state");
+        long newState = r.integer("new_state");
+        r.checkNoExtra();
+        setState.add(Rule.setState(event, state, newState));
+      }
+    }
+    node.setChild(BlockNode.IMAGE, image);
+    node.setDriver(new BlkdebugDriver(image, inject, setState));
+  }
+
+  private static String blkdebugEvent(Args r) throws QmpError {
+    String event = r.optEnum("event", BLKDEBUG_EVENTS);
+    if (event == null) {
+      throw r.missing("event");
+    }
+    return event;
+  }
+
+  public static final List<String> BLKDEBUG_EVENTS = List.of("l1_update", "l1_grow_alloc_table",
+      "l1_grow_write_table", "l1_grow_activate_table", "l2_load", "l2_update",
+      "l2_update_compressed", "l2_alloc_cow_read", "l2_alloc_write", "read_aio",
+      "read_backing_aio", "read_compressed", "write_aio", "write_compressed", "vmstate_load",
+      "vmstate_save", "cow_read", "cow_write", "reftable_load", "reftable_grow",
+      "reftable_update", "refblock_load", "refblock_update", "refblock_update_part",
+      "refblock_alloc", "refblock_alloc_hookup", "refblock_alloc_write",
+      "refblock_alloc_write_blocks", "refblock_alloc_write_table", "refblock_alloc_switch_table",
+      "cluster_alloc", "cluster_alloc_bytes", "cluster_free", "flush_to_os", "flush_to_disk",
+      "pwritev_rmw_head", "pwritev_rmw_after_head", "pwritev_rmw_tail", "pwritev_rmw_after_tail",
+      "pwritev", "pwritev_zero", "pwritev_done", "empty_image_prepare", "l1_shrink_write_table",
+      "l1_shrink_free_l2_clusters", "cor_write", "cluster_alloc_space", "none");
+
   /** Iotype bits, as BlkdebugIOType. */
   public static final int READ = 0;
   public static final int WRITE = 1;
@@ -192,5 +265,10 @@ public final class BlkdebugDriver implements Driver {
   @Override
   public boolean isFilter() {
     return true;
+  }
+
+  @Override
+  public Long allocatedFileSize(BlockNode node) {
+    return null; // block/blkdebug.c has no bdrv_get_allocated_file_size
   }
 }

@@ -5,9 +5,34 @@ import io.blocksim.model.driver.Driver;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.port.HostFile;
 import io.blocksim.model.port.HostIoException;
+import io.blocksim.model.graph.BlockLayer;
+import io.blocksim.model.qapi.Args;
+import io.blocksim.model.qapi.QmpError;
+import java.util.List;
+import java.util.Map;
 
 /** The {@code file} protocol driver: a host file of the case's scratch directory. */
 public final class FileDriver implements Driver {
+  /** Opens a {@code file} node (QEMU's raw_open in file-posix.c). */
+  public static void open(BlockLayer layer, Args args, BlockNode node,
+      Map<String, Object> inherit, List<BlockNode> created) throws QmpError {
+    String filename = args.str("filename");
+    args.optEnum("aio", List.of("threads", "native", "io_uring"));
+    args.optEnum("locking", List.of("auto", "on", "off"));
+    args.optStr("pr-manager");
+    args.optBool("drop-cache");
+    args.optBool("x-check-cache-dropped");
+    args.optInt("aio-max-batch");
+    HostFile file;
+    try {
+      file = layer.storage().open(filename);
+    } catch (HostIoException e) {
+      throw QmpError.generic("Could not open '" + filename + "': "
+          + HostIoException.strerror(e.errno()));
+    }
+    node.setDriver(new FileDriver(file, filename));
+  }
+
   private final HostFile file;
   private final String filename;
 
@@ -20,6 +45,7 @@ public final class FileDriver implements Driver {
     return file;
   }
 
+  @Override
   public String filename() {
     return filename;
   }
@@ -67,5 +93,10 @@ public final class FileDriver implements Driver {
     long run = file.allocationRun(offset, maxLength);
     // A protocol node decides its own contents: holes read as zeroes (SEEK_HOLE).
     return run > 0 ? BlockStatus.data(run) : BlockStatus.zero(-run);
+  }
+
+  @Override
+  public Long allocatedFileSize(BlockNode node) {
+    return hostFile().allocatedBytes();
   }
 }

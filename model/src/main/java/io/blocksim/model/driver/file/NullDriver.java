@@ -3,9 +3,23 @@ package io.blocksim.model.driver.file;
 import io.blocksim.model.driver.BlockStatus;
 import io.blocksim.model.driver.Driver;
 import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.graph.BlockLayer;
+import io.blocksim.model.qapi.Args;
+import io.blocksim.model.qapi.QmpError;
+import java.util.List;
+import java.util.Map;
 
 /** The {@code null-co} driver: reads zeroes, swallows writes. */
 public final class NullDriver implements Driver {
+  /** Opens a {@code null-co} node (block/null.c). */
+  public static void open(BlockLayer layer, Args args, BlockNode node,
+      Map<String, Object> inherit, List<BlockNode> created) throws QmpError {
+    long size = args.optInt("size") == null ? 1L << 30 : args.optInt("size");
+    args.optBool("read-zeroes");
+    args.optInt("latency-ns");
+    node.setDriver(new NullDriver(size));
+  }
+
   private final long size;
 
   public NullDriver(long size) {
@@ -39,5 +53,10 @@ public final class NullDriver implements Driver {
   @Override
   public BlockStatus blockStatus(BlockNode node, long offset, long maxLength) {
     return BlockStatus.data(maxLength);
+  }
+
+  @Override
+  public Long allocatedFileSize(BlockNode node) {
+    return null; // block/null.c has no bdrv_get_allocated_file_size
   }
 }

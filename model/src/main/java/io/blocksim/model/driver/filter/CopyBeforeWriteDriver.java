@@ -1,6 +1,6 @@
 package io.blocksim.model.driver.filter;
 
-import io.blocksim.model.Engine;
+import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.check.Check;
 import io.blocksim.model.driver.BlockStatus;
@@ -49,14 +49,14 @@ public final class CopyBeforeWriteDriver implements Driver {
   }
 
   /** Checks the node name the filter would get (bdrv_assign_node_name). */
-  public static void checkNodeName(Engine engine, String nodeName) throws QmpError {
+  public static void checkNodeName(BlockLayer layer, String nodeName) throws QmpError {
     if (nodeName == null) {
       return;
     }
     if (!io.blocksim.model.graph.NodeGraph.wellFormed(nodeName)) {
       throw QmpError.generic("Invalid node-name: '" + nodeName + "'");
     }
-    if (engine.graph().find(nodeName) != null) {
+    if (layer.graph().find(nodeName) != null) {
       throw QmpError.generic("Duplicate nodes with node-name='" + nodeName + "'");
     }
   }
@@ -65,9 +65,9 @@ public final class CopyBeforeWriteDriver implements Driver {
    * Inserts a filter above source (bdrv_cbw_append): it gets the source as file child and the
    * target as target child, and takes over every other parent and user of the source.
    */
-  public static BlockNode insert(Engine engine, BlockNode source, BlockNode target,
+  public static BlockNode insert(BlockLayer layer, BlockNode source, BlockNode target,
       String nodeName, BlockCopy blockCopy) {
-    String name = nodeName != null ? nodeName : engine.graph().generateName();
+    String name = nodeName != null ? nodeName : layer.graph().generateName();
     BlockNode filter = new BlockNode(name, nodeName == null, null);
     filter.setChild(BlockNode.FILE, source);
     filter.setChild(TARGET, target);
@@ -75,22 +75,22 @@ public final class CopyBeforeWriteDriver implements Driver {
     moveParents(source, filter);
     filter.users().addAll(source.users());
     source.users().clear();
-    engine.graph().add(filter);
+    layer.graph().add(filter);
     return filter;
   }
 
   /** Removes the filter again (bdrv_cbw_drop): its parents and users go back to its file. */
-  public static void drop(Engine engine, BlockNode filter) {
+  public static void drop(BlockLayer layer, BlockNode filter) {
     Check.that(filter.driver() instanceof CopyBeforeWriteDriver, "node '%s' is not a cbw filter",
         filter.name());
     BlockNode file = filter.primaryChild();
     // bdrv_drop_filter drains the filter while its parents move: a job above it pauses.
-    engine.jobs().drained(filter, () -> moveParents(filter, file));
+    layer.drained(filter, () -> moveParents(filter, file));
     file.users().addAll(filter.users());
     filter.users().clear();
     filter.setChild(BlockNode.FILE, null);
     filter.setChild(TARGET, null);
-    engine.graph().remove(filter);
+    layer.graph().remove(filter);
   }
 
   /** Points every parent of from (other than to itself) at to, keeping the child roles. */

@@ -7,6 +7,11 @@ import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.graph.RequestFlags;
 import io.blocksim.model.job.Chains;
 import io.blocksim.model.port.HostIoException;
+import io.blocksim.model.graph.BlockLayer;
+import io.blocksim.model.qapi.Args;
+import io.blocksim.model.qapi.QmpError;
+import java.util.List;
+import java.util.Map;
 
 /**
  * The {@code copy-on-read} filter (block/copy-on-read.c) and the copy-on-read read of a node
@@ -21,6 +26,27 @@ import io.blocksim.model.port.HostIoException;
  * write, as it once was.
  */
 public final class CopyOnReadDriver implements Driver {
+  /** Opens a {@code copy-on-read} filter node over its {@code file} child. */
+  public static void open(BlockLayer layer, Args args, BlockNode node,
+      Map<String, Object> inherit, List<BlockNode> created) throws QmpError {
+    BlockNode file = layer.child(args, "file", true, inherit, created);
+    node.setChild(BlockNode.FILE, file);
+    CopyOnReadDriver cor = new CopyOnReadDriver(file);
+    cor.setPopulateDirties(layer.variant("bug:write-unchanged-dirties"));
+    String bottom = args.optStr("bottom");
+    if (bottom != null) {
+      BlockNode bottomNode = layer.graph().find(bottom);
+      if (bottomNode == null) {
+        throw QmpError.generic("Bottom node '" + bottom + "' not found");
+      }
+      if (bottomNode.driver().isFilter()) {
+        throw QmpError.generic("Bottom node '" + bottom + "' is a filter");
+      }
+      cor.setBottom(bottomNode);
+    }
+    node.setDriver(cor);
+  }
+
   private final BlockNode file;
   private BlockNode bottom;
   private boolean populateDirties;

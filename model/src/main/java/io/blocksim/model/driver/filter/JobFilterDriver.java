@@ -1,6 +1,6 @@
 package io.blocksim.model.driver.filter;
 
-import io.blocksim.model.Engine;
+import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.check.Check;
 import io.blocksim.model.driver.BlockStatus;
 import io.blocksim.model.driver.Driver;
@@ -44,10 +44,10 @@ public final class JobFilterDriver implements Driver {
    * Inserts a filter with that driver name above node (bdrv_insert_node / bdrv_append): it takes
    * over every parent and user of node. A null nodeName gives an implicit, generated name.
    */
-  public static BlockNode insert(Engine engine, String driverName, BlockNode node,
+  public static BlockNode insert(BlockLayer layer, String driverName, BlockNode node,
       String nodeName) throws QmpError {
-    CopyBeforeWriteDriver.checkNodeName(engine, nodeName);
-    String name = nodeName != null ? nodeName : engine.graph().generateName();
+    CopyBeforeWriteDriver.checkNodeName(layer, nodeName);
+    String name = nodeName != null ? nodeName : layer.graph().generateName();
     BlockNode filter = new BlockNode(name, nodeName == null, null);
     filter.setDriver(driverName.equals("copy-on-read") ? new CopyOnReadDriver(node)
         : new JobFilterDriver(driverName, node));
@@ -55,20 +55,20 @@ public final class JobFilterDriver implements Driver {
     filter.setChild(BlockNode.FILE, node);
     filter.users().addAll(node.users());
     node.users().clear();
-    engine.graph().add(filter);
+    layer.graph().add(filter);
     return filter;
   }
 
   /** Removes a filter again (bdrv_replace_node onto its child, then its unref). */
-  public static void drop(Engine engine, BlockNode filter) {
+  public static void drop(BlockLayer layer, BlockNode filter) {
     Check.that(filter.driver().isFilter(), "node '%s' is not a filter", filter.name());
     BlockNode file = filter.primaryChild();
     // bdrv_drop_filter drains the filter while its parents move: a job above it pauses.
-    engine.jobs().drained(filter, () -> moveParents(filter, file));
+    layer.drained(filter, () -> moveParents(filter, file));
     file.users().addAll(filter.users());
     filter.users().clear();
     filter.setChild(BlockNode.FILE, null);
-    engine.graph().remove(filter);
+    layer.graph().remove(filter);
   }
 
   /**

@@ -5,6 +5,11 @@ import io.blocksim.model.driver.Driver;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.port.HostIoException;
+import io.blocksim.model.graph.BlockLayer;
+import io.blocksim.model.qapi.Args;
+import io.blocksim.model.qapi.QmpError;
+import java.util.List;
+import java.util.Map;
 
 /**
  * The {@code raw} format: guest offset = host offset. Raises {@code read_aio} / {@code write_aio}
@@ -12,6 +17,16 @@ import io.blocksim.model.port.HostIoException;
  * write-zeroes and discard).
  */
 public final class RawDriver implements Driver {
+  /** Opens a {@code raw} node over its {@code file} child (block/raw-format.c). */
+  public static void open(BlockLayer layer, Args args, BlockNode node,
+      Map<String, Object> inherit, List<BlockNode> created) throws QmpError {
+    BlockNode file = layer.child(args, "file", true, inherit, created);
+    args.optInt("offset");
+    args.optInt("size");
+    node.setChild(BlockNode.FILE, file);
+    node.setDriver(new RawDriver(file));
+  }
+
   private final BlockNode file;
 
   public RawDriver(BlockNode file) {

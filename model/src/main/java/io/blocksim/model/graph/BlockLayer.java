@@ -1,0 +1,244 @@
+package io.blocksim.model.graph;
+
+import io.blocksim.model.port.HostIoException;
+import io.blocksim.model.port.HostStorage;
+import io.blocksim.model.port.Scheduler;
+import io.blocksim.model.qapi.Args;
+import io.blocksim.model.qapi.Json;
+import io.blocksim.model.qapi.QmpError;
+import io.blocksim.model.qapi.QmpEvent;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.function.BiConsumer;
+
+/**
+ * The block layer's services (QEMU's block.c): opens a node from its options through the driver
+ * registry, resolves child references, releases nodes that lost their last reference, and carries
+ * what every layer above needs from the process (the ports, the switched-on semantics variants,
+ * the event queue, drained sections). Drivers, jobs and QMP commands all use it; it uses none of
+ * them except through {@link DriverFactory}.
+ */
+public final class BlockLayer {
+  /** Opens a node of one driver from its options (QEMU's BlockDriver.bdrv_open/bdrv_file_open). */
+  public interface DriverFactory {
+    /** Sets node's driver (and children) from args; unread options fail the open. */
+    void open(BlockLayer layer, Args args, BlockNode node, Map<String, Object> inherit,
+        List<BlockNode> created) throws QmpError;
+  }
+
+  /**
+   * One registry line: a driver's QEMU name, whether QEMU opens it as a protocol (bdrv_file_open:
+   * the node is named before its children), and its factory.
+   */
+  public record DriverKind(String name, boolean protocol, DriverFactory factory) {}
+
+  private final Scheduler scheduler;
+  private final HostStorage storage;
+  private final Set<String> semantics;
+  private final NodeGraph graph = new NodeGraph();
+  private final List<QmpEvent> events = new ArrayList<>();
+  private final Map<String, DriverKind> drivers = new TreeMap<>();
+  private BiConsumer<BlockNode, Runnable> drainedSection = (node, change) -> change.run();
+
+  public BlockLayer(Scheduler scheduler, HostStorage storage, Set<String> semantics,
+      List<DriverKind> drivers) {
+    this.scheduler = scheduler;
+    this.storage = storage;
+    this.semantics = new TreeSet<>(semantics);
+    for (DriverKind kind : drivers) {
+      this.drivers.put(kind.name(), kind);
+    }
+  }
+
+  public Scheduler scheduler() {
+    return scheduler;
+  }
+
+  public HostStorage storage() {
+    return storage;
+  }
+
+  public NodeGraph graph() {
+    return graph;
+  }
+
+  /** Returns whether a named semantics variant ({@code bug:...}) is switched on. */
+  public boolean variant(String name) {
+    return semantics.contains(name);
+  }
+
+  /** Emits a QMP event now. */
+  public void emit(String event, Map<String, Object> data) {
+    events.add(new QmpEvent(event, data, scheduler.nowNs()));
+  }
+
+  public List<QmpEvent> events() {
+    return events;
+  }
+
+  /** The registered driver names, sorted (what blockdev-add's {@code driver} accepts). */
+  public List<String> driverNames() {
+    return new ArrayList<>(drivers.keySet());
+  }
+
+  /**
+   * Installs what a drained section does around a graph change (the job layer pauses the jobs
+   * above the node, as QEMU's drain reaches every parent).
+   */
+  public void setDrainedSection(BiConsumer<BlockNode, Runnable> drainedSection) {
+    this.drainedSection = drainedSection;
+  }
+
+  /** Runs {@code change} inside a drained section on {@code node} (bdrv_drained_begin/end). */
+  public void drained(BlockNode node, Runnable change) {
+    drainedSection.accept(node, change);
+  }
+
+  /**
+   * Opens a node from its options (bdrv_open, recursively for inline children); {@code inherited}
+   * carries the options a child inherits from its parent (discard); every node named on the way
+   * is appended to {@code created} so that a failed open can {@link #detach} them.
+   */
+  public BlockNode open(Args args, Map<String, Object> inherited, List<BlockNode> created)
+      throws QmpError {
+    String driverName = args.optEnum("driver", driverNames());
+    if (driverName == null) {
+      throw args.missing("driver");
+    }
+    String nodeName = args.optStr("node-name");
+    String discard = args.optEnum("discard", List.of("ignore", "unmap"));
+    if (discard == null && inherited != null) {
+      discard = (String) inherited.get("discard");
+    }
+    Boolean readOnly = args.optBool("read-only");
+    args.optBool("auto-read-only");
+    args.optBool("force-share");
+    args.optEnum("detect-zeroes", List.of("off", "on", "unmap"));
+    Args cache = args.optObject("cache");
+    if (cache != null) {
+      cache.optBool("direct");
+      cache.optBool("no-flush");
+      cache.checkNoExtra();
+    }
+    Map<String, Object> childInherit = new LinkedHashMap<>();
+    if (discard != null) {
+      childInherit.put("discard", discard);
+    }
+    if (nodeName != null) {
+      if (!NodeGraph.wellFormed(nodeName)) {
+        throw QmpError.generic("Invalid node-name: '" + nodeName + "'");
+      }
+    }
+
+    if (nodeName != null && graph.find(nodeName) != null) {
+      throw QmpError.generic("Duplicate nodes with node-name='" + nodeName + "'");
+    }
+    // QEMU names a node (and puts it on the list query-named-block-nodes reports, newest first)
+    // before opening the children of a protocol driver, but only after opening the file child of
+    // a format driver, which it needs to probe; backing files come after their overlay.
+    DriverKind kind = drivers.get(driverName);
+    boolean protocol = kind.protocol();
+    BlockNode node = new BlockNode(
+        nodeName == null && protocol ? graph.generateName() : nodeName,
+        nodeName == null, null);
+    if (protocol) {
+      graph.add(node);
+      created.add(node);
+    } else {
+      node.setOnFirstChild(() -> {
+        if (nodeName == null) {
+          node.assignGeneratedName(graph.generateName());
+        }
+        graph.add(node);
+        created.add(node);
+      });
+    }
+    kind.factory().open(this, args, node, childInherit, created);
+    args.checkNoExtra();
+    node.setDiscardUnmap("unmap".equals(discard));
+    node.setReadOnly(Boolean.TRUE.equals(readOnly));
+    node.setOptions(args.map());
+    return node;
+  }
+
+  /** Opens a node from options built in code (a header's backing or data file). */
+  public BlockNode open(Map<String, Object> options, String context,
+      Map<String, Object> inherited, List<BlockNode> created) throws QmpError {
+    return open(new Args(options, context), inherited, created);
+  }
+
+  /**
+   * Resolves a child reference: a string names an existing node, an object defines a new one.
+   * Returns null when absent and not required; {@code "backing": null} is handled by the caller.
+   */
+  public BlockNode child(Args args, String key, boolean required, Map<String, Object> inherit,
+      List<BlockNode> created) throws QmpError {
+    Object ref = args.get(key);
+    if (ref == null) {
+      if (required) {
+        throw args.missing(key);
+      }
+      return null;
+    }
+    if (ref instanceof String name) {
+      BlockNode node = graph.find(name);
+      if (node == null) {
+        throw QmpError.generic("Cannot find device='" + name + "' nor node-name='" + name + "'");
+      }
+      return node;
+    }
+    Args childArgs = args.optObject(key);
+    return open(childArgs, inherit, created);
+  }
+
+  /** Opens a node and hands it to the monitor (blockdev-add); a failed open leaves no node. */
+  public BlockNode openMonitorOwned(Args args) throws QmpError {
+    List<BlockNode> created = new ArrayList<>();
+    try {
+      BlockNode node = open(args, null, created);
+      graph.setMonitorOwned(node);
+      return node;
+    } catch (QmpError e) {
+      for (int i = created.size() - 1; i >= 0; i--) {
+        detach(created.get(i));
+      }
+      throw e;
+    }
+  }
+
+  /** Closes a node that lost its last reference, and its children that lose theirs (bdrv_unref). */
+  public void release(BlockNode node) {
+    try {
+      node.driver().close(node);
+    } catch (HostIoException e) {
+      // QEMU reports close-time write-back failures only to stderr; the node goes regardless.
+    }
+    graph.remove(node);
+    for (Map.Entry<String, BlockNode> e : new ArrayList<>(node.children().entrySet())) {
+      BlockNode child = e.getValue();
+      node.setChild(e.getKey(), null);
+      if (child.parents().isEmpty() && child.users().isEmpty()
+          && !graph.isMonitorOwned(child)) {
+        release(child);
+      }
+    }
+  }
+
+  /** Forgets a node that failed to open, unlinking its children without closing anything. */
+  public void detach(BlockNode node) {
+    graph.remove(node);
+    for (String role : new ArrayList<>(node.children().keySet())) {
+      node.setChild(role, null);
+    }
+  }
+
+  /** Convenience for event data. */
+  public static Map<String, Object> data(Object... keysAndValues) {
+    return Json.object(keysAndValues);
+  }
+}
