@@ -1,6 +1,7 @@
 package io.blocksim.model.driver;
 
 import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.port.HostIoException;
 
 /**
@@ -82,4 +83,9 @@ public interface Driver {
 
   /** Adds the driver's members of QEMU's ImageInfo (cluster size, format-specific...). */
   default void addImageInfo(java.util.Map<String, Object> image) {}
+
+  /** Returns the host file of a protocol node ({@code file}) for a direct peek, else null. */
+  default io.blocksim.model.port.HostFile hostFile() {
+    return null;
+  }
 }

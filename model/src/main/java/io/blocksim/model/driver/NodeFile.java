@@ -2,6 +2,7 @@ package io.blocksim.model.driver;
 
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.BlockIo;
+import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.graph.RequestFlags;
 import io.blocksim.model.port.HostFile;
 import io.blocksim.model.port.HostIoException;
@@ -51,8 +52,8 @@ public final class NodeFile implements HostFile {
 
   @Override
   public void truncate(long length) throws HostIoException {
-    if (child.driver() instanceof io.blocksim.model.driver.file.FileDriver f) {
-      f.hostFile().truncate(length);
+    if (child.driver().hostFile() != null) {
+      child.driver().hostFile().truncate(length);
       return;
     }
     throw new HostIoException(HostIoException.ENOTSUP, "truncate through " + child.name());

@@ -1,12 +1,12 @@
 package io.blocksim.model.driver;
 
-import io.blocksim.model.driver.qcow2.BackingReader;
 import io.blocksim.model.driver.qcow2.Qcow2BlockStatus;
 import io.blocksim.model.driver.qcow2.Qcow2Image;
 import io.blocksim.model.driver.qcow2.Qcow2OpenOptions;
 import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.BlockIo;
+import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.graph.RequestFlags;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.qapi.Args;
@@ -69,7 +69,7 @@ public final class Qcow2Driver implements Driver {
       // Peek at the header without going through the block layer when the file is a plain
       // file node, so blkdebug and request tracking see only QEMU's requests.
       Qcow2Image.DataFileInfo header = Qcow2Image.dataFileInfo(
-          file.driver() instanceof io.blocksim.model.driver.file.FileDriver f ? f.hostFile()
+          file.driver().hostFile() != null ? file.driver().hostFile()
               : new NodeFile(file), readOnly);
       if (header.hasDataFile() && dataFile == null) {
         if (header.dataFileName() == null) {
@@ -115,35 +115,6 @@ public final class Qcow2Driver implements Driver {
     Map<String, Object> options = Json.object("driver", format, "read-only", true,
         "file", Json.object("driver", "file", "filename", image.backingFileName()));
     return layer.open(new Args(options, "backing"), inherit, created);
-  }
-
-  /** The backing chain as the qcow2 engine reads it: zeroes past the backing file's end. */
-  private static final class ChainReader implements BackingReader {
-    private final BlockNode backing;
-
-    ChainReader(BlockNode backing) {
-      this.backing = backing;
-    }
-
-    @Override
-    public void read(long offset, byte[] dst, int dstOffset, int length)
-        throws HostIoException {
-      long end = backing.length();
-      int inside = (int) Math.max(0, Math.min(length, end - offset));
-      if (inside > 0) {
-        BlockIo.read(backing, offset, dst, dstOffset, inside);
-      }
-      java.util.Arrays.fill(dst, dstOffset + inside, dstOffset + length, (byte) 0);
-    }
-
-    @Override
-    public boolean isZeroFast(long offset, long length) throws HostIoException {
-      if (offset >= backing.length()) {
-        return true;
-      }
-      BlockStatus status = BlockIo.blockStatusAbove(backing, offset, length);
-      return status.zero() && status.lengthBytes() >= length;
-    }
   }
 
   /**

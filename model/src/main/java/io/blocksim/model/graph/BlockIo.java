@@ -1,7 +1,6 @@
 package io.blocksim.model.graph;
 
 import io.blocksim.model.bitmap.DirtyBitmap;
-import io.blocksim.model.driver.BlockStatus;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.port.HostIoException;
 
@@ -213,5 +212,32 @@ public final class BlockIo {
     if (offset < 0 || length < 0 || offset > Long.MAX_VALUE - length) {
       throw new HostIoException(HostIoException.EIO, "request out of range");
     }
+  }
+
+  /** One run of bdrv_is_allocated_above: its length and whether some layer allocates it. */
+  public record Run(long length, boolean allocated) {}
+
+  /**
+   * bdrv_is_allocated_above(top, base, include_base=true): whether a layer from top down to base
+   * (inclusive) allocates the run at offset, and how far that answer holds (at most length).
+   */
+  public static Run allocatedAbove(BlockNode top, BlockNode base, long offset, long length)
+      throws HostIoException {
+    long n = length;
+    for (BlockNode layer = top; layer != null; layer = cowChild(layer)) {
+      if (offset >= layer.length()) {
+        // Past the end of a short layer the chain reads zeroes nobody allocated.
+        return new Run(n, false);
+      }
+      BlockStatus status = BlockIo.blockStatus(layer, offset, n);
+      n = Math.max(1, Math.min(n, status.lengthBytes()));
+      if (status.allocated()) {
+        return new Run(n, true);
+      }
+      if (layer == base) {
+        break;
+      }
+    }
+    return new Run(n, false);
   }
 }

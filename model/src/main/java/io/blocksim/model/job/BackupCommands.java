@@ -1,5 +1,6 @@
 package io.blocksim.model.job;
 
+import io.blocksim.model.driver.blockcopy.BlockCopy;
 import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.driver.filter.CopyBeforeWriteDriver;

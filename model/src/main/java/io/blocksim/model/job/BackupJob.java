@@ -1,6 +1,7 @@
 package io.blocksim.model.job;
 
 import io.blocksim.model.bitmap.DirtyBitmap;
+import io.blocksim.model.driver.blockcopy.BlockCopy;
 import io.blocksim.model.check.Check;
 import io.blocksim.model.driver.filter.CopyBeforeWriteDriver;
 import io.blocksim.model.graph.BlockNode;

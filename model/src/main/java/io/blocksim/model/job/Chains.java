@@ -1,15 +1,13 @@
 package io.blocksim.model.job;
 
 import io.blocksim.model.graph.BlockLayer;
-import io.blocksim.model.driver.BlockStatus;
+import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.driver.Qcow2Driver;
-import io.blocksim.model.driver.file.FileDriver;
-import io.blocksim.model.driver.qcow2.BackingReader;
+import io.blocksim.model.driver.ChainReader;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.port.HostIoException;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -22,9 +20,6 @@ import io.blocksim.model.qapi.QmpError;
  */
 public final class Chains {
   private Chains() {}
-
-  /** One run of bdrv_is_allocated_above: its length and whether some layer allocates it. */
-  public record Run(long length, boolean allocated) {}
 
   /** bdrv_filter_or_cow_bs: the node a layer falls through to, or null. */
   public static BlockNode below(BlockNode node) {
@@ -59,35 +54,11 @@ public final class Chains {
     return n;
   }
 
-  /**
-   * bdrv_is_allocated_above(top, base, include_base=true): whether a layer from top down to base
-   * (inclusive) allocates the run at offset, and how far that answer holds (at most length).
-   */
-  public static Run allocatedAbove(BlockNode top, BlockNode base, long offset, long length)
-      throws HostIoException {
-    long n = length;
-    for (BlockNode layer = top; layer != null; layer = below(layer)) {
-      if (offset >= layer.length()) {
-        // Past the end of a short layer the chain reads zeroes nobody allocated.
-        return new Run(n, false);
-      }
-      BlockStatus status = BlockIo.blockStatus(layer, offset, n);
-      n = Math.max(1, Math.min(n, status.lengthBytes()));
-      if (status.allocated()) {
-        return new Run(n, true);
-      }
-      if (layer == base) {
-        break;
-      }
-    }
-    return new Run(n, false);
-  }
-
   /** Returns the file name QEMU shows as a node's filename (its protocol layer's). */
   public static String filename(BlockNode node) {
     for (BlockNode n = node; n != null; n = n.primaryChild()) {
-      if (n.driver() instanceof FileDriver f) {
-        return f.filename();
+      if (n.driver().filename() != null) {
+        return n.driver().filename();
       }
     }
     return null;
@@ -155,35 +126,6 @@ public final class Chains {
           && node.users().isEmpty() && !layer.graph().isMonitorOwned(node)) {
         layer.release(node);
       }
-    }
-  }
-
-  /** The backing chain as a qcow2 image reads it: zeroes past the backing node's end. */
-  private static final class ChainReader implements BackingReader {
-    private final BlockNode backing;
-
-    ChainReader(BlockNode backing) {
-      this.backing = backing;
-    }
-
-    @Override
-    public void read(long offset, byte[] dst, int dstOffset, int length)
-        throws HostIoException {
-      long end = backing.length();
-      int inside = (int) Math.max(0, Math.min(length, end - offset));
-      if (inside > 0) {
-        BlockIo.read(backing, offset, dst, dstOffset, inside);
-      }
-      Arrays.fill(dst, dstOffset + Math.max(0, inside), dstOffset + length, (byte) 0);
-    }
-
-    @Override
-    public boolean isZeroFast(long offset, long length) throws HostIoException {
-      if (offset >= backing.length()) {
-        return true;
-      }
-      BlockStatus status = BlockIo.blockStatusAbove(backing, offset, length);
-      return status.zero() && status.lengthBytes() >= length;
     }
   }
 }

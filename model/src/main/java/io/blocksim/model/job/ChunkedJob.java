@@ -1,6 +1,7 @@
 package io.blocksim.model.job;
 
 import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.util.RateLimit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

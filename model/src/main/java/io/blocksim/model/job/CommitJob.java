@@ -89,7 +89,7 @@ final class CommitJob extends ChunkedJob {
     boolean copy;
     int ret = 0;
     try {
-      Chains.Run run = Chains.allocatedAbove(top, baseOverlay, offset,
+      BlockIo.Run run = BlockIo.allocatedAbove(top, baseOverlay, offset,
           Math.min(BUFFER, len - offset));
       n = run.length();
       copy = run.allocated();

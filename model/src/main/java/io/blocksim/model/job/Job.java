@@ -1,5 +1,7 @@
 package io.blocksim.model.job;
 
+import io.blocksim.model.driver.blockcopy.ProgressMeter;
+import io.blocksim.model.driver.blockcopy.BlockCopy;
 import io.blocksim.model.check.Check;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.port.HostIoException;
@@ -14,7 +16,7 @@ import java.util.List;
  * <p>Subclasses implement {@link #run()}, which must eventually call {@link #runReturned(int)},
  * and the driver callbacks (commit, abort, clean, cancel, pause) QEMU's JobDriver has.
  */
-public abstract class Job {
+public abstract class Job implements ProgressMeter {
   final JobManager manager;
   final String id;
   JobStatus status = JobStatus.UNDEFINED;
@@ -147,11 +149,13 @@ public abstract class Job {
 
   // ---------------------------------------------------------------- progress
 
-  void workDone(long bytes) {
+  @Override
+  public void workDone(long bytes) {
     progressCurrent += bytes;
   }
 
-  void setRemaining(long bytes) {
+  @Override
+  public void setRemaining(long bytes) {
     progressTotal = progressCurrent + bytes;
   }
 

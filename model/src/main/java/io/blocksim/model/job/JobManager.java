@@ -1,5 +1,6 @@
 package io.blocksim.model.job;
 
+import io.blocksim.model.driver.blockcopy.CopyGate;
 import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.check.Check;
 import io.blocksim.model.graph.BlockNode;

@@ -1,7 +1,7 @@
 package io.blocksim.model.job;
 
 import io.blocksim.model.bitmap.DirtyBitmap;
-import io.blocksim.model.driver.BlockStatus;
+import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.driver.filter.JobFilterDriver;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.BlockIo;
@@ -146,9 +146,9 @@ final class MirrorJob extends ChunkedJob {
     }
     long offset = 0;
     while (offset < bdevLength) {
-      Chains.Run run;
+      BlockIo.Run run;
       try {
-        run = Chains.allocatedAbove(source, baseOverlay, offset, bdevLength - offset);
+        run = BlockIo.allocatedAbove(source, baseOverlay, offset, bdevLength - offset);
       } catch (HostIoException e) {
         return -e.errno();
       }

@@ -1,6 +1,6 @@
 package io.blocksim.model.job;
 
-import io.blocksim.model.driver.BlockStatus;
+import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.driver.filter.CopyOnReadDriver;
 import io.blocksim.model.driver.filter.JobFilterDriver;
 import io.blocksim.model.graph.BlockNode;
@@ -94,7 +94,7 @@ final class StreamJob extends ChunkedJob {
       BlockStatus status = BlockIo.blockStatus(unfiltered, offset, Math.min(CHUNK, len - offset));
       n = Math.min(status.lengthBytes(), len - offset);
       if (!status.allocated()) {
-        Chains.Run run = Chains.allocatedAbove(unfiltered.backing(), baseOverlay, offset, n);
+        BlockIo.Run run = BlockIo.allocatedAbove(unfiltered.backing(), baseOverlay, offset, n);
         n = run.length();
         copy = run.allocated();
       }

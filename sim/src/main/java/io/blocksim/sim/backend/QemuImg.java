@@ -1,6 +1,6 @@
 package io.blocksim.sim.backend;
 
-import io.blocksim.model.driver.BlockStatus;
+import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.port.HostStorage;

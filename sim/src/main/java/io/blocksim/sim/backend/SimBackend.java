@@ -1,7 +1,7 @@
 package io.blocksim.sim.backend;
 
 import io.blocksim.model.Engine;
-import io.blocksim.model.driver.BlockStatus;
+import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.Permissions;
 import io.blocksim.model.graph.BlockIo;

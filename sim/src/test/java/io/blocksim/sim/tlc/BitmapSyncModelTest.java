@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.blocksim.model.Engine;
 import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.graph.BlockNode;
-import io.blocksim.model.job.CopyGate;
+import io.blocksim.model.driver.blockcopy.CopyGate;
 import io.blocksim.model.job.Job;
 import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.backend.SimBackend;

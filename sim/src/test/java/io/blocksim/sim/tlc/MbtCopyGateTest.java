@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.blocksim.model.bitmap.DirtyBitmap;
-import io.blocksim.model.job.CopyGate;
+import io.blocksim.model.driver.blockcopy.CopyGate;
 import io.blocksim.model.job.Job;
 import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.backend.SimBackend;

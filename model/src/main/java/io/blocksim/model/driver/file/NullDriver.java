@@ -1,6 +1,6 @@
 package io.blocksim.model.driver.file;
 
-import io.blocksim.model.driver.BlockStatus;
+import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.driver.Driver;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.BlockLayer;

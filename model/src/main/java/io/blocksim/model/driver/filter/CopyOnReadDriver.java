@@ -1,11 +1,10 @@
 package io.blocksim.model.driver.filter;
 
-import io.blocksim.model.driver.BlockStatus;
+import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.driver.Driver;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.graph.RequestFlags;
-import io.blocksim.model.job.Chains;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.qapi.Args;
@@ -98,7 +97,7 @@ public final class CopyOnReadDriver implements Driver {
         if (bottom == null) {
           copy = true;
         } else {
-          Chains.Run above = Chains.allocatedAbove(file.backing(), bottom, at, n);
+          BlockIo.Run above = BlockIo.allocatedAbove(file.backing(), bottom, at, n);
           n = above.length();
           copy = above.allocated();
         }

@@ -2,7 +2,7 @@ package io.blocksim.model.driver.filter;
 
 import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.check.Check;
-import io.blocksim.model.driver.BlockStatus;
+import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.driver.Driver;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.BlockIo;

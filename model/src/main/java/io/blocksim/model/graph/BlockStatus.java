@@ -1,4 +1,4 @@
-package io.blocksim.model.driver;
+package io.blocksim.model.graph;
 
 /**
  * One run of a node's allocation map, as bdrv_co_block_status reports it for one layer.

@@ -1,13 +1,15 @@
-package io.blocksim.model.job;
+package io.blocksim.model.driver.blockcopy;
 
+import io.blocksim.model.driver.blockcopy.ProgressMeter;
 import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.bitmap.HBitmap;
 import io.blocksim.model.check.Check;
-import io.blocksim.model.driver.BlockStatus;
+import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.port.HostIoException;
+import io.blocksim.model.util.RateLimit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntConsumer;
@@ -30,7 +32,7 @@ import java.util.function.IntConsumer;
 public final class BlockCopy {
   static final long CLUSTER_SIZE_DEFAULT = 1 << 16;
   static final long MAX_BUFFER = 1 << 20;
-  static final int MAX_WORKERS = 64;
+  public static final int MAX_WORKERS = 64;
   private static final int EAGAIN = 11;
   private static final int ECANCELED = HostIoException.ECANCELED;
 
@@ -42,7 +44,7 @@ public final class BlockCopy {
   private final DirtyBitmap copyBitmap;
   private final List<Task> tasks = new ArrayList<>();
   private final RateLimit rateLimit = new RateLimit();
-  private Job progress;
+  private ProgressMeter progress;
   private long inFlightBytes;
   private boolean skipUnallocated;
   private boolean compress;
@@ -81,9 +83,9 @@ public final class BlockCopy {
     final boolean ignoreRatelimit;
     final Runnable callback;
     boolean finished;
-    boolean cancelled;
-    int ret;
-    boolean errorIsRead;
+    public boolean cancelled;
+    public int ret;
+    public boolean errorIsRead;
     // State of the current block_copy_dirty_clusters pass.
     private long cursor;
     private long remaining;
@@ -113,7 +115,7 @@ public final class BlockCopy {
       return finished;
     }
 
-    boolean succeeded() {
+    public boolean succeeded() {
       return finished && !cancelled && ret == 0;
     }
 
@@ -122,7 +124,7 @@ public final class BlockCopy {
     }
 
     /** block_copy_call_cancel: stops starting tasks; the call finishes when they are done. */
-    void cancel() {
+    public void cancel() {
       cancelled = true;
       kick();
       if (gate != null && gate.unpark(gatedLoop)) {
@@ -134,7 +136,7 @@ public final class BlockCopy {
      * block_copy_kick: ends a rate-limit sleep at once. QEMU defers the wake-up to the next
      * coroutine switch; no caller here runs call code after kicking, so waking now is the same.
      */
-    void kick() {
+    public void kick() {
       if (!sleeping) {
         return;
       }
@@ -320,7 +322,7 @@ public final class BlockCopy {
     }
   }
 
-  BlockCopy(BlockLayer layer, BlockNode source, BlockNode target) {
+  public BlockCopy(BlockLayer layer, BlockNode source, BlockNode target) {
     this.layer = layer;
     this.source = source;
     this.target = target;
@@ -339,7 +341,7 @@ public final class BlockCopy {
   }
 
   /** Releases the copy bitmap (block_copy_state_free). */
-  void free() {
+  public void free() {
     source.bitmaps().remove(copyBitmap);
   }
 
@@ -360,19 +362,19 @@ public final class BlockCopy {
     return firstTaskIn(offset, bytes) != null;
   }
 
-  void setProgress(Job job) {
+  public void setProgress(ProgressMeter job) {
     this.progress = job;
   }
 
-  void setSpeed(long bytesPerSecond) {
+  public void setSpeed(long bytesPerSecond) {
     rateLimit.setSpeed(bytesPerSecond, RateLimit.BLOCK_COPY_SLICE_NS);
   }
 
-  void setSkipUnallocated(boolean skip) {
+  public void setSkipUnallocated(boolean skip) {
     skipUnallocated = skip;
   }
 
-  void setCompress(boolean compress) {
+  public void setCompress(boolean compress) {
     this.compress = compress;
   }
 
@@ -380,8 +382,8 @@ public final class BlockCopy {
    * Starts an asynchronous call (block_copy_async); a non-null {@code gate} holds the call's
    * copies (a test seam, see CopyGate).
    */
-  Call startAsync(long offset, long bytes, int maxWorkers, long maxChunk, Runnable callback,
-      CopyGate gate) {
+  public Call startAsync(long offset, long bytes, int maxWorkers, long maxChunk,
+      Runnable callback, CopyGate gate) {
     Call call = new Call(offset, bytes, maxWorkers, maxChunk, false, callback);
     call.gate = gate;
     call.common();
@@ -528,7 +530,7 @@ public final class BlockCopy {
    * Completes every task in flight now, as a drained section waits for them (QEMU polls them to
    * completion in a nested event loop; here their scheduled completions become no-ops).
    */
-  void completeInFlight() {
+  public void completeInFlight() {
     while (true) {
       Task pending = null;
       for (Task task : tasks) {
@@ -633,7 +635,7 @@ public final class BlockCopy {
    * Clears the copy bits of the unallocated clusters starting at offset
    * (block_copy_reset_unallocated); returns how many bytes were examined.
    */
-  long resetUnallocated(long offset) throws HostIoException {
+  public long resetUnallocated(long offset) throws HostIoException {
     long total = 0;
     long at = offset;
     while (true) {

@@ -1,11 +1,11 @@
-package io.blocksim.model.job;
+package io.blocksim.model.util;
 
 /**
  * QEMU's RateLimit (include/qemu/ratelimit.h) in integer arithmetic: a quota of bytes per slice;
  * once a slice's quota is used up, the next request waits until the (extended) slice ends.
  */
-final class RateLimit {
-  static final long BLOCK_COPY_SLICE_NS = 100_000_000L;
+public final class RateLimit {
+  public static final long BLOCK_COPY_SLICE_NS = 100_000_000L;
 
   private long sliceStartNs;
   private long sliceEndNs;
@@ -13,7 +13,7 @@ final class RateLimit {
   private long sliceNs;
   private long dispatched;
 
-  void setSpeed(long bytesPerSecond, long sliceNs) {
+  public void setSpeed(long bytesPerSecond, long sliceNs) {
     this.sliceNs = sliceNs;
     if (bytesPerSecond == 0) {
       sliceQuota = 0;
@@ -26,7 +26,7 @@ final class RateLimit {
   }
 
   /** Accounts n bytes at nowNs; returns how long the caller must wait before the next request. */
-  long calculateDelay(long nowNs, long n) {
+  public long calculateDelay(long nowNs, long n) {
     if (sliceQuota == 0) {
       return 0;
     }

@@ -1,4 +1,4 @@
-package io.blocksim.model.job;
+package io.blocksim.model.driver.blockcopy;
 
 import io.blocksim.model.check.Check;
 import java.util.ArrayDeque;
@@ -16,8 +16,8 @@ import java.util.List;
  * task it creates (and before it finds that nothing is left to copy).
  *
  * <p>Off by default: a gate exists only where a test installs one with
- * {@link JobManager#gateBackgroundCopies}; no QMP command or scenario reaches it, and with no
- * gate the copy runs exactly as before.
+ * {@link io.blocksim.model.job.JobManager#gateBackgroundCopies}; no QMP command or scenario
+ * reaches it, and with no gate the copy runs exactly as before.
  */
 public final class CopyGate {
   private final ArrayDeque<Long> granted = new ArrayDeque<>();
