@@ -25,15 +25,15 @@ def source(fqn):
 def main():
     seen = set()
     for line in sys.stdin:
-        m = re.search(r'\] (\w+)(\(.*?\))? is not public in ([\w.]+)', line)
+        m = re.search(r'\] (?:[\w.]+\.)?(\w+)(\(.*?\))? is not public in ([\w.]+)', line)
         if not m or (m.group(1), m.group(3)) in seen:
             continue
         seen.add((m.group(1), m.group(3)))
         name, owner = m.group(1), m.group(3)
-        if 'cannot be accessed from outside package' in line and owner.islower():
+        if owner.split('.')[-1].islower():
             # a class not public in its package
             p = source(owner + '.' + name)
-            pat = re.compile(rf'^({MODS})(class|interface|record|enum) {name}\b', re.M)
+            pat = re.compile(rf'^()((?:{MODS})(?:class|interface|record|enum) {name}\b)', re.M)
         else:
             p = source(owner)
             simple = owner.split('.')[-1]
@@ -47,7 +47,7 @@ def main():
             continue
         text = p.read_text()
         new, n = pat.subn(lambda mm: mm.group(1) + 'public ' + mm.group(2)
-                          if not mm.group(0).lstrip().startswith(('public', 'private', 'protected'))
+                          if not mm.group(0).lstrip().startswith(('public', 'private', 'protected', 'return', 'throw', 'new', 'else'))
                           else mm.group(0), text)
         if n == 0:
             print('no declaration', name, 'in', p, file=sys.stderr)

@@ -7,6 +7,7 @@ import io.blocksim.model.qapi.Args;
 import io.blocksim.model.qapi.Json;
 import io.blocksim.model.qapi.QmpError;
 import io.blocksim.model.qapi.QmpEvent;
+import io.blocksim.model.semantics.Variant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -65,6 +66,11 @@ public final class BlockLayer {
 
   public NodeGraph graph() {
     return graph;
+  }
+
+  /** Returns whether a semantics variant is switched on. */
+  public boolean variant(Variant variant) {
+    return semantics.contains(variant.spelling());
   }
 
   /** Returns whether a named semantics variant ({@code bug:...}) is switched on. */

@@ -6,6 +6,7 @@ import io.blocksim.model.check.Check;
 import io.blocksim.model.driver.filter.CopyBeforeWriteDriver;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.port.HostIoException;
+import io.blocksim.model.semantics.Variant;
 import java.util.List;
 
 /**
@@ -18,13 +19,13 @@ import java.util.List;
  * again), stop pauses the job until job-resume, then retries. Whatever the outcome, the sync
  * bitmap ends as §6.6 of qemu-semantics.md says.
  */
-final class BackupJob extends Job {
-  static final String SYNC_TOP = "top";
-  static final String SYNC_FULL = "full";
-  static final String SYNC_NONE = "none";
-  static final String SYNC_BITMAP = "bitmap";
-  static final String MODE_ON_SUCCESS = "on-success";
-  static final String MODE_NEVER = "never";
+public final class BackupJob extends Job {
+  public static final String SYNC_TOP = "top";
+  public static final String SYNC_FULL = "full";
+  public static final String SYNC_NONE = "none";
+  public static final String SYNC_BITMAP = "bitmap";
+  public static final String MODE_ON_SUCCESS = "on-success";
+  public static final String MODE_NEVER = "never";
   static final String MODE_ALWAYS = "always";
 
   final BlockNode source;
@@ -38,14 +39,14 @@ final class BackupJob extends Job {
   final long maxChunk;
   /** Whether the job owns the target node and closes it when it ends (drive-backup). */
   final boolean ownsTarget;
-  BlockNode filter;
-  BlockCopy bcs;
-  long len;
+  public BlockNode filter;
+  public BlockCopy bcs;
+  public long len;
   private boolean waitingForCall;
   private BlockCopy.Call backgroundCall;
   private boolean cleaned;
 
-  BackupJob(JobManager manager, String id, BlockNode source, BlockNode target, String sync,
+  public BackupJob(JobManager manager, String id, BlockNode source, BlockNode target, String sync,
       DirtyBitmap syncBitmap, String bitmapMode, ErrorPolicy onSourceError,
       ErrorPolicy onTargetError, int maxWorkers, long maxChunk, boolean ownsTarget) {
     super(manager, id);
@@ -264,12 +265,6 @@ final class BackupJob extends Job {
     }
   }
 
-  /**
-   * A planted bug (scenario {@code semantics:}): bitmap-mode=always on a failed or cancelled job
-   * forgets the clusters never copied. It exists so that the checks can be seen to catch it.
-   */
-  public static final String ALWAYS_DROPS_UNCOPIED = "bug:always-drops-uncopied";
-
   /** backup_cleanup_sync_bitmap: abdicate or reclaim per mode; always-on-failure adds R. */
   void cleanupSyncBitmap(int result) {
     boolean abdicate = (result == 0 || bitmapMode.equals(MODE_ALWAYS))
@@ -277,7 +272,7 @@ final class BackupJob extends Job {
     DirtyBitmap.Handover handover = abdicate ? syncBitmap.abdicate() : syncBitmap.reclaim();
     source.bitmaps().remove(handover.released());
     if (result < 0 && bitmapMode.equals(MODE_ALWAYS)
-        && !manager.layer().variant(ALWAYS_DROPS_UNCOPIED)) {
+        && !manager.layer().variant(Variant.ALWAYS_DROPS_UNCOPIED)) {
       handover.survivor().mergeFrom(bcs.copyBitmap(), false);
     }
   }
@@ -292,7 +287,7 @@ final class BackupJob extends Job {
   }
 
   /** Drops the filter, frees the block-copy state and the job's hold on its nodes. */
-  static void removeFromNodes(JobManager manager, BlockNode filter, BlockNode target,
+  public static void removeFromNodes(JobManager manager, BlockNode filter, BlockNode target,
       BlockCopy bcs, boolean ownsTarget) {
     if (filter != null) {
       filter.setBlockingJobType(null);

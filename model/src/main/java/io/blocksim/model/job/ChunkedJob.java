@@ -11,7 +11,7 @@ import java.util.Map;
  * host latency of it (busy, not at a pause point), and is rate-limited per QEMU's
  * block_job_ratelimit_get_delay (100 ms slices).
  */
-abstract class ChunkedJob extends Job {
+public abstract class ChunkedJob extends Job {
   static final long SLICE_NS = 100_000_000L;
 
   private final RateLimit limit = new RateLimit();
@@ -36,7 +36,7 @@ abstract class ChunkedJob extends Job {
   }
 
   /** block_job_add_bdrv: other jobs and blockdev-del now find the node busy. */
-  void block(BlockNode node) {
+  public void block(BlockNode node) {
     if (node != null && !blocked.contains(node)) {
       blocked.add(node);
       node.setBlockingJobType(type());
@@ -47,7 +47,7 @@ abstract class ChunkedJob extends Job {
    * block_job_add_bdrv's child on node: what it shares decides whether another user (a guest
    * device, an export) may attach there ({@link io.blocksim.model.graph.Permissions}).
    */
-  void holdChild(BlockNode node, String childName, boolean sharesConsistentRead,
+  public void holdChild(BlockNode node, String childName, boolean sharesConsistentRead,
       boolean sharesWrite) {
     hold(heldChildren, node, new BlockNode.JobChild(type() + " job '" + id + "'", childName,
         sharesConsistentRead, sharesWrite));
@@ -58,7 +58,7 @@ abstract class ChunkedJob extends Job {
    * QEMU names "an unnamed block device" using the node as 'root'; it goes with {@link
    * #detachBackends}.
    */
-  void holdBackendChild(BlockNode node, boolean sharesConsistentRead, boolean sharesWrite) {
+  public void holdBackendChild(BlockNode node, boolean sharesConsistentRead, boolean sharesWrite) {
     hold(backendChildren, node, new BlockNode.JobChild("an unnamed block device", "root",
         sharesConsistentRead, sharesWrite));
   }
@@ -77,7 +77,7 @@ abstract class ChunkedJob extends Job {
   }
 
   /** blk_new + blk_insert_bs: the job's own BlockBackend on node (blockdev-del: "in use"). */
-  void attachBackend(BlockNode node) {
+  public void attachBackend(BlockNode node) {
     node.users().add(backendName());
     backends.add(node);
   }

@@ -18,7 +18,7 @@ import java.util.List;
  * <p>Fault model: the read (source) or the base write (target) may fail; on-error decides for
  * both: report ends the job, ignore and stop retry the same chunk (stop after job-resume).
  */
-final class CommitJob extends ChunkedJob {
+public final class CommitJob extends ChunkedJob {
   static final long BUFFER = 512 * 1024;
 
   final BlockNode top;
@@ -27,13 +27,13 @@ final class CommitJob extends ChunkedJob {
   final String backingFileStr;
   final ErrorPolicy onError;
   final boolean baseWasReadOnly;
-  BlockNode filter;
+  public BlockNode filter;
   private long len;
   private long offset;
   private long delayNs;
   private boolean filterRemoved;
 
-  CommitJob(JobManager manager, String id, BlockNode top, BlockNode base, BlockNode baseOverlay,
+  public CommitJob(JobManager manager, String id, BlockNode top, BlockNode base, BlockNode baseOverlay,
       String backingFileStr, ErrorPolicy onError, boolean baseWasReadOnly) {
     super(manager, id);
     this.top = top;

@@ -16,7 +16,7 @@ import java.util.Map;
  * with manual dismiss. The {@code file} driver is built in; other formats come from a
  * {@link FormatCreator} registered with the job manager (qcow2).
  */
-final class CreateJob extends Job {
+public final class CreateJob extends Job {
   private static final List<String> NOT_CREATABLE = List.of("raw", "blkdebug", "copy-on-read",
       "null-co", "copy-before-write");
 
@@ -38,7 +38,7 @@ final class CreateJob extends Job {
   }
 
   /** qmp_blockdev_create. */
-  static Object start(JobManager manager, Args args) throws QmpError {
+  public static Object start(JobManager manager, Args args) throws QmpError {
     String jobId = args.str("job-id");
     Args options = args.optObject("options");
     if (options == null) {
@@ -108,7 +108,7 @@ final class CreateJob extends Job {
    * Formats an existing host file with a registered creator, as bdrv_img_create does for
    * drive-backup: a temporary file node is named in the options under "file".
    */
-  static void formatOnFile(JobManager manager, String path, String format, long size,
+  public static void formatOnFile(JobManager manager, String path, String format, long size,
       BlockNode backing, FormatCreator creator) throws QmpError {
     BlockLayer layer = manager.layer();
     HostFile file;

@@ -4,12 +4,12 @@ import io.blocksim.model.port.HostIoException;
 import java.util.List;
 
 /** BlockdevOnError and its mapping to a BlockErrorAction (block_job_error_action). */
-enum ErrorPolicy {
+public enum ErrorPolicy {
   REPORT, IGNORE, ENOSPC, STOP, AUTO;
 
-  static final List<String> NAMES = List.of("report", "ignore", "enospc", "stop", "auto");
+  public static final List<String> NAMES = List.of("report", "ignore", "enospc", "stop", "auto");
 
-  static ErrorPolicy parse(String name) {
+  public static ErrorPolicy parse(String name) {
     return name == null ? REPORT : values()[NAMES.indexOf(name)];
   }
 

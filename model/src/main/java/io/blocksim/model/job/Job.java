@@ -21,9 +21,9 @@ public abstract class Job implements ProgressMeter {
   final String id;
   JobStatus status = JobStatus.UNDEFINED;
   JobTxn txn;
-  boolean autoFinalize = true;
-  boolean autoDismiss = true;
-  int pauseCount = 1;
+  public boolean autoFinalize = true;
+  public boolean autoDismiss = true;
+  public int pauseCount = 1;
   boolean paused = true;
   boolean userPaused;
   boolean busy;
@@ -37,10 +37,10 @@ public abstract class Job implements ProgressMeter {
   String error;
   long progressCurrent;
   long progressTotal;
-  long speed;
+  public long speed;
   String ioStatus = "ok";
   /** Whether the source node of the job was drained when the job was created (transactions). */
-  boolean drainedAtCreation;
+  public boolean drainedAtCreation;
   /** Drained sections that ended before the job reached its pause point; resumed once paused. */
   int resumesWhenPaused;
 
@@ -94,6 +94,50 @@ public abstract class Job implements ProgressMeter {
 
   public long progressTotal() {
     return progressTotal;
+  }
+
+  /** Whether the job's coroutine is running (job->busy). */
+  public boolean busy() {
+    return busy;
+  }
+
+  /** Whether a pause is requested (job->pause_count > 0: query-block-jobs' "paused"). */
+  public boolean pauseRequested() {
+    return pauseCount > 0;
+  }
+
+  /** Whether the user paused the job (job->user_paused). */
+  public boolean userPaused() {
+    return userPaused;
+  }
+
+  /** The speed limit in bytes per second, 0 for none. */
+  public long speed() {
+    return speed;
+  }
+
+  /** QAPI BlockDeviceIoStatus ("ok", "failed", "nospace"). */
+  public String ioStatus() {
+    return ioStatus;
+  }
+
+  public boolean autoFinalize() {
+    return autoFinalize;
+  }
+
+  public boolean autoDismiss() {
+    return autoDismiss;
+  }
+
+  /** Sets the speed limit a job starts with (its command's {@code speed} argument). */
+  public void setInitialSpeed(long bytesPerSecond) {
+    speed = bytesPerSecond;
+    setSpeedHook(bytesPerSecond);
+  }
+
+  /** 0 or a negative errno (job->ret). */
+  public int ret() {
+    return ret;
   }
 
   /** The job's body; ends by calling runReturned. */
@@ -287,7 +331,7 @@ public abstract class Job implements ProgressMeter {
   }
 
   /** Returns strerror for a negative errno. */
-  static String strerror(int negativeErrno) {
+  public static String strerror(int negativeErrno) {
     return HostIoException.strerror(-negativeErrno);
   }
 

@@ -7,10 +7,7 @@ import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.NodeGraph;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.qapi.Args;
-import io.blocksim.model.qmp.QmpDispatcher;
 import io.blocksim.model.qapi.QmpError;
-import io.blocksim.model.qmp.TransactionAction;
-import io.blocksim.model.qmp.TransactionCommand.TransactionContext;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -22,8 +19,9 @@ import java.util.Set;
 import java.util.TreeMap;
 
 /**
- * The jobs of one simulated QEMU process: QEMU 7.2's job life cycle (job.c, blockjob.c) and the
- * QMP commands that drive it (job-qmp.c, the block-job-* commands of blockdev.c).
+ * The jobs of one simulated QEMU process: QEMU 7.2's job life cycle (job.c, blockjob.c). The QMP
+ * commands that drive it (job-qmp.c, the block-job-* commands of blockdev.c) are
+ * {@link io.blocksim.model.qmp.JobCommands}.
  *
  * <p>Jobs are listed newest first, as QEMU's job list (QLIST_INSERT_HEAD) lists them in
  * query-jobs and query-block-jobs.
@@ -31,7 +29,6 @@ import java.util.TreeMap;
 public final class JobManager {
   private final BlockLayer layer;
   private final List<Job> jobs = new ArrayList<>();
-  private final BackupCommands backups;
   private final Map<String, FormatCreator> creators = new TreeMap<>();
   /** Null except in a model-based test: see {@link #gateBackgroundCopies}. */
   private CopyGate copyGate;
@@ -39,7 +36,6 @@ public final class JobManager {
   public JobManager(BlockLayer layer) {
     this.layer = layer;
     layer.setDrainedSection(this::drained);
-    this.backups = new BackupCommands(this);
   }
 
   public BlockLayer layer() {
@@ -82,113 +78,12 @@ public final class JobManager {
     creators.put(driver, creator);
   }
 
-  FormatCreator formatCreator(String driver) {
+  public FormatCreator formatCreator(String driver) {
     return creators.get(driver);
   }
 
-  public void register(Map<String, QmpDispatcher.Handler> handlers) {
-    handlers.put("query-jobs", this::queryJobs);
-    handlers.put("query-block-jobs", this::queryBlockJobs);
-    handlers.put("job-cancel", args -> {
-      Job job = jobArg(args, "id");
-      userCancel(job, true);
-      return null;
-    });
-    handlers.put("job-pause", args -> {
-      userPause(jobArg(args, "id"));
-      return null;
-    });
-    handlers.put("job-resume", args -> {
-      userResume(jobArg(args, "id"));
-      return null;
-    });
-    handlers.put("job-complete", args -> {
-      complete(jobArg(args, "id"));
-      return null;
-    });
-    handlers.put("job-finalize", args -> {
-      finalizeVerb(jobArg(args, "id"));
-      return null;
-    });
-    handlers.put("job-dismiss", args -> {
-      dismissVerb(jobArg(args, "id"));
-      return null;
-    });
-    handlers.put("block-job-cancel", this::blockJobCancel);
-    handlers.put("block-job-pause", args -> {
-      userPause(blockJobArg(args, "device"));
-      return null;
-    });
-    handlers.put("block-job-resume", args -> {
-      userResume(blockJobArg(args, "device"));
-      return null;
-    });
-    handlers.put("block-job-complete", args -> {
-      complete(blockJobArg(args, "device"));
-      return null;
-    });
-    handlers.put("block-job-finalize", args -> {
-      finalizeVerb(blockJobArg(args, "id"));
-      return null;
-    });
-    handlers.put("block-job-dismiss", args -> {
-      dismissVerb(blockJobArg(args, "id"));
-      return null;
-    });
-    handlers.put("block-job-set-speed", this::blockJobSetSpeed);
-    backups.register(handlers);
-    new BlockJobCommands(this).register(handlers);
-    handlers.put("blockdev-create", args -> CreateJob.start(this, args));
-  }
-
-  /** Returns the transaction action for a job type, or null. */
-  public TransactionAction transactionAction(String type, Args data, TransactionContext context) {
-    return backups.transactionAction(type, data, context);
-  }
-
-  // ---------------------------------------------------------------- QMP
-
-  private Job jobArg(Args args, String key) throws QmpError {
-    String id = args.str(key);
-    args.checkNoExtra();
-    Job job = find(id);
-    if (job == null) {
-      throw QmpError.generic("Job not found");
-    }
-    return job;
-  }
-
-  private Job blockJobArg(Args args, String key) throws QmpError {
-    String id = args.str(key);
-    args.checkNoExtra();
-    return findBlockJob(id);
-  }
-
-  private Job findBlockJob(String id) throws QmpError {
-    Job job = find(id);
-    if (job == null || !job.isBlockJob()) {
-      throw new QmpError(QmpError.DEVICE_NOT_ACTIVE, "Block job '" + id + "' not found");
-    }
-    return job;
-  }
-
-  private Object blockJobCancel(Args args) throws QmpError {
-    String device = args.str("device");
-    boolean force = args.bool("force", false);
-    args.checkNoExtra();
-    Job job = findBlockJob(device);
-    if (job.userPaused && !force) {
-      throw QmpError.generic("The block job for device '" + device + "' is currently paused");
-    }
-    userCancel(job, force);
-    return null;
-  }
-
-  private Object blockJobSetSpeed(Args args) throws QmpError {
-    String device = args.str("device");
-    long speed = args.integer("speed");
-    args.checkNoExtra();
-    Job job = findBlockJob(device);
+  /** block_job_set_speed (blockjob.c): a negative speed fails after the verb check. */
+  public void setSpeed(Job job, long speed) throws QmpError {
     applyVerb(job, JobVerb.SET_SPEED);
     if (speed < 0) {
       throw QmpError.generic("Parameter 'speed' expects a non-negative value");
@@ -197,63 +92,22 @@ public final class JobManager {
     job.speed = speed;
     job.setSpeedHook(speed);
     if (speed != 0 && speed <= old) {
-      return null;
+      return;
     }
     if (job.timerPending()) {
       job.enter();
     } else {
       job.dropPlannedSleep();
     }
-    return null;
   }
 
-  private Object queryJobs(Args args) throws QmpError {
-    args.checkNoExtra();
-    List<Object> list = new ArrayList<>();
-    for (Job job : jobs) {
-      if (job.id == null) {
-        continue;
-      }
-      Map<String, Object> info = new LinkedHashMap<>();
-      info.put("id", job.id);
-      info.put("type", job.type());
-      info.put("status", job.status.qapiName());
-      info.put("current-progress", job.progressCurrent);
-      info.put("total-progress", job.progressTotal);
-      if (job.error != null) {
-        info.put("error", job.error);
-      }
-      list.add(info);
+  /** Returns a block job by id, or QEMU's DeviceNotActive error (find_block_job). */
+  public Job findBlockJob(String id) throws QmpError {
+    Job job = find(id);
+    if (job == null || !job.isBlockJob()) {
+      throw new QmpError(QmpError.DEVICE_NOT_ACTIVE, "Block job '" + id + "' not found");
     }
-    return list;
-  }
-
-  private Object queryBlockJobs(Args args) throws QmpError {
-    args.checkNoExtra();
-    List<Object> list = new ArrayList<>();
-    for (Job job : jobs) {
-      if (job.id == null || !job.isBlockJob()) {
-        continue;
-      }
-      Map<String, Object> info = new LinkedHashMap<>();
-      info.put("type", job.type());
-      info.put("device", job.id);
-      info.put("len", job.progressTotal);
-      info.put("offset", job.progressCurrent);
-      info.put("busy", job.busy);
-      info.put("paused", job.pauseCount > 0);
-      info.put("speed", job.speed);
-      info.put("io-status", job.ioStatus);
-      info.put("ready", job.status.ready());
-      info.put("status", job.status.qapiName());
-      info.put("auto-finalize", job.autoFinalize);
-      info.put("auto-dismiss", job.autoDismiss);
-      if (job.ret != 0) {
-        info.put("error", job.error != null ? job.error : Job.strerror(job.ret));
-      }
-      list.add(info);
-    }
-    return list;
+    return job;
   }
 
   // ---------------------------------------------------------------- creation and start
@@ -263,7 +117,7 @@ public final class JobManager {
    * private one if null). Block jobs without an id get the device name, which is "" for a node
    * that is not a device, and fail the id check.
    */
-  void create(Job job, JobTxn txn) throws QmpError {
+  public void create(Job job, JobTxn txn) throws QmpError {
     if (job.id == null || !NodeGraph.wellFormed(job.id)) {
       throw QmpError.generic("Invalid job ID '" + (job.id == null ? "" : job.id) + "'");
     }
@@ -276,7 +130,7 @@ public final class JobManager {
   }
 
   /** job_start. */
-  void start(Job job) {
+  public void start(Job job) {
     Check.that(!job.started && job.paused, "job '%s': start of a started job", job.id);
     job.started = true;
     job.pauseCount--;
@@ -323,7 +177,7 @@ public final class JobManager {
    * job's requests in flight to completion in a nested event loop; blocksim completes them at
    * once, without letting virtual time pass.
    */
-  List<Job> drainedBegin(BlockNode node) {
+  public List<Job> drainedBegin(BlockNode node) {
     Set<BlockNode> reached = new LinkedHashSet<>();
     ArrayDeque<BlockNode> queue = new ArrayDeque<>();
     queue.add(node);
@@ -357,7 +211,7 @@ public final class JobManager {
   }
 
   /** bdrv_drained_end for the jobs a drainedBegin paused. */
-  void drainedEnd(List<Job> paused) {
+  public void drainedEnd(List<Job> paused) {
     for (Job job : paused) {
       if (job.status == JobStatus.NULL) {
         continue;
@@ -431,7 +285,7 @@ public final class JobManager {
   }
 
   /** job_resume. */
-  void resume(Job job) {
+  public void resume(Job job) {
     Check.that(job.pauseCount > 0, "job '%s': resume with pause count 0", job.id);
     job.pauseCount--;
     if (job.pauseCount == 0 && !job.timerPending()) {
@@ -439,7 +293,7 @@ public final class JobManager {
     }
   }
 
-  private void userPause(Job job) throws QmpError {
+  public void userPause(Job job) throws QmpError {
     applyVerb(job, JobVerb.PAUSE);
     if (job.userPaused) {
       throw QmpError.generic("Job is already paused");
@@ -448,7 +302,7 @@ public final class JobManager {
     pause(job);
   }
 
-  private void userResume(Job job) throws QmpError {
+  public void userResume(Job job) throws QmpError {
     if (!job.userPaused || job.pauseCount <= 0) {
       throw QmpError.generic("Can't resume a job that was not paused");
     }
@@ -465,7 +319,7 @@ public final class JobManager {
     }
   }
 
-  private void complete(Job job) throws QmpError {
+  public void complete(Job job) throws QmpError {
     applyVerb(job, JobVerb.COMPLETE);
     if (job.cancelled || !job.hasComplete()) {
       throw QmpError.generic("The active block job '" + job.id + "' cannot be completed");
@@ -473,17 +327,17 @@ public final class JobManager {
     job.complete();
   }
 
-  private void finalizeVerb(Job job) throws QmpError {
+  public void finalizeVerb(Job job) throws QmpError {
     applyVerb(job, JobVerb.FINALIZE);
     doFinalize(job);
   }
 
-  private void dismissVerb(Job job) throws QmpError {
+  public void dismissVerb(Job job) throws QmpError {
     applyVerb(job, JobVerb.DISMISS);
     doDismiss(job);
   }
 
-  private void userCancel(Job job, boolean force) throws QmpError {
+  public void userCancel(Job job, boolean force) throws QmpError {
     applyVerb(job, JobVerb.CANCEL);
     cancel(job, force);
   }
@@ -697,7 +551,7 @@ public final class JobManager {
   }
 
   /** job_early_fail: a job that failed right after creation goes to null. */
-  void dismissEarly(Job job) {
+  public void dismissEarly(Job job) {
     Check.that(job.status == JobStatus.CREATED, "job '%s': early fail while %s", job.id,
         job.status.qapiName());
     doDismiss(job);
@@ -720,7 +574,7 @@ public final class JobManager {
    * Cancels a job synchronously, as a failed transaction's abort does (job_cancel_sync with
    * force). Only jobs that never started can be finished without letting time pass.
    */
-  void cancelSync(Job job) {
+  public void cancelSync(Job job) {
     if (job.status == JobStatus.NULL) {
       return;
     }

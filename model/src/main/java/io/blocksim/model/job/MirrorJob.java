@@ -27,14 +27,14 @@ import java.util.List;
  * and on-source-error / on-target-error decide: report ends the job, ignore retries it later,
  * stop pauses the job (the range is retried after job-resume).
  */
-final class MirrorJob extends ChunkedJob {
+public final class MirrorJob extends ChunkedJob {
   static final long MAX_IO_BYTES = 1 << 20;
   static final int MAX_IN_FLIGHT = 16;
-  static final long DEFAULT_BUF_SIZE = MAX_IN_FLIGHT * MAX_IO_BYTES;
+  public static final long DEFAULT_BUF_SIZE = MAX_IN_FLIGHT * MAX_IO_BYTES;
   /** BlockMirrorBackingMode: what the target's backing file becomes at the end. */
   static final int LEAVE_BACKING_CHAIN = 0;
-  static final int SOURCE_BACKING_CHAIN = 1;
-  static final int OPEN_BACKING_CHAIN = 2;
+  public static final int SOURCE_BACKING_CHAIN = 1;
+  public static final int OPEN_BACKING_CHAIN = 2;
 
   final String type;
   final BlockNode source;
@@ -50,12 +50,12 @@ final class MirrorJob extends ChunkedJob {
   final ErrorPolicy onTargetError;
   final boolean unmap;
   final String replaces;
-  BlockNode mirrorTop;
-  DirtyBitmap bitmap;
+  public BlockNode mirrorTop;
+  public DirtyBitmap bitmap;
   boolean shouldComplete;
-  int backingMode = LEAVE_BACKING_CHAIN;
+  public int backingMode = LEAVE_BACKING_CHAIN;
   /** Whether the job holds the only reference to the target (drive-mirror). */
-  boolean ownsTarget;
+  public boolean ownsTarget;
   private BlockNode toReplace;
   private long bdevLength;
   private long iterPos;
@@ -63,7 +63,7 @@ final class MirrorJob extends ChunkedJob {
   private int opRet;
   private boolean prepared;
 
-  MirrorJob(JobManager manager, String id, String type, BlockNode source, BlockNode target,
+  public MirrorJob(JobManager manager, String id, String type, BlockNode source, BlockNode target,
       BlockNode base, boolean noneMode, boolean zeroTarget, boolean writeBlocking,
       long granularity, long bufSize, ErrorPolicy onSourceError, ErrorPolicy onTargetError,
       boolean unmap, String replaces) {
@@ -357,7 +357,7 @@ final class MirrorJob extends ChunkedJob {
    * active_write_prepare's wait: a write-blocking guest write waits for the job's operations in
    * flight on its range, which were issued before it; here they complete now.
    */
-  void beforeActiveWrite(long offset, long length) {
+  public void beforeActiveWrite(long offset, long length) {
     if (!writeBlocking || opRet < 0 || isCancelled() || prepared || !started) {
       return;
     }
@@ -369,7 +369,7 @@ final class MirrorJob extends ChunkedJob {
   }
 
   /** do_sync_target_write for a guest write that reached the source (write-blocking mode). */
-  void activeWrite(long offset, long length, byte[] buf, int pos, boolean zero)
+  public void activeWrite(long offset, long length, byte[] buf, int pos, boolean zero)
       throws HostIoException {
     if (!writeBlocking || opRet < 0 || isCancelled() || prepared || !started) {
       return;

@@ -19,7 +19,7 @@ import java.util.List;
  * under on-error: report ends the job, ignore skips the chunk but the job still ends with that
  * error (so the backing file is kept), stop pauses and retries the same chunk.
  */
-final class StreamJob extends ChunkedJob {
+public final class StreamJob extends ChunkedJob {
   static final long CHUNK = 512 * 1024;
 
   final BlockNode target;
@@ -27,16 +27,16 @@ final class StreamJob extends ChunkedJob {
   final BlockNode aboveBase;
   final String backingFileStr;
   final ErrorPolicy onError;
-  BlockNode filter;
+  public BlockNode filter;
   /** Whether the top was read-only before the job (stream_clean reopens it so). */
-  boolean readOnlyAfter;
+  public boolean readOnlyAfter;
   private long len;
   private long offset;
   private long delayNs;
   private int firstError;
   private boolean filterDropped;
 
-  StreamJob(JobManager manager, String id, BlockNode target, BlockNode baseOverlay,
+  public StreamJob(JobManager manager, String id, BlockNode target, BlockNode baseOverlay,
       BlockNode aboveBase, String backingFileStr, ErrorPolicy onError) {
     super(manager, id);
     this.target = target;

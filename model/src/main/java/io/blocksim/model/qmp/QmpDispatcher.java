@@ -22,8 +22,11 @@ public final class QmpDispatcher {
     handlers.put("qmp_capabilities", args -> new LinkedHashMap<>());
     new BlockdevCommands(layer).register(handlers);
     new BitmapCommands(layer).register(handlers);
-    new TransactionCommand(layer, jobs).register(handlers);
-    jobs.register(handlers);
+    BackupCommands backup = new BackupCommands(jobs);
+    new TransactionCommand(layer, jobs, backup).register(handlers);
+    new JobCommands(jobs).register(handlers);
+    backup.register(handlers);
+    new BlockJobCommands(jobs).register(handlers);
   }
 
   public Map<String, Object> execute(String command, Map<String, Object> args) {

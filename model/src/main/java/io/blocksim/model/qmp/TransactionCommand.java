@@ -47,10 +47,12 @@ public final class TransactionCommand {
       "blockdev-snapshot-sync");
 
   private final JobManager jobs;
+  private final BackupCommands backup;
   private final BitmapCommands bitmaps;
 
-  public TransactionCommand(BlockLayer layer, JobManager jobs) {
+  public TransactionCommand(BlockLayer layer, JobManager jobs, BackupCommands backup) {
     this.jobs = jobs;
+    this.backup = backup;
     this.bitmaps = new BitmapCommands(layer);
   }
 
@@ -139,7 +141,7 @@ public final class TransactionCommand {
     if (bitmapAction != null) {
       return bitmapAction;
     }
-    TransactionAction jobAction = jobs.transactionAction(type, data, context);
+    TransactionAction jobAction = backup.transactionAction(type, data, context);
     if (jobAction != null) {
       return jobAction;
     }

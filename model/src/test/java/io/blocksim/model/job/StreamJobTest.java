@@ -8,6 +8,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.blocksim.model.check.InvariantViolation;
 import io.blocksim.model.driver.Qcow2Driver;
 import io.blocksim.model.qapi.Json;
+import io.blocksim.model.semantics.Variant;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -111,7 +112,7 @@ class StreamJobTest {
 
   @Test
   void writeUnchangedVariantIsFlaggedByTheInvariantCheck() throws Exception {
-    ChainWorld w = chain(BlockJobCommands.WRITE_UNCHANGED_DIRTIES);
+    ChainWorld w = chain(Variant.WRITE_UNCHANGED_DIRTIES.spelling());
     w.qmp("block-stream", "job-id", "s0", "device", "top");
     assertThatThrownBy(() -> w.runUntil("s0", "null"))
         .isInstanceOf(InvariantViolation.class)
@@ -121,7 +122,7 @@ class StreamJobTest {
 
   @Test
   void variantCopyOnReadThroughTheFilterIsFlaggedToo() throws Exception {
-    ChainWorld w = chain(BlockJobCommands.WRITE_UNCHANGED_DIRTIES);
+    ChainWorld w = chain(Variant.WRITE_UNCHANGED_DIRTIES.spelling());
     w.qmp("blockdev-add", "node-name", "cor0", "driver", "copy-on-read", "file", "top");
     assertThatThrownBy(() -> w.read("cor0", 0, 64 * KIB))
         .isInstanceOf(InvariantViolation.class)

@@ -1,5 +1,6 @@
 package io.blocksim.sim.scenario;
 
+import io.blocksim.model.semantics.Variant;
 import java.util.Collections;
 import java.util.SortedMap;
 import java.util.SortedSet;
@@ -9,20 +10,15 @@ import java.util.TreeMap;
  * The named engine variants a scenario may switch on with {@code semantics:} (scenario-format.md):
  * known historical bugs ({@code bug:...}) and mailing-list proposals ({@code proposal:...}). Each
  * name maps to the one line {@code blocksim semantics} prints: what it changes and where it comes
- * from. A variant is added here when the engine implements it.
+ * from. The registry is the engine's {@link Variant}; this is its view for the CLI and parser.
  */
 public final class Semantics {
   private static final SortedMap<String, String> KNOWN = new TreeMap<>();
 
   static {
-    KNOWN.put(
-        "bug:always-drops-uncopied",
-        "a backup with bitmap-mode=always that fails or is cancelled keeps only the successor's"
-            + " writes and drops the clusters it never copied (planted, to show the checks bite)");
-    KNOWN.put(
-        "bug:write-unchanged-dirties",
-        "copy-on-read population writes (BDRV_REQ_WRITE_UNCHANGED) dirty bitmaps, which QEMU 7.2"
-            + " does not do");
+    for (Variant v : Variant.values()) {
+      KNOWN.put(v.spelling(), v.description());
+    }
   }
 
   private Semantics() {}

@@ -9,6 +9,7 @@ import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.qapi.Args;
 import io.blocksim.model.qapi.QmpError;
+import io.blocksim.model.semantics.Variant;
 import java.util.List;
 import java.util.Map;
 
@@ -31,7 +32,7 @@ public final class CopyOnReadDriver implements Driver {
     BlockNode file = layer.child(args, "file", true, inherit, created);
     node.setChild(BlockNode.FILE, file);
     CopyOnReadDriver cor = new CopyOnReadDriver(file);
-    cor.setPopulateDirties(layer.variant("bug:write-unchanged-dirties"));
+    cor.setPopulateDirties(layer.variant(Variant.WRITE_UNCHANGED_DIRTIES));
     String bottom = args.optStr("bottom");
     if (bottom != null) {
       BlockNode bottomNode = layer.graph().find(bottom);

@@ -1,4 +1,4 @@
-package io.blocksim.model.job;
+package io.blocksim.model.qmp;
 
 import io.blocksim.model.driver.blockcopy.BlockCopy;
 import io.blocksim.model.graph.BlockLayer;
@@ -6,12 +6,18 @@ import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.driver.filter.CopyBeforeWriteDriver;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.BlockIo;
+import io.blocksim.model.job.BackupJob;
+import io.blocksim.model.job.CreateJob;
+import io.blocksim.model.job.ErrorPolicy;
+import io.blocksim.model.job.FormatCreator;
+import io.blocksim.model.job.Job;
+import io.blocksim.model.job.JobManager;
+import io.blocksim.model.job.JobStatus;
+import io.blocksim.model.job.JobTxn;
 import io.blocksim.model.port.HostFile;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.qapi.Args;
-import io.blocksim.model.qmp.QmpDispatcher;
 import io.blocksim.model.qapi.QmpError;
-import io.blocksim.model.qmp.TransactionAction;
 import io.blocksim.model.qmp.TransactionCommand.TransactionContext;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

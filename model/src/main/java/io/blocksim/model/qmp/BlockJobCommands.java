@@ -1,13 +1,23 @@
-package io.blocksim.model.job;
+package io.blocksim.model.qmp;
 
 import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.driver.filter.CopyOnReadDriver;
 import io.blocksim.model.driver.filter.JobFilterDriver;
 import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.job.Chains;
+import io.blocksim.model.job.ChunkedJob;
+import io.blocksim.model.job.CommitJob;
+import io.blocksim.model.job.CreateJob;
+import io.blocksim.model.job.ErrorPolicy;
+import io.blocksim.model.job.FormatCreator;
+import io.blocksim.model.job.Job;
+import io.blocksim.model.job.JobManager;
+import io.blocksim.model.job.MirrorJob;
+import io.blocksim.model.job.StreamJob;
 import io.blocksim.model.qapi.Args;
-import io.blocksim.model.qmp.QmpDispatcher;
 import io.blocksim.model.qapi.QmpError;
+import io.blocksim.model.semantics.Variant;
 import java.util.List;
 import java.util.Map;
 
@@ -18,7 +28,6 @@ import java.util.Map;
  */
 final class BlockJobCommands {
   /** The semantics variant under which copy-on-read and stream population writes dirty bitmaps. */
-  static final String WRITE_UNCHANGED_DIRTIES = "bug:write-unchanged-dirties";
   private static final List<String> MIRROR_SYNC = List.of("top", "full", "none", "incremental",
       "bitmap");
   private static final List<String> COPY_MODES = List.of("background", "write-blocking");
@@ -30,6 +39,7 @@ final class BlockJobCommands {
   }
 
   void register(Map<String, QmpDispatcher.Handler> handlers) {
+    handlers.put("blockdev-create", args -> CreateJob.start(manager, args));
     handlers.put("block-stream", this::blockStream);
     handlers.put("block-commit", this::blockCommit);
     handlers.put("blockdev-mirror", this::blockdevMirror);
@@ -77,8 +87,7 @@ final class BlockJobCommands {
       manager.dismissEarly(job);
       throw QmpError.generic("Parameter 'speed' expects a non-negative value");
     }
-    job.speed = speed;
-    job.setSpeedHook(speed);
+    job.setInitialSpeed(speed);
   }
 
   // ---------------------------------------------------------------- block-stream
@@ -161,7 +170,7 @@ final class BlockJobCommands {
     }
     boolean bsReadOnly = bs.readOnly();
     Chains.reopen(layer(), bs, false);
-    boolean populateDirties = layer().variant(WRITE_UNCHANGED_DIRTIES);
+    boolean populateDirties = layer().variant(Variant.WRITE_UNCHANGED_DIRTIES);
     BlockNode filter = JobFilterDriver.insert(layer(), "copy-on-read", bs, filterNodeName);
     CopyOnReadDriver cor = (CopyOnReadDriver) filter.driver();
     cor.setBottom(baseOverlay);
