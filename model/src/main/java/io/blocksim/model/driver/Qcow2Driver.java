@@ -42,16 +42,17 @@ public final class Qcow2Driver implements Driver {
     BlockNode file = layer.child(args, "file", true, inherit, created);
     boolean backingGiven = args.has("backing");
     Object backingRef = args.get("backing");
-    for (String ignored : List.of("lazy-refcounts", "pass-discard-request",
-        "pass-discard-snapshot", "pass-discard-other", "cache-clean-interval")) {
-      args.get(ignored);
-    }
-    args.get("overlap-check");
-    args.optInt("cache-size");
+    args.unmodelled("lazy-refcounts", args.optBool("lazy-refcounts"));
+    args.unmodelled("pass-discard-request", args.optBool("pass-discard-request"));
+    args.unmodelled("pass-discard-snapshot", args.optBool("pass-discard-snapshot"), true);
+    args.unmodelled("pass-discard-other", args.optBool("pass-discard-other"), false);
+    args.unmodelled("cache-clean-interval", args.optInt("cache-clean-interval"), 600L);
+    args.unmodelled("overlap-check", args.get("overlap-check"));
+    args.unmodelled("cache-size", args.optInt("cache-size"));
     Long l2CacheSize = args.optInt("l2-cache-size");
-    args.optInt("l2-cache-entry-size");
+    args.unmodelled("l2-cache-entry-size", args.optInt("l2-cache-entry-size"));
     Long refcountCacheSize = args.optInt("refcount-cache-size");
-    args.get("encrypt");
+    args.unmodelled("encrypt", args.get("encrypt"));
     boolean readOnly = args.bool("read-only", false);
     // qcow2_do_open opens the data-file child given in the options first, then, for an image
     // with a data file and none given, the file named in the header (a protocol node).

@@ -122,13 +122,14 @@ public final class BlockLayer {
       discard = (String) inherited.get("discard");
     }
     Boolean readOnly = args.optBool("read-only");
-    args.optBool("auto-read-only");
-    args.optBool("force-share");
-    args.optEnum("detect-zeroes", List.of("off", "on", "unmap"));
+    args.unmodelled("auto-read-only", args.optBool("auto-read-only"), false);
+    args.unmodelled("force-share", args.optBool("force-share"), false);
+    args.unmodelled("detect-zeroes", args.optEnum("detect-zeroes", List.of("off", "on", "unmap")),
+        "off");
     Args cache = args.optObject("cache");
     if (cache != null) {
-      cache.optBool("direct");
-      cache.optBool("no-flush");
+      cache.unmodelled("direct", cache.optBool("direct"), false);
+      cache.unmodelled("no-flush", cache.optBool("no-flush"), false);
       cache.checkNoExtra();
     }
     Map<String, Object> childInherit = new LinkedHashMap<>();

@@ -73,9 +73,10 @@ public final class CreateJob extends Job {
       throws QmpError {
     String filename = options.str("filename");
     long size = options.integer("size");
-    options.optEnum("preallocation", List.of("off", "metadata", "falloc", "full"));
-    options.optBool("nocow");
-    options.optInt("extent-size-hint");
+    options.unmodelled("preallocation", options.optEnum("preallocation",
+        List.of("off", "metadata", "falloc", "full")), "off");
+    options.unmodelled("nocow", options.optBool("nocow"), false);
+    options.unmodelled("extent-size-hint", options.optInt("extent-size-hint"), 1L << 20);
     options.checkNoExtra();
     return () -> {
       try {

@@ -49,13 +49,14 @@ public final class Qcow2Creator implements FormatCreator {
     String version = o.optEnum("version", List.of("v2", "v3"));
     String backingFile = o.optStr("backing-file");
     String backingFormat = o.optStr("backing-fmt");
-    o.optObject("encrypt");
+    o.unmodelled("encrypt", o.optObject("encrypt"));
     Long clusterSize = o.optInt("cluster-size");
     String preallocation = o.optEnum("preallocation", List.of("off", "metadata", "falloc",
         "full"));
     boolean lazyRefcounts = o.bool("lazy-refcounts", false);
     Long refcountBits = o.optInt("refcount-bits");
-    o.optEnum("compression-type", List.of("zlib", "zstd"));
+    o.unmodelled("compression-type", o.optEnum("compression-type", List.of("zlib", "zstd")),
+        "zlib");
     Object dataFileRef = o.get("data-file");
     if (dataFileRef != null && !(dataFileRef instanceof String)) {
       throw QmpError.generic("blocksim: blockdev-create qcow2 needs 'data-file' as a node name");

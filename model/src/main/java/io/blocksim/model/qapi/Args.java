@@ -168,6 +168,24 @@ public final class Args {
     return v;
   }
 
+  /**
+   * Takes an option blocksim does not model, already read (and so type-checked) as {@code value}:
+   * absent, or equal to one of {@code asBlocksim} (QEMU's default, or a value whose behaviour is
+   * exactly blocksim's), it is accepted; any other value is refused, so that a scenario never runs
+   * with other semantics than it asked for without saying so.
+   */
+  public void unmodelled(String key, Object value, Object... asBlocksim) throws QmpError {
+    if (value == null) {
+      return;
+    }
+    for (Object ok : asBlocksim) {
+      if (ok.equals(value)) {
+        return;
+      }
+    }
+    throw QmpError.generic("Parameter '" + name(key) + "' is not modelled by blocksim");
+  }
+
   /** Fails on the first member that was never read, as visit_check_struct does. */
   public void checkNoExtra() throws QmpError {
     for (String key : map.keySet()) {

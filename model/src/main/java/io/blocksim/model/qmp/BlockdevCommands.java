@@ -86,7 +86,7 @@ public final class BlockdevCommands {
   }
 
   private Object queryNamedBlockNodes(Args args) throws QmpError {
-    args.optBool("flat");
+    args.unmodelled("flat", args.optBool("flat"), false);
     args.checkNoExtra();
     // QEMU prepends each node's info while walking its list, so the newest node comes first.
     List<Object> result = new ArrayList<>();

@@ -27,15 +27,13 @@ public final class BlkdebugDriver implements Driver {
   public static void open(BlockLayer layer, Args args, BlockNode node,
       Map<String, Object> inherit, List<BlockNode> created) throws QmpError {
     BlockNode image = layer.child(args, "image", true, inherit, created);
-    args.optStr("config");
-    args.optInt("align");
-    args.optInt("max-transfer");
-    args.optInt("opt-write-zero");
-    args.optInt("max-write-zero");
-    args.optInt("opt-discard");
-    args.optInt("max-discard");
-    args.optStr("take-child-perms");
-    args.optStr("unshare-child-perms");
+    args.unmodelled("config", args.optStr("config"));
+    for (String limit : List.of("align", "max-transfer", "opt-write-zero", "max-write-zero",
+        "opt-discard", "max-discard")) {
+      args.unmodelled(limit, args.optInt(limit));
+    }
+    args.unmodelled("take-child-perms", args.get("take-child-perms"));
+    args.unmodelled("unshare-child-perms", args.get("unshare-child-perms"));
     List<Rule> inject = new ArrayList<>();
     List<Object> injectList = args.optList("inject-error");
     if (injectList != null) {

@@ -17,12 +17,16 @@ public final class FileDriver implements Driver {
   public static void open(BlockLayer layer, Args args, BlockNode node,
       Map<String, Object> inherit, List<BlockNode> created) throws QmpError {
     String filename = args.str("filename");
-    args.optEnum("aio", List.of("threads", "native", "io_uring"));
-    args.optEnum("locking", List.of("auto", "on", "off"));
-    args.optStr("pr-manager");
-    args.optBool("drop-cache");
-    args.optBool("x-check-cache-dropped");
-    args.optInt("aio-max-batch");
+    args.unmodelled("aio", args.optEnum("aio", List.of("threads", "native", "io_uring")),
+        "threads");
+    // blocksim takes no image locks: "off" is what it does; "auto" (QEMU's default) is accepted
+    // because a simulated daemon is the only process and never opens a file twice for writing.
+    args.unmodelled("locking", args.optEnum("locking", List.of("auto", "on", "off")), "auto",
+        "off");
+    args.unmodelled("pr-manager", args.optStr("pr-manager"));
+    args.unmodelled("drop-cache", args.optBool("drop-cache"), true);
+    args.unmodelled("x-check-cache-dropped", args.optBool("x-check-cache-dropped"), false);
+    args.unmodelled("aio-max-batch", args.optInt("aio-max-batch"), 0L);
     HostFile file;
     try {
       file = layer.storage().open(filename);

@@ -15,8 +15,8 @@ public final class NullDriver implements Driver {
   public static void open(BlockLayer layer, Args args, BlockNode node,
       Map<String, Object> inherit, List<BlockNode> created) throws QmpError {
     long size = args.optInt("size") == null ? 1L << 30 : args.optInt("size");
-    args.optBool("read-zeroes");
-    args.optInt("latency-ns");
+    args.unmodelled("read-zeroes", args.optBool("read-zeroes"), false);
+    args.unmodelled("latency-ns", args.optInt("latency-ns"), 0L);
     node.setDriver(new NullDriver(size));
   }
 

@@ -21,8 +21,8 @@ public final class RawDriver implements Driver {
   public static void open(BlockLayer layer, Args args, BlockNode node,
       Map<String, Object> inherit, List<BlockNode> created) throws QmpError {
     BlockNode file = layer.child(args, "file", true, inherit, created);
-    args.optInt("offset");
-    args.optInt("size");
+    args.unmodelled("offset", args.optInt("offset"), 0L);
+    args.unmodelled("size", args.optInt("size"));
     node.setChild(BlockNode.FILE, file);
     node.setDriver(new RawDriver(file));
   }
