@@ -1,7 +1,7 @@
 package io.blocksim.model.driver.filter;
 
 import io.blocksim.model.graph.BlockStatus;
-import io.blocksim.model.driver.Driver;
+import io.blocksim.model.driver.ForwardingDriver;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.graph.RequestFlags;
@@ -25,7 +25,7 @@ import java.util.Map;
  * {@code bug:write-unchanged-dirties} variant makes the population write an ordinary tracked
  * write, as it once was.
  */
-public final class CopyOnReadDriver implements Driver {
+public final class CopyOnReadDriver extends ForwardingDriver {
   /** Opens a {@code copy-on-read} filter node over its {@code file} child. */
   public static void open(BlockLayer layer, Args args, BlockNode node,
       Map<String, Object> inherit, List<BlockNode> created) throws QmpError {
@@ -47,12 +47,11 @@ public final class CopyOnReadDriver implements Driver {
     node.setDriver(cor);
   }
 
-  private final BlockNode file;
   private BlockNode bottom;
   private boolean populateDirties;
 
   public CopyOnReadDriver(BlockNode file) {
-    this.file = file;
+    super(file);
   }
 
   /** Switches on the historical bug where population writes dirtied bitmaps. */
@@ -72,11 +71,6 @@ public final class CopyOnReadDriver implements Driver {
   @Override
   public String name() {
     return "copy-on-read";
-  }
-
-  @Override
-  public long length() {
-    return file.length();
   }
 
   @Override
@@ -157,29 +151,5 @@ public final class CopyOnReadDriver implements Driver {
       }
     }
     return true;
-  }
-
-  @Override
-  public void write(BlockNode node, long offset, byte[] buf, int pos, int length, int flags)
-      throws HostIoException {
-    BlockIo.write(file, offset, buf, pos, length, flags);
-  }
-
-  @Override
-  public void writeZeroes(BlockNode node, long offset, long length, int flags)
-      throws HostIoException {
-    BlockIo.writeZeroes(file, offset, length, flags);
-  }
-
-  @Override
-  public void discard(BlockNode node, long offset, long length) throws HostIoException {
-    BlockIo.discard(file, offset, length);
-  }
-
-  @Override
-  public BlockStatus blockStatus(BlockNode node, long offset, long maxLength)
-      throws HostIoException {
-    BlockStatus below = BlockIo.blockStatus(file, offset, maxLength);
-    return new BlockStatus(below.lengthBytes(), below.data(), below.zero(), false);
   }
 }

@@ -3,7 +3,7 @@ package io.blocksim.model.driver.filter;
 import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.check.Check;
 import io.blocksim.model.graph.BlockStatus;
-import io.blocksim.model.driver.Driver;
+import io.blocksim.model.driver.ForwardingDriver;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.port.HostIoException;
@@ -20,7 +20,7 @@ import java.util.Map;
  * <p>A mirror in copy-mode write-blocking also copies each guest write to the target before the
  * write completes: {@link WriteListener} receives it after it reached the source.
  */
-public final class JobFilterDriver implements Driver {
+public final class JobFilterDriver extends ForwardingDriver {
   /** Sees guest writes around their way to the filtered node (mirror's active write). */
   public interface WriteListener {
     /** Before the write passes down: QEMU's wait for conflicting job operations. */
@@ -32,12 +32,11 @@ public final class JobFilterDriver implements Driver {
   }
 
   private final String name;
-  private final BlockNode file;
   private WriteListener listener;
 
   private JobFilterDriver(String name, BlockNode file) {
+    super(file);
     this.name = name;
-    this.file = file;
   }
 
   /**
@@ -113,19 +112,8 @@ public final class JobFilterDriver implements Driver {
   }
 
   @Override
-  public long length() {
-    return file.length();
-  }
-
-  @Override
   public boolean isFilter() {
     return true;
-  }
-
-  @Override
-  public void read(BlockNode node, long offset, byte[] buf, int pos, int length)
-      throws HostIoException {
-    BlockIo.read(file, offset, buf, pos, length);
   }
 
   @Override
@@ -150,17 +138,5 @@ public final class JobFilterDriver implements Driver {
     if (listener != null) {
       listener.written(offset, length, null, 0, true);
     }
-  }
-
-  @Override
-  public void discard(BlockNode node, long offset, long length) throws HostIoException {
-    BlockIo.discard(file, offset, length);
-  }
-
-  @Override
-  public BlockStatus blockStatus(BlockNode node, long offset, long maxLength)
-      throws HostIoException {
-    BlockStatus below = BlockIo.blockStatus(file, offset, maxLength);
-    return new BlockStatus(below.lengthBytes(), below.data(), below.zero(), false);
   }
 }

@@ -1,7 +1,7 @@
 package io.blocksim.model.driver.raw;
 
 import io.blocksim.model.graph.BlockStatus;
-import io.blocksim.model.driver.Driver;
+import io.blocksim.model.driver.ForwardingDriver;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.port.HostIoException;
@@ -16,7 +16,7 @@ import java.util.Map;
  * on its file child before every read and write, as QEMU's raw driver does (nothing for
  * write-zeroes and discard).
  */
-public final class RawDriver implements Driver {
+public final class RawDriver extends ForwardingDriver {
   /** Opens a {@code raw} node over its {@code file} child (block/raw-format.c). */
   public static void open(BlockLayer layer, Args args, BlockNode node,
       Map<String, Object> inherit, List<BlockNode> created) throws QmpError {
@@ -27,20 +27,13 @@ public final class RawDriver implements Driver {
     node.setDriver(new RawDriver(file));
   }
 
-  private final BlockNode file;
-
   public RawDriver(BlockNode file) {
-    this.file = file;
+    super(file);
   }
 
   @Override
   public String name() {
     return "raw";
-  }
-
-  @Override
-  public long length() {
-    return file.length();
   }
 
   @Override
@@ -55,23 +48,5 @@ public final class RawDriver implements Driver {
       throws HostIoException {
     BlockIo.raiseEvent(file, "write_aio");
     BlockIo.write(file, offset, buf, pos, length, flags);
-  }
-
-  @Override
-  public void writeZeroes(BlockNode node, long offset, long length, int flags)
-      throws HostIoException {
-    BlockIo.writeZeroes(file, offset, length, flags);
-  }
-
-  @Override
-  public void discard(BlockNode node, long offset, long length) throws HostIoException {
-    BlockIo.discard(file, offset, length);
-  }
-
-  @Override
-  public BlockStatus blockStatus(BlockNode node, long offset, long maxLength)
-      throws HostIoException {
-    BlockStatus below = BlockIo.blockStatus(file, offset, maxLength);
-    return new BlockStatus(below.lengthBytes(), below.data(), below.zero(), true);
   }
 }
