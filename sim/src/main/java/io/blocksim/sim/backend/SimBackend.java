@@ -10,15 +10,14 @@ import io.blocksim.model.port.Scheduler;
 import io.blocksim.model.qmp.BlockdevCommands;
 import io.blocksim.model.qmp.QmpEvent;
 import io.blocksim.sim.disk.FakeDisk;
-import io.blocksim.sim.qemu.QemuBackend;
 import io.blocksim.sim.disk.LatencyModel;
 import io.blocksim.sim.guest.GuestIo;
 import io.blocksim.sim.guest.QemuIoCommand;
 import io.blocksim.sim.loop.EventLoop;
 import io.blocksim.sim.prng.Prng;
 import io.blocksim.sim.prng.WorldSeeds;
-import io.blocksim.sim.runner.Backend;
-import io.blocksim.sim.runner.StepException;
+import io.blocksim.sim.port.Backend;
+import io.blocksim.sim.port.StepException;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -131,7 +130,7 @@ public final class SimBackend implements Backend {
     // and fails to attach, before any drain, where a running job's parent withholds them.
     String conflict = Permissions.attachConflict(top, !top.readOnly());
     if (conflict != null) {
-      String refusal = QemuBackend.EXPORT_REFUSED + conflict;
+      String refusal = EXPORT_REFUSED + conflict;
       return new IoOutcome(java.util.List.of(refusal), refusal);
     }
     // Attaching and detaching the harness's NBD export each drain the node, so the jobs that

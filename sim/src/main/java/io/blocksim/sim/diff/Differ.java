@@ -5,7 +5,7 @@ import io.blocksim.sim.qemu.QemuBackend;
 import io.blocksim.sim.runner.CaseResult;
 import io.blocksim.sim.runner.CaseRunner;
 import io.blocksim.sim.runner.ScenarioRunner;
-import io.blocksim.sim.runner.StepException;
+import io.blocksim.sim.port.StepException;
 import io.blocksim.sim.scenario.Scenario;
 import java.io.IOException;
 import java.io.PrintStream;

@@ -2,8 +2,8 @@ package io.blocksim.sim.qemu;
 
 import io.blocksim.model.qmp.QmpEvent;
 import io.blocksim.sim.qemu.ToolRun.ToolTimeoutException;
-import io.blocksim.sim.runner.Backend;
-import io.blocksim.sim.runner.StepException;
+import io.blocksim.sim.port.Backend;
+import io.blocksim.sim.port.StepException;
 import io.blocksim.sim.scenario.ShellWords;
 import java.io.IOException;
 import java.io.InputStream;
@@ -180,12 +180,6 @@ public final class QemuBackend implements Backend {
     Map<String, Object> reply = executeRaw(command, paths.toQemu(command, args));
     return (Map<String, Object>) paths.fromQemu(reply);
   }
-
-  /**
-   * How an io step reports QEMU's refusal to attach the node (a permission conflict with a
-   * running job): as the request's error, which a scenario may expect with {@code error:}.
-   */
-  public static final String EXPORT_REFUSED = "cannot export the node: ";
 
   @Override
   public IoOutcome io(String node, String command) throws StepException {

@@ -7,10 +7,10 @@ import java.nio.file.Path;
 import java.util.List;
 
 /** Writes JUnit XML so that CI systems show each case. */
-final class JunitXml {
+public final class JunitXml {
   private JunitXml() {}
 
-  static void write(Path file, String suite, List<CaseResult> results) throws IOException {
+  public static void write(Path file, String suite, List<CaseResult> results) throws IOException {
     long failures = results.stream().filter(r -> !r.passed() && r.kind() != CaseResult.Kind.NOT_RUN)
         .count();
     long skipped = results.stream().filter(r -> r.kind() == CaseResult.Kind.NOT_RUN).count();

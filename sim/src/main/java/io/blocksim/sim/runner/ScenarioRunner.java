@@ -1,5 +1,6 @@
 package io.blocksim.sim.runner;
 
+import io.blocksim.sim.port.Backend;
 import io.blocksim.sim.backend.SimBackend;
 import io.blocksim.sim.scenario.Scenario;
 import java.io.IOException;

@@ -1,6 +1,6 @@
 package io.blocksim.sim.scenario;
 
-import io.blocksim.sim.runner.Backend.ImageSpec;
+import io.blocksim.sim.port.Backend.ImageSpec;
 import io.blocksim.sim.scenario.YamlNode.Entry;
 import io.blocksim.sim.scenario.YamlNode.Mapping;
 import io.blocksim.sim.scenario.YamlNode.Scalar;

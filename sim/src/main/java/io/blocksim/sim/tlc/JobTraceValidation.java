@@ -1,6 +1,6 @@
 package io.blocksim.sim.tlc;
 
-import io.blocksim.sim.runner.Backend;
+import io.blocksim.sim.port.Backend;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;

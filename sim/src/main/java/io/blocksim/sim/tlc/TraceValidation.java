@@ -1,7 +1,7 @@
 package io.blocksim.sim.tlc;
 
 import io.blocksim.sim.backend.SimBackend;
-import io.blocksim.sim.runner.Backend;
+import io.blocksim.sim.port.Backend;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;

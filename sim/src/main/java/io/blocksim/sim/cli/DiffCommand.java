@@ -1,5 +1,6 @@
-package io.blocksim.sim.runner;
+package io.blocksim.sim.cli;
 
+import io.blocksim.sim.runner.ScenarioFiles;
 import io.blocksim.sim.diff.Comparison;
 import io.blocksim.sim.diff.Differ;
 import io.blocksim.sim.diff.KnownDivergences;
@@ -39,10 +40,10 @@ final class DiffCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    PrintStream out = Main.Run.out;
+    PrintStream out = Main.out;
     ScenarioFiles.Loaded loaded = ScenarioFiles.load(paths);
     if (!loaded.errors().isEmpty()) {
-      loaded.errors().forEach(Main.Run.err::print);
+      loaded.errors().forEach(Main.err::print);
       return Main.EXIT_BAD_INPUT;
     }
     int parallelism = jobs != null ? jobs : Runtime.getRuntime().availableProcessors();

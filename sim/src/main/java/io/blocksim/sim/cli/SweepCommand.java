@@ -1,7 +1,7 @@
-package io.blocksim.sim.sweep;
+package io.blocksim.sim.cli;
 
-import io.blocksim.sim.runner.Main;
 import io.blocksim.sim.runner.ScenarioFiles;
+import io.blocksim.sim.sweep.CrashSweep;
 import io.blocksim.sim.scenario.Scenario;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -21,7 +21,7 @@ import picocli.CommandLine.Model.CommandSpec;
  * of the image files in turn and checks each resulting image (see {@link CrashSweep}).
  */
 @Command(name = "sweep", description = "Crash-point sweep: power cut after each disk request.")
-public final class SweepCommand implements Callable<Integer> {
+final class SweepCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 

@@ -1,0 +1,53 @@
+package io.blocksim.sim.cli;
+
+import java.io.PrintStream;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code blocksim} command line. Exit codes: 0 all passed, 1 a case failed, 2 bad input, 3 an
+ * invariant was violated (a bug), 4 a simulation limit was reached.
+ */
+@Command(name = "blocksim", mixinStandardHelpOptions = true, version = "blocksim 0.1",
+    description = "Deterministic simulation of QEMU 7.2's block layer.",
+    subcommands = {RunCommand.class, DiffCommand.class, CheckCommand.class, BenchCommand.class,
+        SemanticsCommand.class, SweepCommand.class})
+public final class Main implements Callable<Integer> {
+  public static final int EXIT_OK = 0;
+  public static final int EXIT_FAILED = 1;
+  public static final int EXIT_BAD_INPUT = 2;
+  public static final int EXIT_INVARIANT = 3;
+  public static final int EXIT_LIMIT = 4;
+
+  /** Where the commands print: System.out/err, or a test's streams ({@link #execute}). */
+  static PrintStream out = System.out;
+  static PrintStream err = System.err;
+
+  @Override
+  public Integer call() {
+    CommandLine.usage(this, System.out);
+    return EXIT_BAD_INPUT;
+  }
+
+  public static void main(String[] args) {
+    int code = execute(args, System.out, System.err);
+    System.exit(code);
+  }
+
+  /** Runs the command line; returns the exit code (for tests). */
+  public static int execute(String[] args, PrintStream out, PrintStream err) {
+    CommandLine cli = new CommandLine(new Main());
+    cli.setOut(new java.io.PrintWriter(out, true));
+    cli.setErr(new java.io.PrintWriter(err, true));
+    cli.setParameterExceptionHandler((ex, a) -> {
+      err.println("blocksim: error: " + ex.getMessage());
+      err.println("hint: see 'blocksim " + (ex.getCommandLine().getCommandName()) + " --help'");
+      return EXIT_BAD_INPUT;
+    });
+    cli.setExecutionStrategy(new CommandLine.RunLast());
+    Main.out = out;
+    Main.err = err;
+    return cli.execute(args);
+  }
+}
