@@ -1,5 +1,8 @@
 package io.blocksim.sim.cli;
 
+import io.blocksim.sim.files.Cleanup;
+import io.blocksim.sim.files.OutputFiles;
+import io.blocksim.sim.runner.JunitXml;
 import io.blocksim.sim.runner.ScenarioFiles;
 import io.blocksim.sim.diff.Comparison;
 import io.blocksim.sim.diff.Differ;
@@ -28,32 +31,79 @@ final class DiffCommand implements Callable<Integer> {
       description = "Compare with the recorded observations instead of running QEMU.")
   boolean recorded;
 
-  @Option(names = "--jobs", description = "Parallel daemons (default: the core count).")
+  @Option(names = "--jobs", paramLabel = "N",
+      description = "Parallel daemons, at least 1 (default: the core count).")
   Integer jobs;
 
   @Option(names = "--report", paramLabel = "FILE", description = "Write a Markdown report.")
   Path report;
 
+  @Option(names = "--junit", paramLabel = "FILE", description = "Write JUnit XML.")
+  Path junit;
+
   @Option(names = "--known", paramLabel = "FILE",
-      description = "Known divergences (default: scenarios/known-divergences.txt).")
-  Path knownFile = Path.of("scenarios", "known-divergences.txt");
+      description = "Known divergences (default: the known-divergences.txt of the scenarios'"
+          + " folder or a folder above it).")
+  Path knownFile;
 
   @Override
   public Integer call() throws Exception {
     PrintStream out = Main.out;
+    if (jobs != null && jobs < 1) {
+      Main.err.println("blocksim: error: --jobs must be at least 1, but is " + jobs);
+      return Main.EXIT_BAD_INPUT;
+    }
+    if (knownFile != null && !Files.isRegularFile(knownFile)) {
+      Main.err.println("blocksim: error: --known " + knownFile + ": no such file");
+      return Main.EXIT_BAD_INPUT;
+    }
     ScenarioFiles.Loaded loaded = ScenarioFiles.load(paths);
     if (!loaded.errors().isEmpty()) {
       loaded.errors().forEach(Main.err::print);
       return Main.EXIT_BAD_INPUT;
     }
+    String nothing = Main.nothingToRun(loaded.scenarios(), paths, null);
+    if (nothing != null) {
+      Main.err.println("blocksim: error: " + nothing);
+      return Main.EXIT_BAD_INPUT;
+    }
+    Path known = knownFile != null ? knownFile : defaultKnownFile(paths);
+    KnownDivergences divergences;
+    try {
+      divergences = known == null ? new KnownDivergences() : KnownDivergences.load(known);
+    } catch (java.io.IOException e) {
+      Main.err.println("blocksim: error: " + e.getMessage());
+      return Main.EXIT_BAD_INPUT;
+    }
     int parallelism = jobs != null ? jobs : Runtime.getRuntime().availableProcessors();
     Path scratch = Files.createTempDirectory("blocksim-diff-");
     Differ differ = new Differ(new Differ.Options(record, recorded, parallelism, scratch),
-        KnownDivergences.load(knownFile), out);
+        divergences, out);
     long start = System.nanoTime(); // determinism-ok: wall time is reported, never decides
-    List<Differ.CaseDiff> results = differ.run(loaded.scenarios());
+    List<Differ.CaseDiff> results;
+    // Ctrl-C or SIGTERM: daemons and scratch folders go (their own clean-up runs first, being
+    // newer), and what was compared so far is still reported.
+    try (Cleanup.Handle folder = Cleanup.deleteOnExit(scratch);
+        Cleanup.Handle interrupted = Cleanup.register(() -> {
+          List<Differ.CaseDiff> sofar = differ.resultsSoFar();
+          out.println("interrupted: " + sofar.size() + " cases compared");
+          writeOutputs(sofar, "interrupted", "");
+          out.flush();
+        })) {
+      results = differ.run(loaded.scenarios());
+      interrupted.close();
+    } finally {
+      Cleanup.deleteTree(scratch);
+    }
     long wall = System.nanoTime() - start; // determinism-ok: reported only
-    deleteQuietly(scratch);
+    if (Cleanup.shuttingDown()) {
+      return Main.EXIT_FAILED;  // Interrupted: the clean-up has reported what was compared.
+    }
+    if (recorded && results.stream().allMatch(r -> r.verdict() == Differ.Verdict.SKIPPED)) {
+      Main.err.println("blocksim: error: nothing was compared: no case has a recording"
+          + " (NAME[.CASE].qemu.json beside the scenario); 'blocksim diff --record' makes them");
+      return Main.EXIT_BAD_INPUT;
+    }
     long compared = results.stream().filter(r -> r.verdict() != Differ.Verdict.SKIPPED).count();
     long identical = count(results, Differ.Verdict.IDENTICAL);
     long listed = count(results, Differ.Verdict.KNOWN);
@@ -69,10 +119,47 @@ final class DiffCommand implements Callable<Integer> {
         + (listed > 0 ? ", " + listed + " known divergences" : "");
     out.println(timing);
     out.println(conformance);
-    if (report != null) {
-      writeReport(results, conformance, timing);
-    }
+    writeOutputs(results, conformance, timing);
     return bad > 0 ? Main.EXIT_FAILED : Main.EXIT_OK;
+  }
+
+  /** Returns the known-divergences.txt in the first path's folder or a folder above it. */
+  static Path defaultKnownFile(List<Path> paths) {
+    for (Path dir = paths.get(0).toAbsolutePath().normalize(); dir != null;
+        dir = dir.getParent()) {
+      for (Path candidate : List.of(dir.resolve("known-divergences.txt"),
+          dir.resolve("scenarios").resolve("known-divergences.txt"))) {
+        if (Files.isRegularFile(candidate)) {
+          return candidate;
+        }
+      }
+    }
+    return null;
+  }
+
+  private void writeOutputs(List<Differ.CaseDiff> results, String conformance, String timing) {
+    try {
+      if (report != null) {
+        writeReport(results, conformance, timing);
+      }
+      if (junit != null) {
+        List<JunitXml.TestCase> tests = new java.util.ArrayList<>();
+        for (Differ.CaseDiff d : results) {
+          JunitXml.Outcome outcome = switch (d.verdict()) {
+            case IDENTICAL, KNOWN -> JunitXml.Outcome.PASSED;
+            case DIFFERS, QEMU_CRASHED -> JunitXml.Outcome.FAILED;
+            case SKIPPED -> JunitXml.Outcome.SKIPPED;
+          };
+          String detail = String.join("\n", d.differences().stream()
+              .map(Comparison.Difference::render).toList());
+          tests.add(new JunitXml.TestCase(d.scenarioPath(), d.caseName(), outcome,
+              Differ.summary(d).strip(), detail, d.qemuNanos() + d.simNanos()));
+        }
+        JunitXml.writeTests(junit, "blocksim diff", tests);
+      }
+    } catch (java.io.IOException e) {
+      throw new Main.OutputError(e);
+    }
   }
 
   private static long count(List<Differ.CaseDiff> results, Differ.Verdict verdict) {
@@ -105,15 +192,7 @@ final class DiffCommand implements Callable<Integer> {
       }
       md.append("```\n");
     }
-    Files.createDirectories(report.toAbsolutePath().getParent());
-    Files.writeString(report, md.toString(), StandardCharsets.UTF_8);
+    OutputFiles.write(report, md.toString());
   }
 
-  private static void deleteQuietly(Path dir) {
-    try (var walk = Files.walk(dir)) {
-      walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    } catch (java.io.IOException e) {
-      // A leftover temporary directory is harmless.
-    }
-  }
 }

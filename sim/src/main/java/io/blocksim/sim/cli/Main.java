@@ -1,6 +1,10 @@
 package io.blocksim.sim.cli;
 
+import io.blocksim.sim.files.OutputFiles;
+import io.blocksim.sim.scenario.Scenario;
 import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -24,6 +28,34 @@ public final class Main implements Callable<Integer> {
   static PrintStream out = System.out;
   static PrintStream err = System.err;
 
+  /** An output file could not be written: one line, exit 2 (never a stack trace). */
+  static final class OutputError extends RuntimeException {
+    OutputError(java.io.IOException cause) {
+      super(cause.getMessage(), cause);
+    }
+  }
+
+  /**
+   * Returns why a run would run nothing (no scenario file under the paths, or no case of that
+   * name), or null: a run that runs nothing is not a pass.
+   */
+  static String nothingToRun(List<Scenario> scenarios, List<Path> paths, String onlyCase) {
+    if (scenarios.isEmpty()) {
+      return "no scenario files (*.yaml) in " + String.join(", ",
+          paths.stream().map(Path::toString).toList());
+    }
+    if (onlyCase != null && scenarios.stream().flatMap(s -> s.cases().stream())
+        .noneMatch(c -> c.name().equals(onlyCase))) {
+      List<String> names = scenarios.stream().flatMap(s -> s.cases().stream())
+          .map(Scenario.Case::name).filter(n -> !n.isEmpty()).distinct().limit(10).toList();
+      return "no case named '" + onlyCase + "'" + (names.isEmpty()
+          ? " (these scenarios have no matrix; leave out --case)"
+          : "; cases are named like: " + String.join(" ", names.stream().map(n -> "'" + n + "'")
+              .toList()));
+    }
+    return null;
+  }
+
   @Override
   public Integer call() {
     CommandLine.usage(this, System.out);
@@ -46,6 +78,13 @@ public final class Main implements Callable<Integer> {
       return EXIT_BAD_INPUT;
     });
     cli.setExecutionStrategy(new CommandLine.RunLast());
+    cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+      if (ex instanceof OutputError || ex instanceof OutputFiles.Unwritable) {
+        err.println("blocksim: error: " + ex.getMessage());
+        return EXIT_BAD_INPUT;
+      }
+      throw ex;
+    });
     Main.out = out;
     Main.err = err;
     return cli.execute(args);

@@ -1,5 +1,7 @@
 package io.blocksim.sim.cli;
 
+import io.blocksim.sim.files.Cleanup;
+import io.blocksim.sim.files.OutputFiles;
 import io.blocksim.model.qmp.Json;
 import io.blocksim.sim.runner.CaseResult;
 import io.blocksim.sim.runner.JunitXml;
@@ -73,20 +75,52 @@ final class RunCommand implements Callable<Integer> {
       }
       return Main.EXIT_BAD_INPUT;
     }
+    String nothing = Main.nothingToRun(loaded.scenarios(), paths, onlyCase);
+    if (nothing != null) {
+      err.println("blocksim: error: " + nothing);
+      return Main.EXIT_BAD_INPUT;
+    }
     ScenarioRunner runner = new ScenarioRunner(new ScenarioRunner.Options(seed, update,
         new TreeSet<>(semantics), onlyCase, checkDeterminism, keepImages, traceTla), out);
-    List<CaseResult> results = runner.runAll(loaded.scenarios());
-    if (json != null) {
-      List<Object> all = new ArrayList<>();
-      for (CaseResult r : results) {
-        all.add(r.observations());
+    // Ctrl-C or SIGTERM: what has run so far is still written, and the run says it stopped.
+    try (Cleanup.Handle interrupted = Cleanup.register(() -> {
+      out.println("interrupted: " + runner.resultsSoFar().size() + " cases run");
+      writeOutputs(runner.resultsSoFar(), runner);
+      out.flush();
+    })) {
+      List<CaseResult> results = runner.runAll(loaded.scenarios());
+      interrupted.close();
+      if (Cleanup.shuttingDown()) {
+        return Main.EXIT_FAILED;  // Interrupted: the clean-up has written what had run.
       }
-      Files.writeString(json, Json.pretty(all) + "\n", StandardCharsets.UTF_8);
+      writeOutputs(results, runner);
+      return report(loaded.scenarios(), results, runner);
     }
-    if (junit != null) {
-      JunitXml.write(junit, "blocksim run", results);
+  }
+
+  /** Writes --json and --junit, and lists what --update did. */
+  private void writeOutputs(List<CaseResult> results, ScenarioRunner runner) {
+    for (String update : runner.updates()) {
+      Main.out.println(update);
     }
-    return report(loaded.scenarios(), results, runner);
+    try {
+      if (json != null) {
+        List<Object> all = new ArrayList<>();
+        for (CaseResult r : results) {
+          all.add(r.observations());
+        }
+        OutputFiles.write(json, Json.pretty(all) + "\n");
+      }
+      if (junit != null) {
+        List<JunitXml.TestCase> tests = new ArrayList<>();
+        for (CaseResult r : results) {
+          tests.add(JunitXml.of(r, runner.nanosOf(r)));
+        }
+        JunitXml.writeTests(junit, "blocksim run", tests);
+      }
+    } catch (java.io.IOException e) {
+      throw new Main.OutputError(e);
+    }
   }
 
   private int report(List<Scenario> scenarios, List<CaseResult> results,

@@ -1,5 +1,6 @@
 package io.blocksim.sim.qemu;
 
+import io.blocksim.sim.files.Cleanup;
 import io.blocksim.model.qmp.QmpEvent;
 import io.blocksim.sim.qemu.ToolRun.ToolTimeoutException;
 import io.blocksim.sim.port.Backend;
@@ -76,6 +77,8 @@ public final class QemuBackend implements Backend {
   private final List<QmpEvent> events = new ArrayList<>();
   private final Set<String> deletedInternalExports = new LinkedHashSet<>();
   private StorageDaemon daemon;
+  /** Deletes the scratch and control directories if the process ends first (Ctrl-C). */
+  private Cleanup.Handle folders;
   private int exportSerial;
   private int tempSerial;
 
@@ -98,6 +101,9 @@ public final class QemuBackend implements Backend {
   /** As above, with the QMP command time limit given (tests use a short one). */
   QemuBackend(Path scratchDir, boolean keepScratch, Consumer<String> log, long commandTimeoutNs)
       throws StepException {
+    if (Cleanup.shuttingDown()) {
+      throw new StepException("interrupted");
+    }
     QemuAvailability availability = QemuAvailability.check();
     if (!availability.available()) {
       throw new StepException(availability.reason());
@@ -114,6 +120,11 @@ public final class QemuBackend implements Backend {
     } catch (IOException e) {
       throw new StepException("cannot create the scratch directories: " + e.getMessage(), e);
     }
+    Path control = controlDir;
+    this.folders = keepScratch ? () -> { } : Cleanup.register(() -> {
+      Cleanup.deleteTree(paths.scratchDir());
+      Cleanup.deleteTree(control);
+    });
     this.daemonLog = controlDir.resolve(DAEMON_LOG);
     this.commandTimeoutNs = commandTimeoutNs;
     try {
@@ -337,6 +348,7 @@ public final class QemuBackend implements Backend {
     }
     deleteTree(paths.scratchDir());
     deleteTree(controlDir);
+    folders.close();
   }
 
   private void startDaemon() throws StepException {
