@@ -14,6 +14,7 @@ import io.blocksim.sim.disk.LatencyModel;
 import io.blocksim.sim.guest.GuestIo;
 import io.blocksim.sim.guest.QemuIoCommand;
 import io.blocksim.sim.loop.EventLoop;
+import io.blocksim.sim.loop.LimitReached;
 import io.blocksim.sim.prng.Prng;
 import io.blocksim.sim.prng.WorldSeeds;
 import io.blocksim.sim.port.Backend;
@@ -179,12 +180,36 @@ public final class SimBackend implements Backend {
 
   @Override
   public void advance(long durationNs) {
-    loop.advance(durationNs);
+    long deadlineNs = durationNs > Long.MAX_VALUE - loop.nowNs() ? Long.MAX_VALUE
+        : loop.nowNs() + durationNs;
+    loop.runUntil(() -> {
+      checkEventCount();
+      return false;
+    }, deadlineNs);
   }
 
   @Override
   public boolean runUntil(BooleanSupplier condition, long timeoutNs) {
-    return loop.runUntil(condition, loop.nowNs() + timeoutNs);
+    long deadlineNs = timeoutNs > Long.MAX_VALUE - loop.nowNs() ? Long.MAX_VALUE
+        : loop.nowNs() + timeoutNs;
+    return loop.runUntil(() -> {
+      checkEventCount();
+      return condition.getAsBoolean();
+    }, deadlineNs);
+  }
+
+  /**
+   * A run that emits more QMP events than any scenario could read (a job retrying a permanent
+   * error forever under on-source-error: ignore, without time passing) ends at this limit
+   * quickly, rather than at the loop's task limit after gigabytes of events. The bundled
+   * scenarios emit at most about a hundred.
+   */
+  public static final int QMP_EVENTS_MAX = 10_000;
+
+  private void checkEventCount() {
+    if (engine.events().size() + eventsOfDeadProcesses.size() > QMP_EVENTS_MAX) {
+      throw new LimitReached("QMP events per run", QMP_EVENTS_MAX, loop.nowNs());
+    }
   }
 
   @Override
@@ -192,9 +217,20 @@ public final class SimBackend implements Backend {
     if (eventsOfDeadProcesses.isEmpty()) {
       return engine.events();
     }
-    List<QmpEvent> all = new ArrayList<>(eventsOfDeadProcesses);
-    all.addAll(engine.events());
-    return all;
+    // A view, not a copy: awaits look at the events after every task.
+    List<QmpEvent> dead = eventsOfDeadProcesses;
+    List<QmpEvent> live = engine.events();
+    return new java.util.AbstractList<>() {
+      @Override
+      public QmpEvent get(int index) {
+        return index < dead.size() ? dead.get(index) : live.get(index - dead.size());
+      }
+
+      @Override
+      public int size() {
+        return dead.size() + live.size();
+      }
+    };
   }
 
   @Override
