@@ -4,7 +4,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 
 /** {@code blocksim bench}: HBitmap kernels, engine memory and speed. */
-@Command(name = "bench", description = "Benchmarks: HBitmap kernels, engine memory and speed.")
+@Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks: HBitmap kernels, engine memory and speed.")
 final class BenchCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {

@@ -19,7 +19,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code blocksim diff}: the simulator against a real qemu-storage-daemon, case by case. */
-@Command(name = "diff", description = "Compare scenarios under real QEMU 7.2 and the simulator.")
+@Command(name = "diff", mixinStandardHelpOptions = true, description = "Compare scenarios under real QEMU 7.2 and the simulator.")
 final class DiffCommand implements Callable<Integer> {
   @Parameters(arity = "1..*", paramLabel = "PATH", description = "Scenario files or folders.")
   List<Path> paths;

@@ -56,6 +56,30 @@ public final class Main implements Callable<Integer> {
     return null;
   }
 
+  /**
+   * Returns the repository root: where the {@code blocksim} script lives (it passes {@code
+   * -Dblocksim.root}), else the folder the classes were loaded from two levels up
+   * (sim/target/classes or the jar in sim/target), else the working directory.
+   */
+  static Path repositoryRoot() {
+    String root = System.getProperty("blocksim.root");
+    if (root != null) {
+      return Path.of(root);
+    }
+    try {
+      Path code = Path.of(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+      for (Path dir = code; dir != null; dir = dir.getParent()) {
+        if (java.nio.file.Files.isDirectory(dir.resolve("specs"))
+            && java.nio.file.Files.isDirectory(dir.resolve("sim"))) {
+          return dir;
+        }
+      }
+    } catch (java.net.URISyntaxException | RuntimeException e) {
+      // Fall back to the working directory.
+    }
+    return Path.of("").toAbsolutePath();
+  }
+
   @Override
   public Integer call() {
     CommandLine.usage(this, System.out);

@@ -22,7 +22,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code blocksim run}: scenario files in the simulator, each log against its golden file. */
-@Command(name = "run", description = "Run scenario files in the simulator.")
+@Command(name = "run", mixinStandardHelpOptions = true, description = "Run scenario files in the simulator.")
 final class RunCommand implements Callable<Integer> {
   @Parameters(arity = "1..*", paramLabel = "PATH", description = "Scenario files or folders.")
   List<Path> paths;

@@ -6,7 +6,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 
 /** {@code blocksim semantics}: the named engine variants. */
-@Command(name = "semantics", description = "List the named engine variants.")
+@Command(name = "semantics", mixinStandardHelpOptions = true, description = "List the named engine variants.")
 final class SemanticsCommand implements Callable<Integer> {
   @Override
   public Integer call() {

@@ -58,6 +58,8 @@ public final class QemuBackend implements Backend {
   static final long COMMAND_TIMEOUT_NS = 30_000_000_000L;
   /** Longest a qemu-io, qemu-img or nbdcopy run may take. */
   static final long TOOL_TIMEOUT_NS = 120_000_000_000L;
+  /** The longest {@code advance} a scenario may ask of real time under diff. */
+  static final long ADVANCE_MAX_NS = 60_000_000_000L;
   /** Upper bound of a {@link #runUntil} wait in real time, whatever the scenario asks. */
   static final long RUN_UNTIL_CAP_NS = 30_000_000_000L;
   private static final long EXPORT_DELETE_TIMEOUT_NS = 10_000_000_000L;
@@ -224,6 +226,11 @@ public final class QemuBackend implements Backend {
 
   @Override
   public void advance(long durationNs) throws StepException {
+    if (durationNs > ADVANCE_MAX_NS) {
+      throw new StepException("advance of " + durationNs / 1_000_000_000L + " s: under blocksim"
+          + " diff an advance passes in real time, and at most " + ADVANCE_MAX_NS / 1_000_000_000L
+          + " s is allowed (mark the scenario sim-only to advance further)");
+    }
     long deadline = System.nanoTime() + durationNs; // determinism-ok: real QEMU
     requireAlive("advance");
     long leftNs;
