@@ -110,7 +110,7 @@ public final class SimBackend implements Backend {
     // QEMU's main loop runs the bottom halves and coroutine wake-ups already due before it
     // dispatches the next command read from the monitor.
     loop.advance(0);
-    return engine.execute(command, args);
+    return QemuCommands.explain(command, engine.execute(command, args));
   }
 
   @Override

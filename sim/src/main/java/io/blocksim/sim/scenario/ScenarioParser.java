@@ -137,6 +137,11 @@ public final class ScenarioParser {
     }
   }
 
+  /** Returns the step kinds a scenario may use (scenario-format.md, Steps). */
+  public static List<String> stepKinds() {
+    return StepReader.KINDS;
+  }
+
   /** Returns QEMU 7.2's JobStatus names, which awaits and job checks accept. */
   public static List<String> jobStatuses() {
     return StepReader.JOB_STATUSES;

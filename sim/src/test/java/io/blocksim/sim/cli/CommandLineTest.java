@@ -34,7 +34,7 @@ class CommandLineTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"run", "diff", "sweep", "check", "bench", "semantics"})
+  @ValueSource(strings = {"run", "diff", "sweep", "check", "bench", "semantics", "models"})
   void helpOfEverySubcommandListsEveryOption(String command) {
     Outcome outcome = blocksim(command, "--help");
 
@@ -132,5 +132,26 @@ class CommandLineTest {
     assertThat(className).endsWith(".a_b").doesNotContain("yaml");
     assertThat(xml).contains("<testcase classname=\"" + className + "\" name=\"x=1\" time=\"")
         .contains("name=\"x=2\"");
+  }
+
+  @Test
+  void aQemuCommandThatIsNotModelledSaysSoAndAnUnknownOneKeepsQemusText() throws Exception {
+    Path scenario = Files.writeString(dir.resolve("c.yaml"), "name: c\nsteps:\n"
+        + "  - qmp: query-version\n    error: blocksim does not model\n"
+        + "  - qmp: no-such-command\n    error: The command no-such-command has not been found\n");
+
+    Outcome outcome = blocksim("run", scenario.toString());
+
+    assertThat(outcome.code).as(outcome.out).isZero();
+  }
+
+  @Test
+  void modelsListsCommandsDriversAndStepKinds() {
+    Outcome outcome = blocksim("models");
+
+    assertThat(outcome.code).isZero();
+    assertThat(outcome.out).contains("QMP commands (", "  blockdev-backup\n",
+        "QEMU 7.2 commands not modelled:", "block drivers:", "  qcow2\n", "step kinds:",
+        "  await\n");
   }
 }
