@@ -147,7 +147,10 @@ public final class Differ {
         OutputFiles.write(recording, Json.pretty(qemu) + "\n");
       }
     }
-    List<Comparison.Difference> differences = Comparison.compare(qemu, sim.observations());
+    Map<Integer, Integer> stepLines = new java.util.LinkedHashMap<>();
+    scenarioCase.steps().forEach(st -> stepLines.put(st.index(), st.location().line()));
+    List<Comparison.Difference> differences = Comparison.compare(qemu, sim.observations(),
+        stepLines);
     Verdict verdict = Verdict.IDENTICAL;
     String detail = null;
     if (!differences.isEmpty()) {
