@@ -81,6 +81,11 @@ public final class Cleanup {
     }
   }
 
+  /** Ends a test's pretend shutdown, so the tests after it in the same JVM run normally. */
+  static synchronized void endShutdownForTests() {
+    shuttingDown = false;
+  }
+
   /** Returns how many actions are registered (for tests). */
   static synchronized int registered() {
     return ACTIONS.size();
