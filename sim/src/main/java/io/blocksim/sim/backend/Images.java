@@ -5,7 +5,7 @@ import io.blocksim.model.driver.qcow2.Qcow2Image;
 import io.blocksim.model.port.HostFile;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.port.HostStorage;
-import io.blocksim.sim.runner.Backend.ImageSpec;
+import io.blocksim.sim.port.Backend.ImageSpec;
 import java.security.MessageDigest;
 
 /** Image files as {@code qemu-img create} makes them, and guest-visible digests of image files. */

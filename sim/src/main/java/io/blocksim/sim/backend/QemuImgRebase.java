@@ -4,8 +4,8 @@ import io.blocksim.model.driver.qcow2.Qcow2Image;
 import io.blocksim.model.port.HostFile;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.port.HostStorage;
-import io.blocksim.sim.runner.Backend.ImgOutcome;
-import io.blocksim.sim.runner.StepException;
+import io.blocksim.sim.port.Backend.ImgOutcome;
+import io.blocksim.sim.port.StepException;
 import java.util.ArrayList;
 import java.util.List;
 

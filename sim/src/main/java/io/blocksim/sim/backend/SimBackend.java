@@ -10,15 +10,15 @@ import io.blocksim.model.port.Scheduler;
 import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.qapi.QmpEvent;
 import io.blocksim.sim.disk.FakeDisk;
-import io.blocksim.sim.qemu.QemuBackend;
 import io.blocksim.sim.disk.LatencyModel;
 import io.blocksim.sim.guest.GuestIo;
 import io.blocksim.sim.guest.QemuIoCommand;
 import io.blocksim.sim.loop.EventLoop;
+import io.blocksim.sim.loop.LimitReached;
 import io.blocksim.sim.prng.Prng;
 import io.blocksim.sim.prng.WorldSeeds;
-import io.blocksim.sim.runner.Backend;
-import io.blocksim.sim.runner.StepException;
+import io.blocksim.sim.port.Backend;
+import io.blocksim.sim.port.StepException;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -110,7 +110,7 @@ public final class SimBackend implements Backend {
     // QEMU's main loop runs the bottom halves and coroutine wake-ups already due before it
     // dispatches the next command read from the monitor.
     loop.advance(0);
-    return engine.execute(command, args);
+    return QemuCommands.explain(command, engine.execute(command, args));
   }
 
   @Override
@@ -131,7 +131,7 @@ public final class SimBackend implements Backend {
     // and fails to attach, before any drain, where a running job's parent withholds them.
     String conflict = Permissions.attachConflict(top, !top.readOnly());
     if (conflict != null) {
-      String refusal = QemuBackend.EXPORT_REFUSED + conflict;
+      String refusal = EXPORT_REFUSED + conflict;
       return new IoOutcome(java.util.List.of(refusal), refusal);
     }
     // Attaching and detaching the harness's NBD export each drain the node, so the jobs that
@@ -180,12 +180,36 @@ public final class SimBackend implements Backend {
 
   @Override
   public void advance(long durationNs) {
-    loop.advance(durationNs);
+    long deadlineNs = durationNs > Long.MAX_VALUE - loop.nowNs() ? Long.MAX_VALUE
+        : loop.nowNs() + durationNs;
+    loop.runUntil(() -> {
+      checkEventCount();
+      return false;
+    }, deadlineNs);
   }
 
   @Override
   public boolean runUntil(BooleanSupplier condition, long timeoutNs) {
-    return loop.runUntil(condition, loop.nowNs() + timeoutNs);
+    long deadlineNs = timeoutNs > Long.MAX_VALUE - loop.nowNs() ? Long.MAX_VALUE
+        : loop.nowNs() + timeoutNs;
+    return loop.runUntil(() -> {
+      checkEventCount();
+      return condition.getAsBoolean();
+    }, deadlineNs);
+  }
+
+  /**
+   * A run that emits more QMP events than any scenario could read (a job retrying a permanent
+   * error forever under on-source-error: ignore, without time passing) ends at this limit
+   * quickly, rather than at the loop's task limit after gigabytes of events. The bundled
+   * scenarios emit at most about a hundred.
+   */
+  public static final int QMP_EVENTS_MAX = 10_000;
+
+  private void checkEventCount() {
+    if (engine.events().size() + eventsOfDeadProcesses.size() > QMP_EVENTS_MAX) {
+      throw new LimitReached("QMP events per run", QMP_EVENTS_MAX, loop.nowNs());
+    }
   }
 
   @Override
@@ -193,9 +217,20 @@ public final class SimBackend implements Backend {
     if (eventsOfDeadProcesses.isEmpty()) {
       return engine.events();
     }
-    List<QmpEvent> all = new ArrayList<>(eventsOfDeadProcesses);
-    all.addAll(engine.events());
-    return all;
+    // A view, not a copy: awaits look at the events after every task.
+    List<QmpEvent> dead = eventsOfDeadProcesses;
+    List<QmpEvent> live = engine.events();
+    return new java.util.AbstractList<>() {
+      @Override
+      public QmpEvent get(int index) {
+        return index < dead.size() ? dead.get(index) : live.get(index - dead.size());
+      }
+
+      @Override
+      public int size() {
+        return dead.size() + live.size();
+      }
+    };
   }
 
   @Override

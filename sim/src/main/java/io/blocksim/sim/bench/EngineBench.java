@@ -2,8 +2,8 @@ package io.blocksim.sim.bench;
 
 import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.backend.SimBackend;
-import io.blocksim.sim.runner.Backend;
-import io.blocksim.sim.runner.StepException;
+import io.blocksim.sim.port.Backend;
+import io.blocksim.sim.port.StepException;
 import java.io.PrintStream;
 import java.util.Locale;
 import java.util.Map;

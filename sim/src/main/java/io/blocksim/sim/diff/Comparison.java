@@ -23,11 +23,19 @@ public final class Comparison {
       java.util.regex.Pattern.compile("#block[0-9]+");
   static final List<String> OPTIONAL_EVENTS = List.of("BLOCK_JOB_PENDING", "BLOCK_JOB_READY");
 
-  /** The first difference of a category: where, and both values. */
-  public record Difference(String category, String where, Object qemu, Object sim) {
+  /**
+   * The first difference of a category: where (with the step and its line for a response), the
+   * JSON path of the first differing value inside it ({@code $} for the whole value), and both
+   * values at that path.
+   */
+  public record Difference(String category, String where, Object qemu, Object sim, String path) {
+    public Difference(String category, String where, Object qemu, Object sim) {
+      this(category, where, qemu, sim, "$");
+    }
+
     public String render() {
-      return category + " differ at " + where + ":\n    qemu: " + show(qemu) + "\n    sim:  "
-          + show(sim);
+      return category + " differ at " + where + (path.equals("$") ? "" : ", " + path) + ":\n"
+          + "    qemu: " + show(qemu) + "\n    sim:  " + show(sim);
     }
 
     private static String show(Object value) {
@@ -35,10 +43,52 @@ public final class Comparison {
     }
   }
 
+  /** Returns the difference narrowed to the first differing value inside the two values. */
+  static Difference narrowed(String category, String where, Object qemu, Object sim) {
+    StringBuilder path = new StringBuilder("$");
+    Object a = qemu;
+    Object b = sim;
+    while (true) {
+      if (a instanceof Map<?, ?> x && b instanceof Map<?, ?> y && x.keySet().equals(y.keySet())) {
+        Object key = x.keySet().stream().filter(k -> !equal(x.get(k), y.get(k))).findFirst()
+            .orElse(null);
+        if (key == null) {
+          break;
+        }
+        path.append('.').append(key);
+        a = x.get(key);
+        b = y.get(key);
+      } else if (a instanceof List<?> x && b instanceof List<?> y && x.size() == y.size()) {
+        int i = 0;
+        while (i < x.size() && equal(x.get(i), y.get(i))) {
+          i++;
+        }
+        if (i == x.size()) {
+          break;
+        }
+        path.append('[').append(i).append(']');
+        a = x.get(i);
+        b = y.get(i);
+      } else {
+        break;
+      }
+    }
+    return new Difference(category, where, a, b, path.toString());
+  }
+
   private Comparison() {}
 
   /** Returns the differences, one per differing category, in category order. */
   public static List<Difference> compare(Map<String, Object> qemu, Map<String, Object> sim) {
+    return compare(qemu, sim, Map.of());
+  }
+
+  /**
+   * As above; {@code stepLines} maps a step's number to its line in the scenario file, so a
+   * differing response names both.
+   */
+  public static List<Difference> compare(Map<String, Object> qemu, Map<String, Object> sim,
+      Map<Integer, Integer> stepLines) {
     List<Difference> differences = new ArrayList<>();
     if (!Objects.equals(qemu.get("passed"), sim.get("passed"))
         || !Objects.equals(qemu.get("failure"), sim.get("failure"))) {
@@ -53,12 +103,12 @@ public final class Comparison {
       }
     }
     Difference responses = compareLists("responses", list(qemu.get("responses")),
-        list(sim.get("responses")), "response");
+        list(sim.get("responses")), "response", stepLines);
     if (responses != null) {
       differences.add(responses);
     }
     Difference events = compareLists("events", withoutOptional(list(qemu.get("events"))),
-        withoutOptional(list(sim.get("events"))), "event");
+        withoutOptional(list(sim.get("events"))), "event", Map.of());
     if (events != null) {
       differences.add(events);
     }
@@ -92,7 +142,7 @@ public final class Comparison {
         Object a = j < ql.size() ? ql.get(j) : "<missing>";
         Object b = j < sl.size() ? sl.get(j) : "<missing>";
         if (!equal(a, b)) {
-          return new Difference(category, where + " entry " + (j + 1), a, b);
+          return narrowed(category, where + " entry " + (j + 1), a, b);
         }
       }
     }
@@ -100,12 +150,19 @@ public final class Comparison {
   }
 
   private static Difference compareLists(String category, List<Object> qemu, List<Object> sim,
-      String noun) {
+      String noun, Map<Integer, Integer> stepLines) {
     for (int i = 0; i < Math.max(qemu.size(), sim.size()); i++) {
       Object a = i < qemu.size() ? qemu.get(i) : "<no more " + noun + "s>";
       Object b = i < sim.size() ? sim.get(i) : "<no more " + noun + "s>";
       if (!equal(a, b)) {
-        return new Difference(category, noun + " " + (i + 1), a, b);
+        String where = noun + " " + (i + 1);
+        Object step = a instanceof Map<?, ?> m ? m.get("step")
+            : b instanceof Map<?, ?> m ? m.get("step") : null;
+        if (step instanceof Number n) {
+          Integer line = stepLines.get(n.intValue());
+          where += " (step " + n + (line == null ? "" : ", line " + line) + ")";
+        }
+        return narrowed(category, where, a, b);
       }
     }
     return null;

@@ -1,11 +1,13 @@
 package io.blocksim.sim.diff;
 
+import io.blocksim.sim.files.Cleanup;
+import io.blocksim.sim.files.OutputFiles;
 import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.qemu.QemuBackend;
 import io.blocksim.sim.runner.CaseResult;
 import io.blocksim.sim.runner.CaseRunner;
 import io.blocksim.sim.runner.ScenarioRunner;
-import io.blocksim.sim.runner.StepException;
+import io.blocksim.sim.port.StepException;
 import io.blocksim.sim.scenario.Scenario;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -53,6 +55,15 @@ public final class Differ {
     this.out = out;
   }
 
+  private final List<CaseDiff> resultsSoFar = new ArrayList<>();
+
+  /** Returns the cases compared so far, in order (an interrupted run reports them). */
+  public List<CaseDiff> resultsSoFar() {
+    synchronized (resultsSoFar) {
+      return List.copyOf(resultsSoFar);
+    }
+  }
+
   public List<CaseDiff> run(List<Scenario> scenarios) throws IOException, InterruptedException {
     ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, options.parallelism())); // determinism-ok: one world per case
     List<Future<CaseDiff>> futures = new ArrayList<>();
@@ -69,12 +80,22 @@ public final class Differ {
       for (Future<CaseDiff> future : futures) {
         CaseDiff diff = future.get();
         results.add(diff);
+        synchronized (resultsSoFar) {
+          resultsSoFar.add(diff);
+        }
+        if (Cleanup.shuttingDown()) {
+          break;  // Interrupted: the cases still running were killed, not compared.
+        }
         out.println(summary(diff));
         for (Comparison.Difference d : diff.differences()) {
           out.println("  " + d.render());
         }
       }
     } catch (ExecutionException e) {
+      pool.shutdownNow();
+      if (e.getCause() instanceof IOException io) {
+        throw io;  // A recording that cannot be written: the command reports it in one line.
+      }
       throw new IllegalStateException("diff worker failed", e.getCause());
     }
     return results;
@@ -123,10 +144,13 @@ public final class Differ {
       }
       qemuNanos = System.nanoTime() - qemuStart; // determinism-ok: reported only
       if (options.record()) {
-        Files.writeString(recording, Json.pretty(qemu) + "\n", StandardCharsets.UTF_8);
+        OutputFiles.write(recording, Json.pretty(qemu) + "\n");
       }
     }
-    List<Comparison.Difference> differences = Comparison.compare(qemu, sim.observations());
+    Map<Integer, Integer> stepLines = new java.util.LinkedHashMap<>();
+    scenarioCase.steps().forEach(st -> stepLines.put(st.index(), st.location().line()));
+    List<Comparison.Difference> differences = Comparison.compare(qemu, sim.observations(),
+        stepLines);
     Verdict verdict = Verdict.IDENTICAL;
     String detail = null;
     if (!differences.isEmpty()) {
@@ -158,7 +182,7 @@ public final class Differ {
     }
   }
 
-  static String summary(CaseDiff d) {
+  public static String summary(CaseDiff d) {
     String verdict = switch (d.verdict()) {
       case IDENTICAL -> "identical";
       case KNOWN -> "known divergence: " + d.detail();

@@ -1,9 +1,10 @@
 package io.blocksim.sim.qemu;
 
+import io.blocksim.sim.files.Cleanup;
 import io.blocksim.model.qapi.QmpEvent;
 import io.blocksim.sim.qemu.ToolRun.ToolTimeoutException;
-import io.blocksim.sim.runner.Backend;
-import io.blocksim.sim.runner.StepException;
+import io.blocksim.sim.port.Backend;
+import io.blocksim.sim.port.StepException;
 import io.blocksim.sim.scenario.ShellWords;
 import java.io.IOException;
 import java.io.InputStream;
@@ -57,6 +58,8 @@ public final class QemuBackend implements Backend {
   static final long COMMAND_TIMEOUT_NS = 30_000_000_000L;
   /** Longest a qemu-io, qemu-img or nbdcopy run may take. */
   static final long TOOL_TIMEOUT_NS = 120_000_000_000L;
+  /** The longest {@code advance} a scenario may ask of real time under diff. */
+  static final long ADVANCE_MAX_NS = 60_000_000_000L;
   /** Upper bound of a {@link #runUntil} wait in real time, whatever the scenario asks. */
   static final long RUN_UNTIL_CAP_NS = 30_000_000_000L;
   private static final long EXPORT_DELETE_TIMEOUT_NS = 10_000_000_000L;
@@ -76,6 +79,8 @@ public final class QemuBackend implements Backend {
   private final List<QmpEvent> events = new ArrayList<>();
   private final Set<String> deletedInternalExports = new LinkedHashSet<>();
   private StorageDaemon daemon;
+  /** Deletes the scratch and control directories if the process ends first (Ctrl-C). */
+  private Cleanup.Handle folders;
   private int exportSerial;
   private int tempSerial;
 
@@ -98,6 +103,9 @@ public final class QemuBackend implements Backend {
   /** As above, with the QMP command time limit given (tests use a short one). */
   QemuBackend(Path scratchDir, boolean keepScratch, Consumer<String> log, long commandTimeoutNs)
       throws StepException {
+    if (Cleanup.shuttingDown()) {
+      throw new StepException("interrupted");
+    }
     QemuAvailability availability = QemuAvailability.check();
     if (!availability.available()) {
       throw new StepException(availability.reason());
@@ -114,6 +122,11 @@ public final class QemuBackend implements Backend {
     } catch (IOException e) {
       throw new StepException("cannot create the scratch directories: " + e.getMessage(), e);
     }
+    Path control = controlDir;
+    this.folders = keepScratch ? () -> { } : Cleanup.register(() -> {
+      Cleanup.deleteTree(paths.scratchDir());
+      Cleanup.deleteTree(control);
+    });
     this.daemonLog = controlDir.resolve(DAEMON_LOG);
     this.commandTimeoutNs = commandTimeoutNs;
     try {
@@ -181,12 +194,6 @@ public final class QemuBackend implements Backend {
     return (Map<String, Object>) paths.fromQemu(reply);
   }
 
-  /**
-   * How an io step reports QEMU's refusal to attach the node (a permission conflict with a
-   * running job): as the request's error, which a scenario may expect with {@code error:}.
-   */
-  public static final String EXPORT_REFUSED = "cannot export the node: ";
-
   @Override
   public IoOutcome io(String node, String command) throws StepException {
     String exportId = nextExportId("io");
@@ -219,6 +226,11 @@ public final class QemuBackend implements Backend {
 
   @Override
   public void advance(long durationNs) throws StepException {
+    if (durationNs > ADVANCE_MAX_NS) {
+      throw new StepException("advance of " + durationNs / 1_000_000_000L + " s: under blocksim"
+          + " diff an advance passes in real time, and at most " + ADVANCE_MAX_NS / 1_000_000_000L
+          + " s is allowed (mark the scenario sim-only to advance further)");
+    }
     long deadline = System.nanoTime() + durationNs; // determinism-ok: real QEMU
     requireAlive("advance");
     long leftNs;
@@ -343,6 +355,7 @@ public final class QemuBackend implements Backend {
     }
     deleteTree(paths.scratchDir());
     deleteTree(controlDir);
+    folders.close();
   }
 
   private void startDaemon() throws StepException {

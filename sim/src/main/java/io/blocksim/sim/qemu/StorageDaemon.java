@@ -1,5 +1,6 @@
 package io.blocksim.sim.qemu;
 
+import io.blocksim.sim.files.Cleanup;
 import io.blocksim.model.qapi.QmpEvent;
 import java.io.IOException;
 import java.lang.ProcessBuilder.Redirect;
@@ -29,6 +30,9 @@ final class StorageDaemon implements AutoCloseable {
   private final Process process;
   private final QmpClient qmp;
 
+  /** Kills the daemon if the process ends while it runs (Ctrl-C, SIGTERM). */
+  private Cleanup.Handle cleanup;
+
   private StorageDaemon(Process process, QmpClient qmp) {
     this.process = process;
     this.qmp = qmp;
@@ -57,7 +61,9 @@ final class StorageDaemon implements AutoCloseable {
     try {
       QmpClient qmp = QmpClient.connect(qmpSocket, CONNECT_TIMEOUT_NS, commandTimeoutNs,
           process::isAlive, eventSink);
-      return new StorageDaemon(process, qmp);
+      StorageDaemon daemon = new StorageDaemon(process, qmp);
+      daemon.cleanup = Cleanup.register(() -> Cleanup.killTree(process));
+      return daemon;
     } catch (IOException e) {
       process.destroyForcibly();
       waitQuietly(process, QUIT_TIMEOUT_MS);
@@ -97,8 +103,9 @@ final class StorageDaemon implements AutoCloseable {
    * died are still read from the socket, so none that QEMU emitted is lost.
    */
   void kill() {
-    process.destroyForcibly();
+    Cleanup.killTree(process);
     waitQuietly(process, QUIT_TIMEOUT_MS);
+    cleanup.close();
     long deadline = System.nanoTime() + DRAIN_TIMEOUT_NS; // determinism-ok: real QEMU
     try {
       while (!qmp.closedByPeer() && deadline - System.nanoTime() > 0) { // determinism-ok: real QEMU
@@ -122,9 +129,10 @@ final class StorageDaemon implements AutoCloseable {
     }
     qmp.close();
     if (!waitQuietly(process, QUIT_TIMEOUT_MS)) {
-      process.destroyForcibly();
+      Cleanup.killTree(process);
       waitQuietly(process, QUIT_TIMEOUT_MS);
     }
+    cleanup.close();
   }
 
   private static boolean waitQuietly(Process process, long waitMs) {

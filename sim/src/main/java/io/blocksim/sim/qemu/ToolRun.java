@@ -1,5 +1,6 @@
 package io.blocksim.sim.qemu;
 
+import io.blocksim.sim.files.Cleanup;
 import java.io.IOException;
 import java.lang.ProcessBuilder.Redirect;
 import java.nio.charset.StandardCharsets;
@@ -34,7 +35,7 @@ record ToolRun(List<String> lines, int exitCode) {
       builder.redirectOutput(stdout.toFile()).redirectError(outputFile.toFile());
     }
     Process process = builder.start();
-    try {
+    try (Cleanup.Handle cleanup = Cleanup.register(() -> Cleanup.killTree(process))) {
       if (!process.waitFor(timeoutNs, TimeUnit.NANOSECONDS)) {
         process.destroyForcibly();
         process.waitFor(5, TimeUnit.SECONDS);

@@ -1,5 +1,7 @@
 package io.blocksim.sim.runner;
 
+import io.blocksim.sim.port.StepException;
+import io.blocksim.sim.port.Backend;
 import io.blocksim.model.check.InvariantViolation;
 import io.blocksim.model.qapi.Json;
 import io.blocksim.model.qapi.QmpEvent;
@@ -178,9 +180,10 @@ public final class CaseRunner {
 
   private void awaitJob(Step.AwaitJob s) throws StepFailure, StepException {
     int[] found = {-1};
-    int from = jobCursors.getOrDefault(s.job(), 0);
+    // Where the next look starts: each event is looked at once, however long the wait.
+    int[] next = {jobCursors.getOrDefault(s.job(), 0)};
     boolean held = backend.runUntil(() -> {
-      found[0] = findJobStatus(s.job(), s.status(), from);
+      found[0] = findJobStatus(s.job(), s.status(), next);
       return found[0] >= 0;
     }, s.timeoutNs());
     if (!held) {
@@ -191,9 +194,9 @@ public final class CaseRunner {
     jobCursors.put(s.job(), found[0] + 1);
   }
 
-  private int findJobStatus(String job, String status, int from) {
+  private int findJobStatus(String job, String status, int[] next) {
     List<QmpEvent> events = backend.events();
-    for (int i = from; i < events.size(); i++) {
+    for (int i = next[0]; i < events.size(); i++, next[0] = i) {
       QmpEvent e = events.get(i);
       if (e.event().equals("JOB_STATUS_CHANGE") && job.equals(e.data().get("id"))
           && status.equals(e.data().get("status"))) {
@@ -205,9 +208,9 @@ public final class CaseRunner {
 
   private void awaitEvent(Step.AwaitEvent s) throws StepFailure, StepException {
     int[] found = {-1};
-    int from = eventCursors.getOrDefault(s.event(), 0);
+    int[] next = {eventCursors.getOrDefault(s.event(), 0)};
     boolean held = backend.runUntil(() -> {
-      found[0] = findEvent(s.event(), s.data(), from);
+      found[0] = findEvent(s.event(), s.data(), next);
       return found[0] >= 0;
     }, s.timeoutNs());
     if (!held) {
@@ -219,9 +222,9 @@ public final class CaseRunner {
     eventCursors.put(s.event(), found[0] + 1);
   }
 
-  private int findEvent(String name, Map<String, Object> data, int from) {
+  private int findEvent(String name, Map<String, Object> data, int[] next) {
     List<QmpEvent> events = backend.events();
-    for (int i = from; i < events.size(); i++) {
+    for (int i = next[0]; i < events.size(); i++, next[0] = i) {
       QmpEvent e = events.get(i);
       if (e.event().equals(name) && (data == null || contains(e.data(), data))) {
         return i;

@@ -1,5 +1,7 @@
 package io.blocksim.sim.runner;
 
+import io.blocksim.sim.port.StepException;
+import io.blocksim.sim.port.Backend;
 import io.blocksim.model.qapi.Json;
 import java.util.ArrayList;
 import java.util.Comparator;

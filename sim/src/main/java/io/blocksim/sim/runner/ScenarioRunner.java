@@ -1,11 +1,13 @@
 package io.blocksim.sim.runner;
 
+import io.blocksim.sim.port.Backend;
 import io.blocksim.sim.backend.SimBackend;
 import io.blocksim.sim.scenario.Scenario;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import io.blocksim.sim.files.OutputFiles;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,6 +31,11 @@ public final class ScenarioRunner {
 
   private final Options options;
   private final PrintStream out;
+  private final List<String> updates = new ArrayList<>();
+  private final List<CaseResult> resultsSoFar = new ArrayList<>();
+  private final java.util.Map<CaseResult, String> notes = new java.util.IdentityHashMap<>();
+  private final java.util.Map<CaseResult, Long> nanos =
+      java.util.Collections.synchronizedMap(new java.util.IdentityHashMap<>());
 
   public ScenarioRunner(Options options, PrintStream out) {
     this.options = options;
@@ -43,9 +50,15 @@ public final class ScenarioRunner {
         if (options.onlyCase() != null && !options.onlyCase().equals(scenarioCase.name())) {
           continue;
         }
+        long start = System.nanoTime(); // determinism-ok: wall time is reported, never decides
         CaseResult result = runCase(scenario, scenarioCase);
+        nanos.put(result, System.nanoTime() - start); // determinism-ok: reported only
         results.add(result);
-        out.println(summaryLine(result));
+        synchronized (resultsSoFar) {
+          resultsSoFar.add(result);
+        }
+        String note = notes.get(result);
+        out.println(summaryLine(result) + (note == null ? "" : "  (" + note + ")"));
       }
     }
     return results;
@@ -124,26 +137,60 @@ public final class ScenarioRunner {
     }
     Path golden = ScenarioFiles.golden(scenario.path(), scenarioCase.name());
     Path bad = Path.of(golden + ".bad");
+    boolean exists = Files.isRegularFile(golden);
+    String expected = exists ? Files.readString(golden, StandardCharsets.UTF_8) : null;
     if (options.update()) {
-      Files.writeString(golden, result.log(), StandardCharsets.UTF_8);
+      if (result.failure() != null) {
+        // A failing case is never recorded as the expected output; say so instead.
+        updates.add("not updated " + ScenarioFiles.display(golden) + ": the case failed");
+        return result;
+      }
+      if (!result.log().equals(expected)) {
+        OutputFiles.write(golden, result.log());
+        updates.add((exists ? "updated " : "created ") + ScenarioFiles.display(golden));
+      }
       Files.deleteIfExists(bad);
       return result;
     }
-    if (Files.isRegularFile(golden)) {
-      String expected = Files.readString(golden, StandardCharsets.UTF_8);
-      if (!expected.equals(result.log())) {
-        Files.writeString(bad, result.log(), StandardCharsets.UTF_8);
-        String diff = firstDifference(expected, result.log());
-        String failure = "output mismatch with " + ScenarioFiles.display(golden) + " (" + diff
-            + "; full output in " + ScenarioFiles.display(bad) + ")";
-        if (result.failure() != null) {
-          failure = result.failure() + "; " + failure;
-        }
-        return withFailure(result, CaseResult.Kind.FAILED, failure);
-      }
-      Files.deleteIfExists(bad);
+    if (!exists) {
+      return withNote(result, "no golden file " + ScenarioFiles.display(golden)
+          + " (the log is not checked; 'blocksim run --update' creates it)");
     }
+    if (!expected.equals(result.log())) {
+      OutputFiles.write(bad, result.log());
+      String diff = firstDifference(expected, result.log());
+      String failure = "output mismatch with " + ScenarioFiles.display(golden) + " (" + diff
+          + "; full output in " + ScenarioFiles.display(bad) + ")";
+      if (result.failure() != null) {
+        failure = result.failure() + "; " + failure;
+      }
+      return withFailure(result, CaseResult.Kind.FAILED, failure);
+    }
+    Files.deleteIfExists(bad);
     return result;
+  }
+
+  /** Returns what {@code --update} did to each golden file it touched, in run order. */
+  public List<String> updates() {
+    return List.copyOf(updates);
+  }
+
+  /** Returns the wall time a case took (for JUnit's time attribute), 0 if unknown. */
+  public long nanosOf(CaseResult result) {
+    return nanos.getOrDefault(result, 0L);
+  }
+
+  /** Returns the results of the cases run so far (an interrupted run reports them). */
+  public List<CaseResult> resultsSoFar() {
+    synchronized (resultsSoFar) {
+      return List.copyOf(resultsSoFar);
+    }
+  }
+
+  /** A passing case with a remark for its summary line (the verdict is unchanged). */
+  private CaseResult withNote(CaseResult r, String note) {
+    notes.put(r, note);
+    return r;
   }
 
   /**

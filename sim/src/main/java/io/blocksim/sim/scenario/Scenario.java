@@ -1,6 +1,6 @@
 package io.blocksim.sim.scenario;
 
-import io.blocksim.sim.runner.Backend.ImageSpec;
+import io.blocksim.sim.port.Backend.ImageSpec;
 import java.util.List;
 import java.util.Map;
 

@@ -1,6 +1,6 @@
 package io.blocksim.sim.scenario;
 
-import io.blocksim.sim.runner.Backend.ImageSpec;
+import io.blocksim.sim.port.Backend.ImageSpec;
 import io.blocksim.sim.scenario.YamlNode.Entry;
 import io.blocksim.sim.scenario.YamlNode.Mapping;
 import io.blocksim.sim.scenario.YamlNode.Scalar;
@@ -135,6 +135,11 @@ public final class ScenarioParser {
       throw new ScenarioError(
           List.of(new ScenarioError.Problem(where, problem, PATH_HINT, null)));
     }
+  }
+
+  /** Returns the step kinds a scenario may use (scenario-format.md, Steps). */
+  public static List<String> stepKinds() {
+    return StepReader.KINDS;
   }
 
   /** Returns QEMU 7.2's JobStatus names, which awaits and job checks accept. */

@@ -49,7 +49,8 @@ final class ScenarioPaths {
   /**
    * Members that name a file only in some commands: drive-backup's and drive-mirror's {@code
    * target} (blockdev-backup's is a node name, block-dirty-bitmap-merge's a bitmap name),
-   * block-stream's {@code base} and block-commit's {@code top} and {@code base}; a UNIX socket's
+   * block-stream's {@code base} and block-commit's {@code top} and {@code base}, a character
+   * device's {@code in}, {@code out} and {@code logfile} (chardev-add, chardev-change); a UNIX socket's
    * {@code path} everywhere except the qom-* commands, whose {@code path} is a QOM path.
    */
   private static final Map<String, Set<String>> FILE_MEMBERS_BY_COMMAND =
@@ -57,7 +58,9 @@ final class ScenarioPaths {
           "drive-backup", Set.of("target"),
           "drive-mirror", Set.of("target"),
           "block-stream", Set.of("base"),
-          "block-commit", Set.of("top", "base"));
+          "block-commit", Set.of("top", "base"),
+          "chardev-add", Set.of("in", "out", "logfile"),
+          "chardev-change", Set.of("in", "out", "logfile"));
 
   private static final ObjectMapper JSON = new ObjectMapper();
 

@@ -1,5 +1,6 @@
 package io.blocksim.sim.tlc;
 
+import io.blocksim.sim.files.OutputFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -44,8 +45,8 @@ public final class JobTraceModuleWriter {
     Files.createDirectories(dir);
     Path moduleFile = dir.resolve(moduleName + ".tla");
     Path configFile = dir.resolve(moduleName + ".cfg");
-    Files.writeString(moduleFile, module, StandardCharsets.UTF_8);
-    Files.writeString(configFile, config, StandardCharsets.UTF_8);
+    OutputFiles.write(moduleFile, module);
+    OutputFiles.write(configFile, config);
     return new Written(moduleName, moduleFile, configFile);
   }
 

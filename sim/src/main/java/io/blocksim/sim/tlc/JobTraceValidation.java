@@ -1,6 +1,6 @@
 package io.blocksim.sim.tlc;
 
-import io.blocksim.sim.runner.Backend;
+import io.blocksim.sim.port.Backend;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -19,7 +19,6 @@ import java.util.concurrent.atomic.AtomicLong;
  * about a second per run to start).
  */
 public final class JobTraceValidation {
-  private static final AtomicLong WRITTEN = new AtomicLong();
   private static final AtomicLong CHECKED = new AtomicLong();
 
   private JobTraceValidation() {}
@@ -47,7 +46,7 @@ public final class JobTraceValidation {
     if (recorder.notApplicableReason() != null) {
       return caseName + ": no job trace: not applicable: " + recorder.notApplicableReason();
     }
-    String module = "JobTrace" + WRITTEN.incrementAndGet();
+    String module = TraceNames.module("JobTrace", caseName);
     JobTraceModuleWriter.Written written;
     try {
       written = JobTraceModuleWriter.write(module, recorder.states(), dir);

@@ -1,8 +1,8 @@
 package io.blocksim.sim.tlc;
 
 import io.blocksim.model.qapi.QmpEvent;
-import io.blocksim.sim.runner.Backend;
-import io.blocksim.sim.runner.StepException;
+import io.blocksim.sim.port.Backend;
+import io.blocksim.sim.port.StepException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

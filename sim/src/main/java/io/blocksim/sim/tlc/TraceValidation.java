@@ -1,12 +1,11 @@
 package io.blocksim.sim.tlc;
 
 import io.blocksim.sim.backend.SimBackend;
-import io.blocksim.sim.runner.Backend;
+import io.blocksim.sim.port.Backend;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Trace validation of simulator runs against BitmapSync: the hooks {@code blocksim run
@@ -15,7 +14,6 @@ import java.util.concurrent.atomic.AtomicLong;
  * concatenated traces, each run starting with a {@code Reset} to BitmapSync's initial state).
  */
 public final class TraceValidation {
-  private static final AtomicLong WRITTEN = new AtomicLong();
 
   private TraceValidation() {}
 
@@ -44,7 +42,7 @@ public final class TraceValidation {
     if (recorder.nodeName() == null) {
       return caseName + ": no BitmapSync trace: the run added no named bitmap";
     }
-    String module = "Trace" + WRITTEN.incrementAndGet();
+    String module = TraceNames.module("Trace", caseName);
     TraceModuleWriter.Written written;
     try {
       written = TraceModuleWriter.write(module, TraceTarget.BITMAP_SYNC, recorder.states(),

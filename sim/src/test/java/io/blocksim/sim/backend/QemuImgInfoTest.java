@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.blocksim.sim.disk.FakeDisk;
 import io.blocksim.sim.qemu.QemuAvailability;
-import io.blocksim.sim.runner.Backend.ImgOutcome;
+import io.blocksim.sim.port.Backend.ImgOutcome;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.RandomAccessFile;

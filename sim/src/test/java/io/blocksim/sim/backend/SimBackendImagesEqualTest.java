@@ -3,7 +3,7 @@ package io.blocksim.sim.backend;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.blocksim.model.qapi.Json;
-import io.blocksim.sim.runner.Backend;
+import io.blocksim.sim.port.Backend;
 import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;

@@ -79,4 +79,23 @@ class ComparisonTest {
     assertThat(known.reason("scenarios/b.yaml", "anything")).isEqualTo("every case");
     assertThat(known.reason("other/scenarios/c.yaml", "")).isNull();
   }
+
+  @Test
+  void aDifferingResponseNamesItsStepLineAndTheJsonPathOfTheValue() {
+    java.util.Map<String, Object> qemu = Comparison.object("passed", true, "failure", null,
+        "responses", java.util.List.of(Comparison.object("step", 1L, "return", Comparison.object()),
+            Comparison.object("step", 3L, "return", java.util.List.of(Comparison.object(
+                "id", "j1", "status", "running", "offset", 65536L)))));
+    java.util.Map<String, Object> sim = Comparison.object("passed", true, "failure", null,
+        "responses", java.util.List.of(Comparison.object("step", 1L, "return", Comparison.object()),
+            Comparison.object("step", 3L, "return", java.util.List.of(Comparison.object(
+                "id", "j1", "status", "paused", "offset", 65536L)))));
+
+    java.util.List<Comparison.Difference> d = Comparison.compare(qemu, sim, java.util.Map.of(3, 17));
+
+    assertThat(d).hasSize(1);
+    assertThat(d.get(0).render()).isEqualTo(
+        "responses differ at response 2 (step 3, line 17), $.return[0].status:\n"
+            + "    qemu: running\n    sim:  paused");
+  }
 }

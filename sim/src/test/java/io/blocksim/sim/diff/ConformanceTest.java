@@ -3,7 +3,7 @@ package io.blocksim.sim.diff;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.blocksim.sim.qemu.QemuAvailability;
-import io.blocksim.sim.runner.Main;
+import io.blocksim.sim.cli.Main;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;

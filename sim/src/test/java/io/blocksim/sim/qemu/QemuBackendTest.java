@@ -4,10 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.blocksim.model.qapi.QmpEvent;
-import io.blocksim.sim.runner.Backend.ImageSpec;
-import io.blocksim.sim.runner.Backend.ImgOutcome;
-import io.blocksim.sim.runner.Backend.IoOutcome;
-import io.blocksim.sim.runner.StepException;
+import io.blocksim.sim.port.Backend.ImageSpec;
+import io.blocksim.sim.port.Backend.ImgOutcome;
+import io.blocksim.sim.port.Backend.IoOutcome;
+import io.blocksim.sim.port.StepException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;

@@ -108,7 +108,10 @@ class ScenarioParserFuzzTest {
           "{qmp: transaction, args: {actions: [{type: drive-backup, data: {device: n0,"
               + " target: \"%s\", sync: full}}]}}",
           "{qmp: object-add, args: {qom-type: secret, id: s0, file: \"%s\"}}",
-          "{qmp: nbd-server-start, args: {addr: {type: unix, data: {path: \"%s\"}}}}");
+          "{qmp: nbd-server-start, args: {addr: {type: unix, data: {path: \"%s\"}}}}",
+          "{qmp: chardev-add, args: {id: c0, backend: {type: file, data: {out: \"%s\"}}}}",
+          "{qmp: chardev-add, args: {id: c0, backend: {type: null, data: {logfile:"
+              + " \"%s\"}}}}");
 
   /** qemu-img command lines with one file name: {@code %s} is where the name goes. */
   private static final List<String> IMG_COMMANDS =

@@ -2,7 +2,7 @@ package io.blocksim.sim.scenario;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.blocksim.sim.runner.Backend.ImageSpec;
+import io.blocksim.sim.port.Backend.ImageSpec;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

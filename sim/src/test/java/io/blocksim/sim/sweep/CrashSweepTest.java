@@ -8,7 +8,7 @@ import io.blocksim.model.port.HostFile;
 import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.disk.FakeDisk;
 import io.blocksim.sim.qemu.QemuAvailability;
-import io.blocksim.sim.runner.Main;
+import io.blocksim.sim.cli.Main;
 import io.blocksim.sim.runner.ScenarioFiles;
 import io.blocksim.sim.scenario.Scenario;
 import java.io.ByteArrayOutputStream;

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.blocksim.model.driver.qcow2.Qcow2Check;
 import io.blocksim.model.driver.qcow2.Qcow2Image;
 import io.blocksim.sim.disk.FakeDisk;
-import io.blocksim.sim.runner.Main;
+import io.blocksim.sim.cli.Main;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;

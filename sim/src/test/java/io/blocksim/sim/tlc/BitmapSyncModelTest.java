@@ -9,7 +9,7 @@ import io.blocksim.model.driver.blockcopy.CopyGate;
 import io.blocksim.model.job.Job;
 import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.backend.SimBackend;
-import io.blocksim.sim.runner.Backend;
+import io.blocksim.sim.port.Backend;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.LinkedHashMap;

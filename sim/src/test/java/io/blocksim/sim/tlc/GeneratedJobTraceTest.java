@@ -2,7 +2,7 @@ package io.blocksim.sim.tlc;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.blocksim.sim.runner.Backend;
+import io.blocksim.sim.port.Backend;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.backend.SimBackend;
-import io.blocksim.sim.runner.Backend;
+import io.blocksim.sim.port.Backend;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

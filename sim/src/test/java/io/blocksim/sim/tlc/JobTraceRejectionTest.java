@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.blocksim.model.qapi.Json;
 import io.blocksim.model.qapi.QmpEvent;
-import io.blocksim.sim.runner.Backend;
-import io.blocksim.sim.runner.ForwardingBackend;
-import io.blocksim.sim.runner.StepException;
+import io.blocksim.sim.port.Backend;
+import io.blocksim.sim.port.ForwardingBackend;
+import io.blocksim.sim.port.StepException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

@@ -133,7 +133,7 @@ class JobTraceValidationTest {
 
     assertThat(line).startsWith("job-flows [case=pause]: " + temp.resolve("JobTrace"))
         .endsWith("; spec JobLifecycle)");
-    String module = line.replaceFirst(".*/(JobTrace\\d+)\\.tla.*", "$1");
+    String module = line.replaceFirst(".*/(JobTrace\\w+)\\.tla.*", "$1");
     assertThat(Files.readString(temp.resolve(module + ".tla"))).contains("job-pause accepted");
     TlcResult result = TlcRunner.run(List.of(temp, SPECS), module,
         temp.resolve(module + ".cfg"), WORK, List.of("-deadlock"));

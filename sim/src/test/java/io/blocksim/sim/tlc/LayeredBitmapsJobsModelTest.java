@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.backend.SimBackend;
-import io.blocksim.sim.runner.Backend;
+import io.blocksim.sim.port.Backend;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;

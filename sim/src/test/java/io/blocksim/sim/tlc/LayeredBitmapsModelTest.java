@@ -6,7 +6,7 @@ import io.blocksim.model.Engine;
 import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.backend.SimBackend;
-import io.blocksim.sim.runner.Backend;
+import io.blocksim.sim.port.Backend;
 import java.nio.file.Path;
 import java.util.LinkedHashSet;
 import java.util.List;

@@ -8,7 +8,7 @@ import io.blocksim.model.driver.blockcopy.CopyGate;
 import io.blocksim.model.job.Job;
 import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.backend.SimBackend;
-import io.blocksim.sim.runner.Backend;
+import io.blocksim.sim.port.Backend;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

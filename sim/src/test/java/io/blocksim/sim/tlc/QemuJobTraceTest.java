@@ -6,7 +6,7 @@ import io.blocksim.sim.qemu.QemuAvailability;
 import io.blocksim.sim.qemu.QemuBackend;
 import io.blocksim.sim.runner.CaseRunner;
 import io.blocksim.sim.runner.ScenarioFiles;
-import io.blocksim.sim.runner.StepException;
+import io.blocksim.sim.port.StepException;
 import io.blocksim.sim.scenario.Scenario;
 import java.nio.file.Path;
 import java.util.ArrayList;

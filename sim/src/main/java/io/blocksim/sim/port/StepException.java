@@ -1,4 +1,4 @@
-package io.blocksim.sim.runner;
+package io.blocksim.sim.port;
 
 /** A step could not be carried out (not a QMP error, which is a normal reply). */
 public final class StepException extends Exception {

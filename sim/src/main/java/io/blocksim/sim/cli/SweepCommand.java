@@ -1,7 +1,7 @@
-package io.blocksim.sim.sweep;
+package io.blocksim.sim.cli;
 
-import io.blocksim.sim.runner.Main;
 import io.blocksim.sim.runner.ScenarioFiles;
+import io.blocksim.sim.sweep.CrashSweep;
 import io.blocksim.sim.scenario.Scenario;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -20,8 +20,8 @@ import picocli.CommandLine.Model.CommandSpec;
  * {@code blocksim sweep --crash-points SCENARIO...}: cuts the power after every write and flush
  * of the image files in turn and checks each resulting image (see {@link CrashSweep}).
  */
-@Command(name = "sweep", description = "Crash-point sweep: power cut after each disk request.")
-public final class SweepCommand implements Callable<Integer> {
+@Command(name = "sweep", mixinStandardHelpOptions = true, description = "Crash-point sweep: power cut after each disk request.")
+final class SweepCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
@@ -38,7 +38,8 @@ public final class SweepCommand implements Callable<Integer> {
   @Option(names = "--case", description = "Sweep only the case with this name.")
   String onlyCase;
 
-  @Option(names = "--stride", description = "Try every N-th crash point (default 1).")
+  @Option(names = "--stride", paramLabel = "N",
+      description = "Try every N-th crash point, N at least 1 (default 1).")
   int stride = 1;
 
   @Option(names = "--verbose", description = "Print every crash point.")
@@ -47,6 +48,11 @@ public final class SweepCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
+    if (stride < 1) {
+      spec.commandLine().getErr().println("blocksim: error: --stride must be at least 1, but is "
+          + stride);
+      return Main.EXIT_BAD_INPUT;
+    }
     ScenarioFiles.Loaded loaded = ScenarioFiles.load(paths);
     if (!loaded.errors().isEmpty()) {
       for (String error : loaded.errors()) {

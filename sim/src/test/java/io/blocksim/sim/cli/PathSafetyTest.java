@@ -1,4 +1,4 @@
-package io.blocksim.sim.runner;
+package io.blocksim.sim.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

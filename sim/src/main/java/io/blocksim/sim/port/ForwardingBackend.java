@@ -1,4 +1,4 @@
-package io.blocksim.sim.runner;
+package io.blocksim.sim.port;
 
 import io.blocksim.model.qapi.QmpEvent;
 import java.util.List;

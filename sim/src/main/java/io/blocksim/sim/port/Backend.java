@@ -1,4 +1,4 @@
-package io.blocksim.sim.runner;
+package io.blocksim.sim.port;
 
 import io.blocksim.model.qapi.QmpEvent;
 import java.util.List;
@@ -11,6 +11,12 @@ import java.util.function.BooleanSupplier;
  * observations in the same way: bitmaps, jobs and responses come from QMP queries on either side.
  */
 public interface Backend extends AutoCloseable {
+  /**
+   * How an io step reports QEMU's refusal to attach the node (a permission conflict with a
+   * running job): as the request's error, which a scenario may expect with {@code error:}. Both
+   * backends word it so.
+   */
+  String EXPORT_REFUSED = "cannot export the node: ";
 
   /** Creates an image file as {@code qemu-img create} would (the scenario's {@code images:}). */
   void createImage(ImageSpec spec) throws StepException;

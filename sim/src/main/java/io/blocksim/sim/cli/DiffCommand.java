@@ -1,0 +1,198 @@
+package io.blocksim.sim.cli;
+
+import io.blocksim.sim.files.Cleanup;
+import io.blocksim.sim.files.OutputFiles;
+import io.blocksim.sim.runner.JunitXml;
+import io.blocksim.sim.runner.ScenarioFiles;
+import io.blocksim.sim.diff.Comparison;
+import io.blocksim.sim.diff.Differ;
+import io.blocksim.sim.diff.KnownDivergences;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code blocksim diff}: the simulator against a real qemu-storage-daemon, case by case. */
+@Command(name = "diff", mixinStandardHelpOptions = true, description = "Compare scenarios under real QEMU 7.2 and the simulator.")
+final class DiffCommand implements Callable<Integer> {
+  @Parameters(arity = "1..*", paramLabel = "PATH", description = "Scenario files or folders.")
+  List<Path> paths;
+
+  @Option(names = "--record", description = "Keep QEMU's observations beside each scenario.")
+  boolean record;
+
+  @Option(names = "--recorded",
+      description = "Compare with the recorded observations instead of running QEMU.")
+  boolean recorded;
+
+  @Option(names = "--jobs", paramLabel = "N",
+      description = "Parallel daemons, at least 1 (default: the core count).")
+  Integer jobs;
+
+  @Option(names = "--report", paramLabel = "FILE", description = "Write a Markdown report.")
+  Path report;
+
+  @Option(names = "--junit", paramLabel = "FILE", description = "Write JUnit XML.")
+  Path junit;
+
+  @Option(names = "--known", paramLabel = "FILE",
+      description = "Known divergences (default: the known-divergences.txt of the scenarios'"
+          + " folder or a folder above it).")
+  Path knownFile;
+
+  @Override
+  public Integer call() throws Exception {
+    PrintStream out = Main.out;
+    if (jobs != null && jobs < 1) {
+      Main.err.println("blocksim: error: --jobs must be at least 1, but is " + jobs);
+      return Main.EXIT_BAD_INPUT;
+    }
+    if (knownFile != null && !Files.isRegularFile(knownFile)) {
+      Main.err.println("blocksim: error: --known " + knownFile + ": no such file");
+      return Main.EXIT_BAD_INPUT;
+    }
+    ScenarioFiles.Loaded loaded = ScenarioFiles.load(paths);
+    if (!loaded.errors().isEmpty()) {
+      loaded.errors().forEach(Main.err::print);
+      return Main.EXIT_BAD_INPUT;
+    }
+    String nothing = Main.nothingToRun(loaded.scenarios(), paths, null);
+    if (nothing != null) {
+      Main.err.println("blocksim: error: " + nothing);
+      return Main.EXIT_BAD_INPUT;
+    }
+    Path known = knownFile != null ? knownFile : defaultKnownFile(paths);
+    KnownDivergences divergences;
+    try {
+      divergences = known == null ? new KnownDivergences() : KnownDivergences.load(known);
+    } catch (java.io.IOException e) {
+      Main.err.println("blocksim: error: " + e.getMessage());
+      return Main.EXIT_BAD_INPUT;
+    }
+    int parallelism = jobs != null ? jobs : Runtime.getRuntime().availableProcessors();
+    Path scratch = Files.createTempDirectory("blocksim-diff-");
+    Differ differ = new Differ(new Differ.Options(record, recorded, parallelism, scratch),
+        divergences, out);
+    long start = System.nanoTime(); // determinism-ok: wall time is reported, never decides
+    List<Differ.CaseDiff> results;
+    // Ctrl-C or SIGTERM: daemons and scratch folders go (their own clean-up runs first, being
+    // newer), and what was compared so far is still reported.
+    try (Cleanup.Handle folder = Cleanup.deleteOnExit(scratch);
+        Cleanup.Handle interrupted = Cleanup.register(() -> {
+          List<Differ.CaseDiff> sofar = differ.resultsSoFar();
+          out.println("interrupted: " + sofar.size() + " cases compared");
+          writeOutputs(sofar, "interrupted", "");
+          out.flush();
+        })) {
+      results = differ.run(loaded.scenarios());
+      interrupted.close();
+    } finally {
+      Cleanup.deleteTree(scratch);
+    }
+    long wall = System.nanoTime() - start; // determinism-ok: reported only
+    if (Cleanup.shuttingDown()) {
+      return Main.EXIT_FAILED;  // Interrupted: the clean-up has reported what was compared.
+    }
+    if (recorded && results.stream().allMatch(r -> r.verdict() == Differ.Verdict.SKIPPED)) {
+      Main.err.println("blocksim: error: nothing was compared: no case has a recording"
+          + " (NAME[.CASE].qemu.json beside the scenario); 'blocksim diff --record' makes them");
+      return Main.EXIT_BAD_INPUT;
+    }
+    long compared = results.stream().filter(r -> r.verdict() != Differ.Verdict.SKIPPED).count();
+    long identical = count(results, Differ.Verdict.IDENTICAL);
+    long listed = count(results, Differ.Verdict.KNOWN);
+    long bad = count(results, Differ.Verdict.DIFFERS) + count(results,
+        Differ.Verdict.QEMU_CRASHED);
+    long qemuNanos = results.stream().mapToLong(Differ.CaseDiff::qemuNanos).sum();
+    long simNanos = results.stream().mapToLong(Differ.CaseDiff::simNanos).sum();
+    String timing = String.format(Locale.ROOT,
+        "time: %.2fs wall; QEMU %.2fs, simulator %.3fs summed over cases (QEMU/sim = %.0fx)",
+        wall / 1e9, qemuNanos / 1e9, simNanos / 1e9,
+        simNanos == 0 ? 0.0 : (double) qemuNanos / simNanos);
+    String conformance = "conformance: " + identical + "/" + compared + " cases identical"
+        + (listed > 0 ? ", " + listed + " known divergences" : "");
+    out.println(timing);
+    out.println(conformance);
+    writeOutputs(results, conformance, timing);
+    return bad > 0 ? Main.EXIT_FAILED : Main.EXIT_OK;
+  }
+
+  /** Returns the known-divergences.txt in the first path's folder or a folder above it. */
+  static Path defaultKnownFile(List<Path> paths) {
+    for (Path dir = paths.get(0).toAbsolutePath().normalize(); dir != null;
+        dir = dir.getParent()) {
+      for (Path candidate : List.of(dir.resolve("known-divergences.txt"),
+          dir.resolve("scenarios").resolve("known-divergences.txt"))) {
+        if (Files.isRegularFile(candidate)) {
+          return candidate;
+        }
+      }
+    }
+    return null;
+  }
+
+  private void writeOutputs(List<Differ.CaseDiff> results, String conformance, String timing) {
+    try {
+      if (report != null) {
+        writeReport(results, conformance, timing);
+      }
+      if (junit != null) {
+        List<JunitXml.TestCase> tests = new java.util.ArrayList<>();
+        for (Differ.CaseDiff d : results) {
+          JunitXml.Outcome outcome = switch (d.verdict()) {
+            case IDENTICAL, KNOWN -> JunitXml.Outcome.PASSED;
+            case DIFFERS, QEMU_CRASHED -> JunitXml.Outcome.FAILED;
+            case SKIPPED -> JunitXml.Outcome.SKIPPED;
+          };
+          String detail = String.join("\n", d.differences().stream()
+              .map(Comparison.Difference::render).toList());
+          tests.add(new JunitXml.TestCase(d.scenarioPath(), d.caseName(), outcome,
+              Differ.summary(d).strip(), detail, d.qemuNanos() + d.simNanos()));
+        }
+        JunitXml.writeTests(junit, "blocksim diff", tests);
+      }
+    } catch (java.io.IOException e) {
+      throw new Main.OutputError(e);
+    }
+  }
+
+  private static long count(List<Differ.CaseDiff> results, Differ.Verdict verdict) {
+    return results.stream().filter(r -> r.verdict() == verdict).count();
+  }
+
+  private void writeReport(List<Differ.CaseDiff> results, String conformance, String timing)
+      throws java.io.IOException {
+    StringBuilder md = new StringBuilder("# blocksim diff: simulator against QEMU 7.2\n\n");
+    md.append(conformance).append("\n\n").append(timing).append("\n\n");
+    md.append("| case | verdict | QEMU ms | simulator ms |\n| --- | --- | ---: | ---: |\n");
+    for (Differ.CaseDiff d : results) {
+      md.append("| ").append(d.displayName()).append(" | ")
+          .append(d.verdict().name().toLowerCase(Locale.ROOT).replace('_', ' '))
+          .append(d.detail() == null ? "" : ": " + d.detail().replace("|", "\\|"))
+          .append(String.format(Locale.ROOT, " | %.0f | %.1f |%n", d.qemuNanos() / 1e6,
+              d.simNanos() / 1e6));
+    }
+    for (Differ.CaseDiff d : results) {
+      if (d.differences().isEmpty() && d.daemonLog() == null) {
+        continue;
+      }
+      md.append("\n## ").append(d.displayName()).append("\n\n```\n");
+      for (Comparison.Difference difference : d.differences()) {
+        md.append(difference.render()).append('\n');
+      }
+      if (d.daemonLog() != null && !d.daemonLog().isBlank()) {
+        md.append("--- qemu-storage-daemon log ---\n").append(d.daemonLog().strip())
+            .append('\n');
+      }
+      md.append("```\n");
+    }
+    OutputFiles.write(report, md.toString());
+  }
+
+}

@@ -1,0 +1,48 @@
+package io.blocksim.sim.files;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What the shutdown hook does on Ctrl-C or SIGTERM: kills the process trees and deletes the
+ * folders still registered, leaves alone what was released, and undoes at once what is
+ * registered while the process is ending. (runAll is the hook's body; the test ends its pretend
+ * shutdown afterwards, so the tests after it in the same JVM run normally.)
+ */
+class CleanupTest {
+  @TempDir Path dir;
+
+  @org.junit.jupiter.api.AfterEach
+  void endThePretendShutdown() {
+    Cleanup.endShutdownForTests();
+  }
+
+  @Test
+  void registeredProcessTreesAndFoldersAreGoneReleasedOnesStay() throws Exception {
+    Process daemon = new ProcessBuilder("sh", "-c", "sleep 300 & sleep 300").start();
+    Path scratch = Files.createDirectories(dir.resolve("scratch/sub"));
+    Files.writeString(scratch.resolve("img.raw"), "x");
+    Path kept = Files.createDirectories(dir.resolve("kept"));
+    Cleanup.register(() -> Cleanup.killTree(daemon));
+    Cleanup.deleteOnExit(dir.resolve("scratch"));
+    Cleanup.deleteOnExit(kept).close();
+    long children = daemon.descendants().count();
+
+    Cleanup.runAll();
+
+    assertThat(children).isPositive();
+    assertThat(daemon.waitFor(5, TimeUnit.SECONDS)).isTrue();
+    assertThat(daemon.descendants().count()).isZero();
+    assertThat(dir.resolve("scratch")).doesNotExist();
+    assertThat(kept).exists();
+    assertThat(Cleanup.shuttingDown()).isTrue();
+    Path late = Files.createDirectories(dir.resolve("late"));
+    Cleanup.deleteOnExit(late);
+    assertThat(late).doesNotExist();
+  }
+}
