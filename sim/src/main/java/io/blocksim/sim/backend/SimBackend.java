@@ -179,6 +179,51 @@ public final class SimBackend implements Backend {
       "copy-before-write", "mirror_top", "commit_top");
 
   @Override
+  public Long virtualNowNs() {
+    return loop.nowNs();
+  }
+
+  @Override
+  public List<Map<String, Object>> bitmapGranules() {
+    List<Map<String, Object>> rows = new ArrayList<>();
+    for (BlockNode node : engine.graph().all()) {
+      for (io.blocksim.model.bitmap.DirtyBitmap bitmap : node.bitmaps()) {
+        Map<String, Object> row = new java.util.LinkedHashMap<>();
+        row.put("node", node.name());
+        row.put("name", bitmap.name() == null ? "" : bitmap.name());
+        row.put("size", bitmap.sizeBytes());
+        row.put("granularity", bitmap.granularityBytes());
+        row.put("disabled", bitmap.disabled());
+        row.put("frozen", bitmap.hasSuccessor());
+        row.put("dirty", dirtyRuns(bitmap));
+        if (bitmap.hasSuccessor()) {
+          row.put("successor", dirtyRuns(bitmap.successor()));
+        }
+        rows.add(row);
+      }
+    }
+    return rows;
+  }
+
+  /** Returns the bitmap's dirty bytes as [offset, length] runs, so a 1 TiB bitmap stays small. */
+  private static List<Object> dirtyRuns(io.blocksim.model.bitmap.DirtyBitmap bitmap) {
+    List<Object> runs = new ArrayList<>();
+    io.blocksim.model.bitmap.HBitmap bits = bitmap.hbitmap();
+    long size = bitmap.sizeBytes();
+    long at = 0;
+    while (at < size) {
+      io.blocksim.model.bitmap.HBitmap.DirtyArea area =
+          bits.nextDirtyArea(at, size, Long.MAX_VALUE);
+      if (area == null) {
+        break;
+      }
+      runs.add(List.of(area.offsetBytes(), area.lengthBytes()));
+      at = area.offsetBytes() + area.lengthBytes();
+    }
+    return runs;
+  }
+
+  @Override
   public void advance(long durationNs) {
     long deadlineNs = durationNs > Long.MAX_VALUE - loop.nowNs() ? Long.MAX_VALUE
         : loop.nowNs() + durationNs;

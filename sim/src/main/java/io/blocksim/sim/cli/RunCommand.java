@@ -57,10 +57,23 @@ final class RunCommand implements Callable<Integer> {
       description = "Write each case's run as a TLA+ trace of specs/BitmapSync to DIR.")
   Path traceTla;
 
+  @Option(names = "--report", paramLabel = "DIR",
+      description = "Write the HTML report (index.html, a page per case, summary.md) to DIR.")
+  Path reportDir;
+
+  @Option(names = "--baseline", paramLabel = "OLD.json",
+      description = "With --report: mark the cases whose observations changed since OLD.json.")
+  Path baseline;
+
   @Override
   public Integer call() throws Exception {
     PrintStream out = Main.out;
     PrintStream err = Main.err;
+    if (baseline != null && reportDir == null) {
+      err.println("blocksim: error: --baseline needs --report DIR");
+      err.println("hint: blocksim run --report DIR --baseline OLD.json PATH...");
+      return Main.EXIT_BAD_INPUT;
+    }
     for (String name : semantics) {
       if (!Semantics.known().containsKey(name)) {
         err.println("blocksim: error: unknown semantics variant '" + name + "'");
@@ -88,12 +101,20 @@ final class RunCommand implements Callable<Integer> {
       writeOutputs(runner.resultsSoFar(), runner);
       out.flush();
     })) {
+      long start = System.nanoTime(); // determinism-ok: wall time goes to timing.txt only
       List<CaseResult> results = runner.runAll(loaded.scenarios());
       interrupted.close();
       if (Cleanup.shuttingDown()) {
         return Main.EXIT_FAILED;  // Interrupted: the clean-up has written what had run.
       }
       writeOutputs(results, runner);
+      if (reportDir != null && io.blocksim.sim.report.Reports.write("blocksim run "
+          + paths.stream().map(Path::toString).collect(java.util.stream.Collectors.joining(" ")),
+          io.blocksim.sim.report.ReportInputs.fromRun(results, semantics), List.of(), baseline,
+          reportDir, String.format(java.util.Locale.ROOT, "wall time: %.2f s", // determinism-ok
+              (System.nanoTime() - start) / 1e9), out, err) != Main.EXIT_OK) {
+        return Main.EXIT_BAD_INPUT;
+      }
       return report(loaded.scenarios(), results, runner);
     }
   }

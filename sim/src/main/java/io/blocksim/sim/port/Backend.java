@@ -58,6 +58,24 @@ public interface Backend extends AutoCloseable {
     return imageDigest(a).equals(imageDigest(b));
   }
 
+  /**
+   * Returns the virtual time now, for the HTML report's timelines; null where time is real (QEMU),
+   * so observations recorded from QEMU stay free of wall-clock values.
+   */
+  default Long virtualNowNs() {
+    return null;
+  }
+
+  /**
+   * Returns every bitmap's dirty granules, for the HTML report's bitmap pictures: one row per
+   * bitmap with {@code node}, {@code name}, {@code size}, {@code granularity}, {@code disabled},
+   * {@code frozen}, {@code dirty} (run-length {@code [offset, length]} byte runs) and, while a
+   * job holds it, {@code successor} (its successor's runs). Null where the backend cannot tell.
+   */
+  default List<Map<String, Object>> bitmapGranules() throws StepException {
+    return null;
+  }
+
   /** Kills the process as {@code kill -9} would: the host files keep what reached them. */
   void crashProcess() throws StepException;
 

@@ -75,4 +75,14 @@ public abstract class ForwardingBackend<B extends Backend> implements Backend {
   public void close() {
     inner.close();
   }
+
+  @Override
+  public Long virtualNowNs() {
+    return inner.virtualNowNs();
+  }
+
+  @Override
+  public List<Map<String, Object>> bitmapGranules() throws StepException {
+    return inner.bitmapGranules();
+  }
 }

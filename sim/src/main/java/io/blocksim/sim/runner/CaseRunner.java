@@ -6,6 +6,7 @@ import io.blocksim.model.check.InvariantViolation;
 import io.blocksim.model.qapi.Json;
 import io.blocksim.model.qapi.QmpEvent;
 import io.blocksim.sim.loop.LimitReached;
+import io.blocksim.sim.report.StepTimeline;
 import io.blocksim.sim.scenario.Scenario;
 import io.blocksim.sim.scenario.Step;
 import java.util.ArrayList;
@@ -30,11 +31,13 @@ public final class CaseRunner {
   private final Map<String, Integer> jobCursors = new LinkedHashMap<>();
   private final Map<String, Integer> eventCursors = new LinkedHashMap<>();
   private int eventsLogged;
+  private final StepTimeline timeline;
 
   public CaseRunner(Scenario scenario, Scenario.Case scenarioCase, Backend backend) {
     this.scenario = scenario;
     this.scenarioCase = scenarioCase;
     this.backend = backend;
+    this.timeline = new StepTimeline(backend);
   }
 
   /** A step that did not do what the scenario said. */
@@ -55,8 +58,10 @@ public final class CaseRunner {
       }
       for (Step step : scenarioCase.steps()) {
         current = step;
+        timeline.begin(step, log.length(), backend.events().size());
         execute(step);
         logNewEvents();
+        timeline.end(log, backend.events().size());
       }
     } catch (StepFailure e) {
       logNewEvents();
@@ -84,6 +89,7 @@ public final class CaseRunner {
     if (failure != null) {
       log.append("FAILED: ").append(failure).append('\n');
     }
+    timeline.end(log, backend.events().size()); // the failed step, if one is still open
     Map<String, Object> result = new LinkedHashMap<>();
     result.put("scenario", scenario.path());
     result.put("case", scenarioCase.name());
@@ -96,6 +102,10 @@ public final class CaseRunner {
       events.add(Json.object("event", event.event(), "data", event.data()));
     }
     result.put("events", events);
+    Map<String, Object> steps = timeline.toJson(backend.events());
+    if (steps != null) {
+      result.put("timeline", steps); // for the HTML report; absent on QEMU
+    }
     return new CaseResult(scenario.path(), scenarioCase.name(), kind, failure, log.toString(),
         result, null);
   }

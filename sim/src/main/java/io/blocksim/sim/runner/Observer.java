@@ -38,6 +38,10 @@ public final class Observer {
       }
       observation.put("images", digests);
     }
+    List<Object> granules = granules(backend);
+    if (granules != null) {
+      observation.put("granules", granules); // for the HTML report; absent on QEMU
+    }
     return observation;
   }
 
@@ -72,6 +76,23 @@ public final class Observer {
     rows.sort(Comparator.comparing((Map<String, Object> r) -> (String) r.get("node"))
         .thenComparing(r -> (String) r.get("name")));
     return new ArrayList<>(rows);
+  }
+
+  /** Returns each bitmap's dirty runs sorted as {@link #bitmaps}, or null (QEMU). */
+  static List<Object> granules(Backend backend) throws StepException {
+    List<Map<String, Object>> rows = backend.bitmapGranules();
+    if (rows == null) {
+      return null;
+    }
+    List<Map<String, Object>> sorted = new ArrayList<>();
+    for (Map<String, Object> row : rows) {
+      Map<String, Object> copy = new LinkedHashMap<>(row);
+      copy.put("node", normalizedNodeName((String) row.get("node")));
+      sorted.add(copy);
+    }
+    sorted.sort(Comparator.comparing((Map<String, Object> r) -> (String) r.get("node"))
+        .thenComparing(r -> (String) r.get("name")));
+    return new ArrayList<>(sorted);
   }
 
   /** Returns the 257-style dump: node → its bitmaps in QEMU's order, nodes without none left out. */

@@ -2,6 +2,7 @@ package io.blocksim.sim.runner;
 
 import io.blocksim.sim.port.Backend;
 import io.blocksim.sim.backend.SimBackend;
+import io.blocksim.sim.report.GoldenDifference;
 import io.blocksim.sim.scenario.Scenario;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -86,6 +87,7 @@ public final class ScenarioRunner {
       Backend run = options.traceTla() == null ? bitmaps
           : io.blocksim.sim.tlc.JobTraceValidation.wrap(bitmaps);
       CaseResult result = new CaseRunner(scenario, scenarioCase, run).run();
+      result.observations().put("seed", seedOf(scenario)); // the replay command's seed
       if (options.traceTla() != null) {
         out.println("  trace-tla: " + io.blocksim.sim.tlc.TraceValidation.writeTrace(bitmaps,
             options.traceTla(), result.displayName()));
@@ -164,7 +166,10 @@ public final class ScenarioRunner {
       if (result.failure() != null) {
         failure = result.failure() + "; " + failure;
       }
-      return withFailure(result, CaseResult.Kind.FAILED, failure);
+      CaseResult failed = withFailure(result, CaseResult.Kind.FAILED, failure);
+      failed.observations().put("golden_difference", // for the HTML report: both sides
+          GoldenDifference.of(ScenarioFiles.display(golden), expected, result.log()));
+      return failed;
     }
     Files.deleteIfExists(bad);
     return result;

@@ -1,0 +1,43 @@
+package io.blocksim.sim.report;
+
+import io.blocksim.sim.report.ReportModel.CaseEntry;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/** The one call {@code run}, {@code diff} and {@code report} make to write a report. */
+public final class Reports {
+  private Reports() {}
+
+  /**
+   * Writes the report of a run;
+   * returns 0, or 2 when the baseline cannot be read.
+   */
+  public static int write(String title, List<CaseEntry> cases, List<ReportModel.Section> sections,
+      Path baseline, Path dir, String timing, PrintStream out, PrintStream err)
+      throws IOException {
+    ReportModel model = new ReportModel(title, cases, sections, List.of(), null);
+    if (baseline != null) {
+      if (!Files.isRegularFile(baseline)) {
+        err.println(baseline + ": error: no such baseline file");
+        err.println("hint: a baseline is an earlier run's --json file or a report's "
+            + "observations.json");
+        return 2;
+      }
+      try {
+        model = Baseline.apply(model, baseline);
+      } catch (IOException e) {
+        err.println(baseline + ": error: " + e.getMessage());
+        err.println("hint: a baseline is an earlier run's --json file or a report's "
+            + "observations.json");
+        return 2;
+      }
+    }
+    HtmlReport.write(model, dir, timing);
+    out.println("report: " + dir.resolve("index.html") + " (" + Summary.totals(model)
+        + (model.baseline() != null ? "; " + Summary.baselineLine(model) : "") + ")");
+    return 0;
+  }
+}
