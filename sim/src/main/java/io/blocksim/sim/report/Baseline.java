@@ -24,7 +24,7 @@ public final class Baseline {
     Map<String, Map<String, Object>> old = ReportInputs.readKeyed(oldFile);
     List<CaseEntry> cases = new ArrayList<>();
     for (CaseEntry c : model.cases()) {
-      Map<String, Object> before = old.remove(c.displayName());
+      Map<String, Object> before = old.remove(ReportInputs.key(c));
       cases.add(c.withChange(change(before, c.observations())));
     }
     return model.withCases(cases, new ArrayList<>(old.keySet()),

@@ -62,14 +62,26 @@ public final class ReportInputs {
     return cases;
   }
 
-  /** Reads a saved observations file into case objects keyed by "path [case]". */
+  /** Reads a saved observations file into case objects keyed by {@link #key}. */
   @SuppressWarnings("unchecked")
   public static Map<String, Map<String, Object>> readKeyed(Path file) throws IOException {
     Map<String, Map<String, Object>> byName = new LinkedHashMap<>();
     for (CaseEntry c : fromJson(List.of(file))) {
-      byName.put(c.displayName(), c.observations());
+      byName.put(key(c), c.observations());
     }
     return byName;
+  }
+
+  /**
+   * Returns the name a case is matched by across runs: its path from the scenarios folder on
+   * ("backup/x.yaml [case]"), so a baseline made in sim/ (../scenarios/...) matches a run from
+   * the repository's root (scenarios/...).
+   */
+  public static String key(CaseEntry c) {
+    String path = c.scenario();
+    int under = path.lastIndexOf("scenarios/");
+    path = under >= 0 ? path.substring(under + "scenarios/".length()) : path;
+    return c.caseName().isEmpty() ? path : path + " [" + c.caseName() + "]";
   }
 
   @SuppressWarnings("unchecked")
