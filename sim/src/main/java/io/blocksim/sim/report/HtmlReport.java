@@ -115,7 +115,7 @@ public final class HtmlReport {
       b.append("<p id=\"baseline\">").append(Html.esc(Summary.baselineLine(model)))
           .append("</p>\n");
       if (!model.removed().isEmpty()) {
-        b.append("<p>Cases the baseline has and this run has not: ");
+        b.append("<p id=\"gone\">Gone since the baseline (cases it has and this run has not): ");
         b.append(Html.esc(String.join(", ", model.removed()))).append("</p>\n");
       }
     }

@@ -60,7 +60,7 @@ class ReportCommandTest {
         "../scenarios/backup/incremental-chain.yaml")).isZero();
     assertThat(output()).contains("0 cases changed, 1 new, 1 gone");
     assertThat(Files.readString(work.resolve("r/index.html")))
-        .contains("../scenarios/backup/sync-none-cancel.yaml").contains("data-change=\"new\"");
+        .contains("this run has not): backup/sync-none-cancel.yaml").contains("data-change=\"new\"");
   }
 
   @Test
@@ -84,8 +84,9 @@ class ReportCommandTest {
     Map<String, Object> d = GoldenDifference.of("x.out", "a\nb\nc\nd\n", "a\nb\nX\n");
     assertThat(d.get("line")).isEqualTo(3);
     assertThat(d.get("first")).isEqualTo(1);
-    assertThat(d.get("expected")).asList().containsExactly("a", "b", "c", "d", "");
-    assertThat(d.get("actual")).asList().containsExactly("a", "b", "X", "");
+    assertThat(d.get("expected")).asList().containsExactly("a", "b", "c", "d", "",
+        "<end of file>");
+    assertThat(d.get("actual")).asList().containsExactly("a", "b", "X", "", "<end of output>");
     Map<String, Object> shorter = GoldenDifference.of("x.out", "a\nb", "a");
     assertThat(shorter.get("actual")).asList().containsExactly("a", "<end of output>");
   }
