@@ -139,11 +139,12 @@ final class CasePage {
           .append(changed ? " <span class=\"status changed\">changed since baseline</span>" : "")
           .append("</h3>\n");
       if (changed) {
-        b.append("<div class=\"side\"><div class=\"was\"><h3>baseline</h3>");
+        // Stacked rather than side by side: a strip is as wide as a page column.
+        b.append("<div class=\"was\"><h3>baseline</h3>");
         observation(b, old);
         b.append("</div><div class=\"now\"><h3>now</h3>");
         observation(b, obs);
-        b.append("</div></div>");
+        b.append("</div>");
       } else {
         observation(b, obs);
       }

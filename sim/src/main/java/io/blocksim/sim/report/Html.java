@@ -79,6 +79,8 @@ final class Html {
       .boxc{border:2px solid #d9a400;padding:.5em 1em;background:#fffbea;margin:1em 0}
       .side{display:flex;gap:1em;flex-wrap:wrap}.side>div{flex:1;min-width:300px}
       .hl{background:#ffd0d0}
+      .was{border-left:4px solid #bbb;padding-left:.5em}
+      .now{border-left:4px solid #d9a400;padding-left:.5em}
       .err{color:#a00;font-weight:bold}
       .legend span{display:inline-block;margin-right:1em}
       .sw{display:inline-block;width:12px;height:12px;vertical-align:middle;margin-right:3px;

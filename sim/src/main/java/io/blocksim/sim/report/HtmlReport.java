@@ -121,7 +121,7 @@ public final class HtmlReport {
     }
     b.append("<p>Virtual time is the simulator's clock; pages show each case's steps, its bitmaps "
         + "at every observe and its jobs over time. See the repository's README, section "
-        + "\"Reading the report\".</p>\n");
+        + "\"The HTML report\".</p>\n");
     for (Section s : model.sections()) {
       b.append("<h2>").append(Html.esc(s.title())).append("</h2>\n");
       if (s.text() != null) {
