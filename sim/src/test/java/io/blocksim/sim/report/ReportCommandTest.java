@@ -77,6 +77,9 @@ class ReportCommandTest {
         work.resolve("nope.json").toString(), "../scenarios/backup/sync-none-cancel.yaml"))
         .isEqualTo(2);
     assertThat(output()).contains("no such baseline file");
+    assertThat(cli("run", "--baseline", work.resolve("old.json").toString(),
+        "../scenarios/backup/sync-none-cancel.yaml")).isEqualTo(2);
+    assertThat(output()).contains("--baseline needs --report DIR").contains("hint: ");
   }
 
   @Test
