@@ -21,6 +21,7 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.openqa.selenium.By;
@@ -50,6 +51,7 @@ class ReportBrowserTest {
   static Path work;
   static Path report;
   static Path changedScenario;
+  static String missing;
 
   @BeforeAll
   static void buildReportAndOpenBrowser() throws Exception {
@@ -57,8 +59,10 @@ class ReportBrowserTest {
         "/usr/bin/chromium");
     Path chromedriver = firstExisting("BLOCKSIM_CHROMEDRIVER", "/usr/bin/chromedriver",
         "/usr/lib/chromium/chromedriver");
-    Assumptions.assumeTrue(chromium != null && chromedriver != null,
-        "not run: no chromium/chromedriver (apt-get install chromium chromium-driver)");
+    if (chromium == null || chromedriver == null) {
+      missing = "not run: no chromium/chromedriver (apt-get install chromium chromium-driver)";
+      return;
+    }
     Path scenarios = work.resolve("scenarios");
     Files.createDirectories(scenarios);
     // A case that passes, one whose expect fails, and one whose golden file was edited.
@@ -97,6 +101,12 @@ class ReportBrowserTest {
     ChromeDriverService service = new ChromeDriverService.Builder()
         .usingDriverExecutable(chromedriver.toFile()).usingAnyFreePort().build();
     driver = new ChromeDriver(service, options);
+  }
+
+  /** Each test is skipped with the reason (reported per test, never as a pass). */
+  @BeforeEach
+  void needsTheBrowser() {
+    Assumptions.assumeTrue(missing == null, () -> missing);
   }
 
   @AfterAll
