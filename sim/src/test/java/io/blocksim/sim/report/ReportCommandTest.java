@@ -2,7 +2,7 @@ package io.blocksim.sim.report;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.blocksim.sim.runner.Main;
+import io.blocksim.sim.cli.Main;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
