@@ -39,9 +39,9 @@ public final class BackupJob extends Job {
   final long maxChunk;
   /** Whether the job owns the target node and closes it when it ends (drive-backup). */
   final boolean ownsTarget;
-  public BlockNode filter;
-  public BlockCopy bcs;
-  public long len;
+  private BlockNode filter;
+  private BlockCopy bcs;
+  private long len;
   private boolean waitingForCall;
   private BlockCopy.Call backgroundCall;
   private boolean cleaned;
@@ -60,6 +60,19 @@ public final class BackupJob extends Job {
     this.maxWorkers = maxWorkers;
     this.maxChunk = maxChunk;
     this.ownsTarget = ownsTarget;
+  }
+
+  /**
+   * The end of backup_job_create, once the job exists: the job takes the copy-before-write
+   * filter and its block-copy state, and sets the copy's progress meter and speed limit.
+   */
+  public void attachCopyBeforeWrite(BlockNode filter, BlockCopy bcs, long speed) {
+    this.speed = speed;
+    this.filter = filter;
+    this.bcs = bcs;
+    this.len = source.length();
+    bcs.setProgress(this);
+    bcs.setSpeed(speed);
   }
 
   @Override

@@ -27,7 +27,7 @@ public final class CommitJob extends ChunkedJob {
   final String backingFileStr;
   final ErrorPolicy onError;
   final boolean baseWasReadOnly;
-  public BlockNode filter;
+  private BlockNode filter;
   private long len;
   private long offset;
   private long delayNs;
@@ -43,6 +43,11 @@ public final class CommitJob extends ChunkedJob {
     this.onError = onError;
     this.baseWasReadOnly = baseWasReadOnly;
   }
+  /** Gives the job its filter node once the job exists (QEMU sets it after block_job_create). */
+  public void attachFilter(BlockNode filter) {
+    this.filter = filter;
+  }
+
 
   @Override
   public String type() {

@@ -21,9 +21,9 @@ public abstract class Job implements ProgressMeter {
   final String id;
   JobStatus status = JobStatus.UNDEFINED;
   JobTxn txn;
-  public boolean autoFinalize = true;
-  public boolean autoDismiss = true;
-  public int pauseCount = 1;
+  boolean autoFinalize = true;
+  boolean autoDismiss = true;
+  int pauseCount = 1;
   boolean paused = true;
   boolean userPaused;
   boolean busy;
@@ -37,10 +37,10 @@ public abstract class Job implements ProgressMeter {
   String error;
   long progressCurrent;
   long progressTotal;
-  public long speed;
+  long speed;
   String ioStatus = "ok";
   /** Whether the source node of the job was drained when the job was created (transactions). */
-  public boolean drainedAtCreation;
+  boolean drainedAtCreation;
   /** Drained sections that ended before the job reached its pause point; resumed once paused. */
   int resumesWhenPaused;
 
@@ -127,6 +127,15 @@ public abstract class Job implements ProgressMeter {
 
   public boolean autoDismiss() {
     return autoDismiss;
+  }
+
+  /**
+   * The job is created inside a drained section (a transaction's prepare): it stays paused
+   * until {@link JobManager#endCreationDrain} ends that section for it.
+   */
+  public void beginCreationDrain() {
+    pauseCount++;
+    drainedAtCreation = true;
   }
 
   /** Sets the speed limit a job starts with (its command's {@code speed} argument). */

@@ -115,8 +115,17 @@ public final class JobManager {
   /**
    * job_create: checks the id, creates the job in status created and puts it into txn (a new
    * private one if null). Block jobs without an id get the device name, which is "" for a node
-   * that is not a device, and fail the id check.
+   * that is not a device, and fail the id check. Auto-finalize and auto-dismiss false are
+   * QEMU's flags JOB_MANUAL_FINALIZE and JOB_MANUAL_DISMISS.
    */
+  public void create(Job job, JobTxn txn, boolean autoFinalize, boolean autoDismiss)
+      throws QmpError {
+    job.autoFinalize = autoFinalize;
+    job.autoDismiss = autoDismiss;
+    create(job, txn);
+  }
+
+  /** job_create with the job's own flags (JOB_DEFAULT unless the job type says otherwise). */
   public void create(Job job, JobTxn txn) throws QmpError {
     if (job.id == null || !NodeGraph.wellFormed(job.id)) {
       throw QmpError.generic("Invalid job ID '" + (job.id == null ? "" : job.id) + "'");
@@ -551,6 +560,16 @@ public final class JobManager {
   }
 
   /** job_early_fail: a job that failed right after creation goes to null. */
+  /** The end of the drained section a job was created in (Job#beginCreationDrain). */
+  public void endCreationDrain(Job job) {
+    if (job.drainedAtCreation) {
+      job.drainedAtCreation = false;
+      if (job.status != JobStatus.NULL) {
+        resume(job);
+      }
+    }
+  }
+
   public void dismissEarly(Job job) {
     Check.that(job.status == JobStatus.CREATED, "job '%s': early fail while %s", job.id,
         job.status.qapiName());

@@ -50,12 +50,12 @@ public final class MirrorJob extends ChunkedJob {
   final ErrorPolicy onTargetError;
   final boolean unmap;
   final String replaces;
-  public BlockNode mirrorTop;
-  public DirtyBitmap bitmap;
+  private BlockNode mirrorTop;
+  private DirtyBitmap bitmap;
   boolean shouldComplete;
-  public int backingMode = LEAVE_BACKING_CHAIN;
+  private int backingMode = LEAVE_BACKING_CHAIN;
   /** Whether the job holds the only reference to the target (drive-mirror). */
-  public boolean ownsTarget;
+  private boolean ownsTarget;
   private BlockNode toReplace;
   private long bdevLength;
   private long iterPos;
@@ -82,6 +82,30 @@ public final class MirrorJob extends ChunkedJob {
     this.onTargetError = onTargetError;
     this.unmap = unmap;
     this.replaces = replaces;
+  }
+
+  /**
+   * The part of mirror_start_job after block_job_create: the job takes its mirror_top filter
+   * and creates its dirty bitmap on the source (disabled in write-blocking mode, where the
+   * filter copies guest writes itself).
+   */
+  public void attachMirrorTop(BlockNode mirrorTop) {
+    this.mirrorTop = mirrorTop;
+    DirtyBitmap dirty = new DirtyBitmap(null, source.length(), granularity);
+    if (writeBlocking) {
+      dirty.setDisabled(true);
+    }
+    source.bitmaps().add(0, dirty);
+    this.bitmap = dirty;
+  }
+
+  /**
+   * drive-mirror: the job holds the only reference to the target it opened, and at completion
+   * gives it the backing chain per backingMode (SOURCE_ or OPEN_BACKING_CHAIN).
+   */
+  public void ownTarget(int backingMode) {
+    this.backingMode = backingMode;
+    this.ownsTarget = true;
   }
 
   @Override

@@ -27,9 +27,9 @@ public final class StreamJob extends ChunkedJob {
   final BlockNode aboveBase;
   final String backingFileStr;
   final ErrorPolicy onError;
-  public BlockNode filter;
+  private BlockNode filter;
   /** Whether the top was read-only before the job (stream_clean reopens it so). */
-  public boolean readOnlyAfter;
+  final boolean readOnlyAfter;
   private long len;
   private long offset;
   private long delayNs;
@@ -37,13 +37,19 @@ public final class StreamJob extends ChunkedJob {
   private boolean filterDropped;
 
   public StreamJob(JobManager manager, String id, BlockNode target, BlockNode baseOverlay,
-      BlockNode aboveBase, String backingFileStr, ErrorPolicy onError) {
+      BlockNode aboveBase, String backingFileStr, ErrorPolicy onError, boolean readOnlyAfter) {
     super(manager, id);
+    this.readOnlyAfter = readOnlyAfter;
     this.target = target;
     this.baseOverlay = baseOverlay;
     this.aboveBase = aboveBase;
     this.backingFileStr = backingFileStr;
     this.onError = onError;
+  }
+
+  /** Gives the job its filter node once the job exists (QEMU sets it after block_job_create). */
+  public void attachFilter(BlockNode filter) {
+    this.filter = filter;
   }
 
   @Override

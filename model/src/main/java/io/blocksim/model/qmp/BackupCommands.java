@@ -12,7 +12,6 @@ import io.blocksim.model.job.ErrorPolicy;
 import io.blocksim.model.job.FormatCreator;
 import io.blocksim.model.job.Job;
 import io.blocksim.model.job.JobManager;
-import io.blocksim.model.job.JobStatus;
 import io.blocksim.model.job.JobTxn;
 import io.blocksim.model.port.HostFile;
 import io.blocksim.model.port.HostIoException;
@@ -187,11 +186,8 @@ final class BackupCommands {
         manager.drainedEnd(drained);
         drained = null;
       }
-      if (job != null && job.drainedAtCreation) {
-        job.drainedAtCreation = false;
-        if (job.status() != JobStatus.NULL) {
-          manager.resume(job);
-        }
+      if (job != null) {
+        manager.endCreationDrain(job);
       }
     }
   }
@@ -414,24 +410,16 @@ final class BackupCommands {
       BackupJob job = new BackupJob(manager, o.jobId == null ? "" : o.jobId, source, target,
           o.sync, bitmap, o.bitmapMode, o.onSourceError, o.onTargetError, (int) o.maxWorkers,
           o.maxChunk, ownsTarget);
-      job.autoFinalize = o.autoFinalize;
-      job.autoDismiss = o.autoDismiss;
-      manager.create(job, txn);
+      manager.create(job, txn, o.autoFinalize, o.autoDismiss);
       if (o.speed < 0) {
         manager.dismissEarly(job);
         throw QmpError.generic("Parameter 'speed' expects a non-negative value");
       }
-      job.speed = o.speed;
-      job.filter = filter;
-      job.bcs = bcs;
-      job.len = source.length();
-      bcs.setProgress(job);
-      bcs.setSpeed(o.speed);
+      job.attachCopyBeforeWrite(filter, bcs, o.speed);
       filter.setBlockingJobType("backup");
       target.setBlockingJobType("backup");
       // The job is created inside the transaction's drained section: it starts paused.
-      job.pauseCount++;
-      job.drainedAtCreation = true;
+      job.beginCreationDrain();
       return job;
     } catch (QmpError e) {
       if (bitmap != null) {

@@ -11,7 +11,6 @@ import io.blocksim.model.job.CommitJob;
 import io.blocksim.model.job.CreateJob;
 import io.blocksim.model.job.ErrorPolicy;
 import io.blocksim.model.job.FormatCreator;
-import io.blocksim.model.job.Job;
 import io.blocksim.model.job.JobManager;
 import io.blocksim.model.job.MirrorJob;
 import io.blocksim.model.job.StreamJob;
@@ -74,11 +73,6 @@ final class BlockJobCommands {
       throw QmpError.generic("Node '" + node.name() + "' is busy: block device is in use by "
           + "block job: " + node.blockingJobType());
     }
-  }
-
-  private void setFlags(Job job, Args args) throws QmpError {
-    job.autoFinalize = args.bool("auto-finalize", true);
-    job.autoDismiss = args.bool("auto-dismiss", true);
   }
 
   /** job_create's speed check and block_job_set_speed, after the job exists. */
@@ -176,12 +170,9 @@ final class BlockJobCommands {
     cor.setBottom(baseOverlay);
     cor.setPopulateDirties(populateDirties);
     StreamJob job = new StreamJob(manager, jobId, bs, baseOverlay, aboveBase, backingFile,
-        onError);
-    job.readOnlyAfter = bsReadOnly;
-    job.autoFinalize = autoFinalize;
-    job.autoDismiss = autoDismiss;
+        onError, bsReadOnly);
     try {
-      manager.create(job, null);
+      manager.create(job, null, autoFinalize, autoDismiss);
       applySpeed(job, speedArg == null ? 0 : speedArg);
     } catch (QmpError e) {
       JobFilterDriver.drop(layer(), filter);
@@ -190,7 +181,7 @@ final class BlockJobCommands {
       }
       throw e;
     }
-    job.filter = filter;
+    job.attachFilter(filter);
     job.attachBackend(filter);
     job.block(filter);
     job.block(bs);
@@ -292,9 +283,7 @@ final class BlockJobCommands {
     boolean baseReadOnly = base.readOnly();
     CommitJob job = new CommitJob(manager, jobId, top, base, baseOverlay, backingFile, onError,
         baseReadOnly);
-    job.autoFinalize = autoFinalize;
-    job.autoDismiss = autoDismiss;
-    manager.create(job, null);
+    manager.create(job, null, autoFinalize, autoDismiss);
     applySpeed(job, speed);
     if (baseReadOnly) {
       try {
@@ -307,7 +296,7 @@ final class BlockJobCommands {
     BlockNode filter = JobFilterDriver.insert(layer(), "commit_top", top, filterNodeName);
     // bdrv_new_open_driver(&bdrv_commit_top, ..., 0): opened without BDRV_O_RDWR.
     filter.setReadOnly(true);
-    job.filter = filter;
+    job.attachFilter(filter);
     job.attachBackend(top);
     job.attachBackend(base);
     // s->base shares only consistent read and unchanged writes.
@@ -494,8 +483,7 @@ final class BlockJobCommands {
           zeroTarget, "write-blocking".equals(copyMode), granularity,
           bufSizeArg == null ? 0 : bufSizeArg, onSourceError, onTargetError, unmap, null,
           autoFinalize, autoDismiss, speedArg == null ? 0 : speedArg);
-      job.backingMode = existing ? MirrorJob.OPEN_BACKING_CHAIN : MirrorJob.SOURCE_BACKING_CHAIN;
-      job.ownsTarget = true;
+      job.ownTarget(existing ? MirrorJob.OPEN_BACKING_CHAIN : MirrorJob.SOURCE_BACKING_CHAIN);
       manager.start(job);
     } catch (QmpError e) {
       layer().release(target);
@@ -583,22 +571,14 @@ final class BlockJobCommands {
     BlockNode mirrorTop = JobFilterDriver.insert(layer(), "mirror_top", bs, filterNodeName);
     MirrorJob job = new MirrorJob(manager, jobId, type, bs, target, base, noneMode, zeroTarget,
         writeBlocking, granularity, bufSize, onSourceError, onTargetError, unmap, replaces);
-    job.autoFinalize = autoFinalize;
-    job.autoDismiss = autoDismiss;
     try {
-      manager.create(job, null);
+      manager.create(job, null, autoFinalize, autoDismiss);
       applySpeed(job, speed);
     } catch (QmpError e) {
       JobFilterDriver.drop(layer(), mirrorTop);
       throw e;
     }
-    job.mirrorTop = mirrorTop;
-    DirtyBitmap bitmap = new DirtyBitmap(null, bs.length(), granularity);
-    if (writeBlocking) {
-      bitmap.setDisabled(true);
-    }
-    bs.bitmaps().add(0, bitmap);
-    job.bitmap = bitmap;
+    job.attachMirrorTop(mirrorTop);
     ((JobFilterDriver) mirrorTop.driver()).setWriteListener(new JobFilterDriver.WriteListener() {
       @Override
       public void beforeWrite(long offset, long length) {
