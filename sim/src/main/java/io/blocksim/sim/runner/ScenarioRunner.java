@@ -4,6 +4,7 @@ import io.blocksim.sim.port.Backend;
 import io.blocksim.sim.backend.SimBackend;
 import io.blocksim.sim.report.GoldenDifference;
 import io.blocksim.sim.scenario.Scenario;
+import io.blocksim.sim.scenario.Semantics;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -205,7 +206,7 @@ public final class ScenarioRunner {
    * testing) do not count: there a violation is reported as what it is.
    */
   static boolean demonstratesBug(Scenario scenario) {
-    return scenario.semantics().stream().anyMatch(v -> v.startsWith("bug:"));
+    return scenario.semantics().stream().anyMatch(Semantics::isBug);
   }
 
   private static CaseResult expectFlagged(Scenario scenario, CaseResult result) {

@@ -28,6 +28,11 @@ public final class Semantics {
     return Collections.unmodifiableSortedMap(KNOWN);
   }
 
+  /** Returns whether that name is a known variant of kind bug (a historical bug put back). */
+  public static boolean isBug(String name) {
+    return Variant.bySpelling(name).map(v -> v.kind() == Variant.Kind.BUG).orElse(false);
+  }
+
   /** Returns the known variant names, sorted. */
   public static SortedSet<String> names() {
     return Collections.unmodifiableSortedSet(new java.util.TreeSet<>(KNOWN.keySet()));
