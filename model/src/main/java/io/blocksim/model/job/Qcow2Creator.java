@@ -132,6 +132,10 @@ public final class Qcow2Creator implements FormatCreator {
       if (!(node.driver() instanceof FileDriver fileDriver)) {
         throw QmpError.generic("blocksim: blockdev-create qcow2 needs a 'file' node");
       }
+      // blocksim writes neither lazy refcounts nor extended L2 entries: an image asking for
+      // one is refused once QEMU's own checks above (which read both) have passed.
+      o.unmodelled("lazy-refcounts", lazyRefcounts, false);
+      o.unmodelled("extended-l2", extendedL2, false);
       Qcow2CreateOptions options = new Qcow2CreateOptions(cluster, v, backingFile,
           backingFormat, (int) bits, dataDriver == null ? null : dataDriver.filename(),
           dataFileRaw);

@@ -60,6 +60,42 @@ class Qcow2CreatorTest {
   }
 
   @Test
+  void lazyRefcountsAndExtendedL2AreRefusedAsNotModelledAfterQemusChecks() {
+    createFileNode();
+    world.qmp("blockdev-create", "job-id", "lazy", "options",
+        Json.object("driver", "qcow2", "file", "file_img", "size", 67108864,
+            "lazy-refcounts", true));
+    world.qmp("blockdev-create", "job-id", "l2", "options",
+        Json.object("driver", "qcow2", "file", "file_img", "size", 67108864,
+            "extended-l2", true));
+    world.qmp("blockdev-create", "job-id", "lazy-v2", "options",
+        Json.object("driver", "qcow2", "file", "file_img", "size", 67108864,
+            "version", "v2", "lazy-refcounts", true));
+    world.qmp("blockdev-create", "job-id", "defaults", "options",
+        Json.object("driver", "qcow2", "file", "file_img", "size", 67108864,
+            "lazy-refcounts", false, "extended-l2", false));
+    world.scheduler.runUntilIdle();
+    assertThat(written).containsExactly("67108864/65536/v3/null/16");
+    assertThat(jobError("lazy")).isEqualTo(
+        "Parameter 'options.lazy-refcounts' is not modelled by blocksim");
+    assertThat(jobError("l2")).isEqualTo(
+        "Parameter 'options.extended-l2' is not modelled by blocksim");
+    assertThat(jobError("lazy-v2")).isEqualTo("Lazy refcounts only supported with "
+        + "compatibility level 1.1 and above (use version=v3 or greater)");
+    assertThat(jobError("defaults")).isNull();
+  }
+
+  @SuppressWarnings("unchecked")
+  private String jobError(String id) {
+    for (Map<String, Object> job : (List<Map<String, Object>>) world.qmp("query-jobs")) {
+      if (job.get("id").equals(id)) {
+        return (String) job.get("error");
+      }
+    }
+    throw new AssertionError("no job " + id);
+  }
+
+  @Test
   void dataFileRawWithoutDataFileFailsTheJob() {
     createFileNode();
     world.qmp("blockdev-create", "job-id", "bdc-fmt-job", "options",
