@@ -3,10 +3,8 @@ package io.blocksim.model.driver.filter;
 import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.check.Check;
-import io.blocksim.model.graph.BlockStatus;
-import io.blocksim.model.driver.Driver;
+import io.blocksim.model.driver.ForwardingDriver;
 import io.blocksim.model.graph.BlockNode;
-import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.graph.RequestFlags;
 import io.blocksim.model.driver.blockcopy.BlockCopy;
 import io.blocksim.model.port.HostIoException;
@@ -27,16 +25,15 @@ import java.util.Map;
  * of the initial copy bitmap) and the done bitmap (ranges copied by copy-before-write). They only
  * matter to fleecing reads, which blocksim does not model beyond keeping their counts.
  */
-public final class CopyBeforeWriteDriver implements Driver {
+public final class CopyBeforeWriteDriver extends ForwardingDriver {
   public static final String TARGET = "target";
 
-  private final BlockNode file;
   private final BlockCopy blockCopy;
   private final DirtyBitmap doneBitmap;
   private final DirtyBitmap accessBitmap;
 
   private CopyBeforeWriteDriver(BlockNode node, BlockNode file, BlockCopy blockCopy) {
-    this.file = file;
+    super(file);
     this.blockCopy = blockCopy;
     long clusterSize = blockCopy.clusterSize();
     this.doneBitmap = new DirtyBitmap(null, file.length(), clusterSize);
@@ -128,39 +125,28 @@ public final class CopyBeforeWriteDriver implements Driver {
   }
 
   @Override
-  public long length() {
-    return file.length();
-  }
-
-  @Override
   public boolean isFilter() {
     return true;
-  }
-
-  @Override
-  public void read(BlockNode node, long offset, byte[] buf, int pos, int length)
-      throws HostIoException {
-    BlockIo.read(file, offset, buf, pos, length);
   }
 
   @Override
   public void write(BlockNode node, long offset, byte[] buf, int pos, int length, int flags)
       throws HostIoException {
     copyBeforeWrite(offset, length, flags);
-    BlockIo.write(file, offset, buf, pos, length, flags);
+    super.write(node, offset, buf, pos, length, flags);
   }
 
   @Override
   public void writeZeroes(BlockNode node, long offset, long length, int flags)
       throws HostIoException {
     copyBeforeWrite(offset, length, flags);
-    BlockIo.writeZeroes(file, offset, length, flags);
+    super.writeZeroes(node, offset, length, flags);
   }
 
   @Override
   public void discard(BlockNode node, long offset, long length) throws HostIoException {
     copyBeforeWrite(offset, length, 0);
-    BlockIo.discard(file, offset, length);
+    super.discard(node, offset, length);
   }
 
   /** cbw_do_copy_before_write. */
@@ -178,12 +164,5 @@ public final class CopyBeforeWriteDriver implements Driver {
     if (end > start) {
       doneBitmap.setDirty(start, end - start);
     }
-  }
-
-  @Override
-  public BlockStatus blockStatus(BlockNode node, long offset, long maxLength)
-      throws HostIoException {
-    BlockStatus below = BlockIo.blockStatus(file, offset, maxLength);
-    return new BlockStatus(below.lengthBytes(), below.data(), below.zero(), false);
   }
 }
