@@ -215,12 +215,13 @@ public final class BackupJob extends Job {
     }
     int result = call.ret;
     boolean isRead = call.errorIsRead;
-    String action = manager.errorAction(this, isRead ? onSourceError : onTargetError, isRead,
+    BlockErrorAction action = manager.errorAction(this,
+        isRead ? onSourceError : onTargetError, isRead,
         -result);
     switch (action) {
-      case "report" -> loopOut(result);
-      case "stop" -> pausePoint(this::backupLoop);
-      case "ignore" -> backupLoop();
+      case REPORT -> loopOut(result);
+      case STOP -> pausePoint(this::backupLoop);
+      case IGNORE -> backupLoop();
       default -> throw Check.unreachable("error action %s", action);
     }
   }

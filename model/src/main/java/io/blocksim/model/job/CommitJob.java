@@ -132,8 +132,8 @@ public final class CommitJob extends ChunkedJob {
 
   private void afterChunk(long n, boolean copy, int ret, boolean errorInSource) {
     if (ret < 0) {
-      String action = manager.errorAction(this, onError, errorInSource, -ret);
-      if (action.equals("report")) {
+      BlockErrorAction action = manager.errorAction(this, onError, errorInSource, -ret);
+      if (action == BlockErrorAction.REPORT) {
         runReturned(ret);
         return;
       }

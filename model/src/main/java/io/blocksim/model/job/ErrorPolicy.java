@@ -1,25 +1,36 @@
 package io.blocksim.model.job;
 
 import io.blocksim.model.port.HostIoException;
-import java.util.List;
+import io.blocksim.model.qapi.QapiEnum;
 
-/** BlockdevOnError and its mapping to a BlockErrorAction (block_job_error_action). */
-public enum ErrorPolicy {
-  REPORT, IGNORE, ENOSPC, STOP, AUTO;
+/** QAPI BlockdevOnError and its mapping to a BlockErrorAction (block_job_error_action). */
+public enum ErrorPolicy implements QapiEnum {
+  REPORT("report"), IGNORE("ignore"), ENOSPC("enospc"), STOP("stop"), AUTO("auto");
 
-  public static final List<String> NAMES = List.of("report", "ignore", "enospc", "stop", "auto");
+  private final String qapiName;
 
-  public static ErrorPolicy parse(String name) {
-    return name == null ? REPORT : values()[NAMES.indexOf(name)];
+  ErrorPolicy(String qapiName) {
+    this.qapiName = qapiName;
   }
 
-  /** Returns "report", "ignore" or "stop" for an error with that errno. */
-  String action(int errno) {
+  @Override
+  public String qapiName() {
+    return qapiName;
+  }
+
+  /** The policy for an absent on-*-error argument: QEMU's default, report. */
+  public static ErrorPolicy orDefault(ErrorPolicy policy) {
+    return policy == null ? REPORT : policy;
+  }
+
+  /** Returns the action for an error with that errno. */
+  BlockErrorAction action(int errno) {
     return switch (this) {
-      case ENOSPC, AUTO -> errno == HostIoException.ENOSPC ? "stop" : "report";
-      case STOP -> "stop";
-      case REPORT -> "report";
-      case IGNORE -> "ignore";
+      case ENOSPC, AUTO -> errno == HostIoException.ENOSPC ? BlockErrorAction.STOP
+          : BlockErrorAction.REPORT;
+      case STOP -> BlockErrorAction.STOP;
+      case REPORT -> BlockErrorAction.REPORT;
+      case IGNORE -> BlockErrorAction.IGNORE;
     };
   }
 }

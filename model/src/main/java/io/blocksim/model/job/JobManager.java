@@ -388,13 +388,13 @@ public final class JobManager {
    * Reports an I/O error of a block job under its policy (block_job_error_action): emits
    * BLOCK_JOB_ERROR and, for stop, pauses the job as a user pause. Returns the action.
    */
-  String errorAction(Job job, ErrorPolicy policy, boolean isRead, int errno) {
-    String action = policy.action(errno);
+  BlockErrorAction errorAction(Job job, ErrorPolicy policy, boolean isRead, int errno) {
+    BlockErrorAction action = policy.action(errno);
     if (job.id != null) {
       layer.emit("BLOCK_JOB_ERROR", BlockLayer.data("device", job.id, "operation",
-          isRead ? "read" : "write", "action", action));
+          isRead ? "read" : "write", "action", action.qapiName()));
     }
-    if (action.equals("stop")) {
+    if (action == BlockErrorAction.STOP) {
       if (!job.userPaused) {
         pause(job);
         job.userPaused = true;

@@ -224,7 +224,8 @@ public final class MirrorJob extends ChunkedJob {
         try {
           BlockIo.flush(target);
         } catch (HostIoException e) {
-          if (manager.errorAction(this, onTargetError, false, e.errno()).equals("report")) {
+          if (manager.errorAction(this, onTargetError, false, e.errno())
+              == BlockErrorAction.REPORT) {
             opRet = -e.errno();
           }
           loopTop();
@@ -239,7 +240,7 @@ public final class MirrorJob extends ChunkedJob {
       try {
         BlockIo.flush(target);
       } catch (HostIoException e) {
-        if (manager.errorAction(this, onTargetError, false, e.errno()).equals("report")) {
+        if (manager.errorAction(this, onTargetError, false, e.errno()) == BlockErrorAction.REPORT) {
           opRet = -e.errno();
         }
         loopTop();
@@ -368,9 +369,9 @@ public final class MirrorJob extends ChunkedJob {
 
   private void opFailed(long offset, long bytes, boolean isRead, int errno) {
     bitmap.setDirty(offset, bytes);
-    String action = manager.errorAction(this, isRead ? onSourceError : onTargetError, isRead,
-        errno);
-    if (action.equals("report") && opRet >= 0) {
+    BlockErrorAction action = manager.errorAction(this,
+        isRead ? onSourceError : onTargetError, isRead, errno);
+    if (action == BlockErrorAction.REPORT && opRet >= 0) {
       opRet = -errno;
     }
   }
@@ -433,7 +434,7 @@ public final class MirrorJob extends ChunkedJob {
       long to = Math.min((start + bytes + granularity - 1) / granularity * granularity,
           bdevLength);
       bitmap.setDirty(from, to - from);
-      if (manager.errorAction(this, onTargetError, false, e.errno()).equals("report")
+      if (manager.errorAction(this, onTargetError, false, e.errno()) == BlockErrorAction.REPORT
           && opRet == 0) {
         opRet = -e.errno();
       }

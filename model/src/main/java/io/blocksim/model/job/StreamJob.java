@@ -138,8 +138,8 @@ public final class StreamJob extends ChunkedJob {
   private void afterChunk(long n, boolean copy, int ret) {
     long step = n;
     if (ret < 0) {
-      String action = manager.errorAction(this, onError, true, -ret);
-      if (action.equals("stop")) {
+      BlockErrorAction action = manager.errorAction(this, onError, true, -ret);
+      if (action == BlockErrorAction.STOP) {
         delayNs = 0;
         loop();
         return;
@@ -147,7 +147,7 @@ public final class StreamJob extends ChunkedJob {
       if (firstError == 0) {
         firstError = ret;
       }
-      if (action.equals("report")) {
+      if (action == BlockErrorAction.REPORT) {
         runReturned(firstError);
         return;
       }

@@ -169,6 +169,23 @@ public final class Args {
   }
 
   /**
+   * Reads an optional QAPI enum member: null when absent, QEMU's error for a value the enum does
+   * not have.
+   */
+  public <E extends Enum<E> & QapiEnum> E optEnum(String key, Class<E> type) throws QmpError {
+    String v = optStr(key);
+    if (v == null) {
+      return null;
+    }
+    for (E e : type.getEnumConstants()) {
+      if (e.qapiName().equals(v)) {
+        return e;
+      }
+    }
+    throw QmpError.generic("Parameter '" + name(key) + "' does not accept value '" + v + "'");
+  }
+
+  /**
    * Takes an option blocksim does not model, already read (and so type-checked) as {@code value}:
    * absent, or equal to one of {@code asBlocksim} (QEMU's default, or a value whose behaviour is
    * exactly blocksim's), it is accepted; any other value is refused, so that a scenario never runs

@@ -110,8 +110,8 @@ final class BackupCommands {
     o.bitmap = args.optStr("bitmap");
     o.bitmapMode = args.optEnum("bitmap-mode", BITMAP_MODES);
     o.compress = args.bool("compress", false);
-    o.onSourceError = ErrorPolicy.parse(args.optEnum("on-source-error", ErrorPolicy.NAMES));
-    o.onTargetError = ErrorPolicy.parse(args.optEnum("on-target-error", ErrorPolicy.NAMES));
+    o.onSourceError = ErrorPolicy.orDefault(args.optEnum("on-source-error", ErrorPolicy.class));
+    o.onTargetError = ErrorPolicy.orDefault(args.optEnum("on-target-error", ErrorPolicy.class));
     o.autoFinalize = args.bool("auto-finalize", true);
     o.autoDismiss = args.bool("auto-dismiss", true);
     o.filterNodeName = args.optStr("filter-node-name");

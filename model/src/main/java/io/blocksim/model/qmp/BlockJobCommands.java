@@ -94,7 +94,7 @@ final class BlockJobCommands {
     String backingFile = args.optStr("backing-file");
     String bottom = args.optStr("bottom");
     Long speedArg = args.optInt("speed");
-    ErrorPolicy onError = ErrorPolicy.parse(args.optEnum("on-error", ErrorPolicy.NAMES));
+    ErrorPolicy onError = ErrorPolicy.orDefault(args.optEnum("on-error", ErrorPolicy.class));
     String filterNodeName = args.optStr("filter-node-name");
     boolean autoFinalize = args.bool("auto-finalize", true);
     boolean autoDismiss = args.bool("auto-dismiss", true);
@@ -206,7 +206,7 @@ final class BlockJobCommands {
     String top = args.optStr("top");
     String backingFile = args.optStr("backing-file");
     Long speedArg = args.optInt("speed");
-    ErrorPolicy onError = ErrorPolicy.parse(args.optEnum("on-error", ErrorPolicy.NAMES));
+    ErrorPolicy onError = ErrorPolicy.orDefault(args.optEnum("on-error", ErrorPolicy.class));
     String filterNodeName = args.optStr("filter-node-name");
     boolean autoFinalize = args.bool("auto-finalize", true);
     boolean autoDismiss = args.bool("auto-dismiss", true);
@@ -351,10 +351,10 @@ final class BlockJobCommands {
     Long speedArg = args.optInt("speed");
     Long granularityArg = args.optUnsigned("granularity", 32);
     Long bufSizeArg = args.optInt("buf-size");
-    ErrorPolicy onSourceError = ErrorPolicy.parse(args.optEnum("on-source-error",
-        ErrorPolicy.NAMES));
-    ErrorPolicy onTargetError = ErrorPolicy.parse(args.optEnum("on-target-error",
-        ErrorPolicy.NAMES));
+    ErrorPolicy onSourceError =
+        ErrorPolicy.orDefault(args.optEnum("on-source-error", ErrorPolicy.class));
+    ErrorPolicy onTargetError =
+        ErrorPolicy.orDefault(args.optEnum("on-target-error", ErrorPolicy.class));
     String filterNodeName = args.optStr("filter-node-name");
     String copyMode = args.optEnum("copy-mode", COPY_MODES);
     boolean autoFinalize = args.bool("auto-finalize", true);
@@ -407,10 +407,10 @@ final class BlockJobCommands {
     Long speedArg = args.optInt("speed");
     Long granularityArg = args.optUnsigned("granularity", 32);
     Long bufSizeArg = args.optInt("buf-size");
-    ErrorPolicy onSourceError = ErrorPolicy.parse(args.optEnum("on-source-error",
-        ErrorPolicy.NAMES));
-    ErrorPolicy onTargetError = ErrorPolicy.parse(args.optEnum("on-target-error",
-        ErrorPolicy.NAMES));
+    ErrorPolicy onSourceError =
+        ErrorPolicy.orDefault(args.optEnum("on-source-error", ErrorPolicy.class));
+    ErrorPolicy onTargetError =
+        ErrorPolicy.orDefault(args.optEnum("on-target-error", ErrorPolicy.class));
     boolean unmap = args.bool("unmap", true);
     String copyMode = args.optEnum("copy-mode", COPY_MODES);
     boolean autoFinalize = args.bool("auto-finalize", true);
