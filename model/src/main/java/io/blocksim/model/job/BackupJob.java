@@ -20,19 +20,11 @@ import java.util.List;
  * bitmap ends as §6.6 of qemu-semantics.md says.
  */
 public final class BackupJob extends Job {
-  public static final String SYNC_TOP = "top";
-  public static final String SYNC_FULL = "full";
-  public static final String SYNC_NONE = "none";
-  public static final String SYNC_BITMAP = "bitmap";
-  public static final String MODE_ON_SUCCESS = "on-success";
-  public static final String MODE_NEVER = "never";
-  static final String MODE_ALWAYS = "always";
-
   final BlockNode source;
   final BlockNode target;
-  final String sync;
+  final MirrorSyncMode sync;
   final DirtyBitmap syncBitmap;
-  final String bitmapMode;
+  final BitmapSyncMode bitmapMode;
   final ErrorPolicy onSourceError;
   final ErrorPolicy onTargetError;
   final int maxWorkers;
@@ -46,8 +38,8 @@ public final class BackupJob extends Job {
   private BlockCopy.Call backgroundCall;
   private boolean cleaned;
 
-  public BackupJob(JobManager manager, String id, BlockNode source, BlockNode target, String sync,
-      DirtyBitmap syncBitmap, String bitmapMode, ErrorPolicy onSourceError,
+  public BackupJob(JobManager manager, String id, BlockNode source, BlockNode target,
+      MirrorSyncMode sync, DirtyBitmap syncBitmap, BitmapSyncMode bitmapMode, ErrorPolicy onSourceError,
       ErrorPolicy onTargetError, int maxWorkers, long maxChunk, boolean ownsTarget) {
     super(manager, id);
     this.source = source;
@@ -112,9 +104,9 @@ public final class BackupJob extends Job {
   @Override
   protected void run() {
     initCopyBitmap();
-    if (sync.equals(SYNC_TOP)) {
+    if (sync == MirrorSyncMode.TOP) {
       scanUnallocated(0);
-    } else if (sync.equals(SYNC_NONE)) {
+    } else if (sync == MirrorSyncMode.NONE) {
       waitForCancel();
     } else {
       backupLoop();
@@ -124,10 +116,10 @@ public final class BackupJob extends Job {
   /** backup_init_bcs_bitmap. */
   private void initCopyBitmap() {
     DirtyBitmap copy = bcs.copyBitmap();
-    if (sync.equals(SYNC_BITMAP)) {
+    if (sync == MirrorSyncMode.BITMAP) {
       copy.clear();
       copy.mergeFrom(syncBitmap, false);
-    } else if (sync.equals(SYNC_TOP)) {
+    } else if (sync == MirrorSyncMode.TOP) {
       bcs.setSkipUnallocated(true);
     }
     setRemaining(copy.countBytes());
@@ -281,11 +273,11 @@ public final class BackupJob extends Job {
 
   /** backup_cleanup_sync_bitmap: abdicate or reclaim per mode; always-on-failure adds R. */
   void cleanupSyncBitmap(int result) {
-    boolean abdicate = (result == 0 || bitmapMode.equals(MODE_ALWAYS))
-        && !bitmapMode.equals(MODE_NEVER);
+    boolean abdicate = (result == 0 || bitmapMode == BitmapSyncMode.ALWAYS)
+        && bitmapMode != BitmapSyncMode.NEVER;
     DirtyBitmap.Handover handover = abdicate ? syncBitmap.abdicate() : syncBitmap.reclaim();
     source.bitmaps().remove(handover.released());
-    if (result < 0 && bitmapMode.equals(MODE_ALWAYS)
+    if (result < 0 && bitmapMode == BitmapSyncMode.ALWAYS
         && !manager.layer().variant(Variant.ALWAYS_DROPS_UNCOPIED)) {
       handover.survivor().mergeFrom(bcs.copyBitmap(), false);
     }

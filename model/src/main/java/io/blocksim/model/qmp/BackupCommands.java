@@ -7,12 +7,14 @@ import io.blocksim.model.driver.filter.CopyBeforeWriteDriver;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.job.BackupJob;
+import io.blocksim.model.job.BitmapSyncMode;
 import io.blocksim.model.job.CreateJob;
 import io.blocksim.model.job.ErrorPolicy;
 import io.blocksim.model.job.FormatCreator;
 import io.blocksim.model.job.Job;
 import io.blocksim.model.job.JobManager;
 import io.blocksim.model.job.JobTxn;
+import io.blocksim.model.job.MirrorSyncMode;
 import io.blocksim.model.port.HostFile;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.qapi.Args;
@@ -29,10 +31,6 @@ import java.util.Map;
  * backup_job_create), with QEMU 7.2's checks in QEMU's order (qemu-semantics.md §6.1).
  */
 final class BackupCommands {
-  private static final List<String> SYNC_MODES =
-      List.of("top", "full", "none", "incremental", "bitmap");
-  private static final List<String> BITMAP_MODES = List.of("on-success", "never", "always");
-
   private final JobManager manager;
 
   BackupCommands(JobManager manager) {
@@ -80,10 +78,10 @@ final class BackupCommands {
   private static final class Options {
     String jobId;
     String device;
-    String sync;
+    MirrorSyncMode sync;
     long speed;
     String bitmap;
-    String bitmapMode;
+    BitmapSyncMode bitmapMode;
     boolean compress;
     ErrorPolicy onSourceError;
     ErrorPolicy onTargetError;
@@ -101,14 +99,14 @@ final class BackupCommands {
     Options o = new Options();
     o.jobId = args.optStr("job-id");
     o.device = args.str("device");
-    o.sync = args.optEnum("sync", SYNC_MODES);
+    o.sync = args.optEnum("sync", MirrorSyncMode.class);
     if (o.sync == null) {
       throw args.missing("sync");
     }
     Long speed = args.optInt("speed");
     o.speed = speed == null ? 0 : speed;
     o.bitmap = args.optStr("bitmap");
-    o.bitmapMode = args.optEnum("bitmap-mode", BITMAP_MODES);
+    o.bitmapMode = args.optEnum("bitmap-mode", BitmapSyncMode.class);
     o.compress = args.bool("compress", false);
     o.onSourceError = ErrorPolicy.orDefault(args.optEnum("on-source-error", ErrorPolicy.class));
     o.onTargetError = ErrorPolicy.orDefault(args.optEnum("on-target-error", ErrorPolicy.class));
@@ -212,13 +210,13 @@ final class BackupCommands {
     }
     checkNotBlocked(source);
     BlockNode backing = null;
-    if (o.sync.equals(BackupJob.SYNC_TOP)) {
+    if (o.sync == MirrorSyncMode.TOP) {
       backing = BlockIo.cowChild(skipFilters(source));
       if (backing == null) {
-        o.sync = BackupJob.SYNC_FULL;
+        o.sync = MirrorSyncMode.FULL;
       }
     }
-    if (o.sync.equals(BackupJob.SYNC_NONE)) {
+    if (o.sync == MirrorSyncMode.NONE) {
       backing = source;
     }
     long size = source.length();
@@ -257,7 +255,7 @@ final class BackupCommands {
       }
       throw e;
     }
-    if (o.sync.equals(BackupJob.SYNC_NONE) && target.driver().supportsBacking()) {
+    if (o.sync == MirrorSyncMode.NONE && target.driver().supportsBacking()) {
       target.setChild(BlockNode.BACKING, source);
     }
     try {
@@ -316,19 +314,19 @@ final class BackupCommands {
 
   private BackupJob doBackupCommon(Options o, BlockNode source, BlockNode target,
       boolean ownsTarget, JobTxn txn) throws QmpError {
-    if (o.sync.equals("bitmap") || o.sync.equals("incremental")) {
+    if (o.sync == MirrorSyncMode.BITMAP || o.sync == MirrorSyncMode.INCREMENTAL) {
       if (o.bitmap == null) {
-        throw QmpError.generic("must provide a valid bitmap name for '" + o.sync
+        throw QmpError.generic("must provide a valid bitmap name for '" + o.sync.qapiName()
             + "' sync mode");
       }
     }
-    if (o.sync.equals("incremental")) {
-      if (o.bitmapMode != null && !o.bitmapMode.equals(BackupJob.MODE_ON_SUCCESS)) {
+    if (o.sync == MirrorSyncMode.INCREMENTAL) {
+      if (o.bitmapMode != null && o.bitmapMode != BitmapSyncMode.ON_SUCCESS) {
         throw QmpError.generic("Bitmap sync mode must be 'on-success' when using sync mode "
             + "'incremental'");
       }
-      o.sync = BackupJob.SYNC_BITMAP;
-      o.bitmapMode = BackupJob.MODE_ON_SUCCESS;
+      o.sync = MirrorSyncMode.BITMAP;
+      o.bitmapMode = BitmapSyncMode.ON_SUCCESS;
     }
     DirtyBitmap bitmap = null;
     if (o.bitmap != null) {
@@ -340,12 +338,12 @@ final class BackupCommands {
         throw QmpError.generic("Bitmap sync mode must be given when providing a bitmap");
       }
       check(bitmap.checkUsable(DirtyBitmap.CHECK_ALLOW_RO));
-      if (o.sync.equals(BackupJob.SYNC_NONE)) {
+      if (o.sync == MirrorSyncMode.NONE) {
         throw QmpError.generic("sync mode 'none' does not produce meaningful bitmap outputs");
       }
-      if (o.bitmapMode.equals(BackupJob.MODE_NEVER) && !o.sync.equals(BackupJob.SYNC_BITMAP)) {
+      if (o.bitmapMode == BitmapSyncMode.NEVER && o.sync != MirrorSyncMode.BITMAP) {
         throw QmpError.generic("Bitmap sync mode 'never' has no meaningful effect when combined"
-            + " with sync mode '" + o.sync + "'");
+            + " with sync mode '" + o.sync.qapiName() + "'");
       }
     }
     if (o.bitmap == null && o.bitmapMode != null) {
@@ -386,7 +384,7 @@ final class BackupCommands {
     }
     BlockLayer layer = manager.layer();
     if (bitmap != null) {
-      if (!o.bitmapMode.equals(BackupJob.MODE_NEVER)) {
+      if (o.bitmapMode != BitmapSyncMode.NEVER) {
         check(bitmap.checkUsable(DirtyBitmap.CHECK_DEFAULT));
       }
       check(bitmap.checkCreateSuccessor());

@@ -12,7 +12,9 @@ import io.blocksim.model.job.CreateJob;
 import io.blocksim.model.job.ErrorPolicy;
 import io.blocksim.model.job.FormatCreator;
 import io.blocksim.model.job.JobManager;
+import io.blocksim.model.job.MirrorCopyMode;
 import io.blocksim.model.job.MirrorJob;
+import io.blocksim.model.job.MirrorSyncMode;
 import io.blocksim.model.job.StreamJob;
 import io.blocksim.model.qapi.Args;
 import io.blocksim.model.qapi.QmpError;
@@ -26,11 +28,6 @@ import java.util.Map;
  * *_start functions of block/stream.c, commit.c, mirror.c), with QEMU 7.2's checks in its order.
  */
 final class BlockJobCommands {
-  /** The semantics variant under which copy-on-read and stream population writes dirty bitmaps. */
-  private static final List<String> MIRROR_SYNC = List.of("top", "full", "none", "incremental",
-      "bitmap");
-  private static final List<String> COPY_MODES = List.of("background", "write-blocking");
-
   private final JobManager manager;
 
   BlockJobCommands(JobManager manager) {
@@ -344,7 +341,7 @@ final class BlockJobCommands {
     String device = args.str("device");
     String targetName = args.str("target");
     String replaces = args.optStr("replaces");
-    String sync = args.optEnum("sync", MIRROR_SYNC);
+    MirrorSyncMode sync = args.optEnum("sync", MirrorSyncMode.class);
     if (sync == null) {
       throw args.missing("sync");
     }
@@ -356,7 +353,7 @@ final class BlockJobCommands {
     ErrorPolicy onTargetError =
         ErrorPolicy.orDefault(args.optEnum("on-target-error", ErrorPolicy.class));
     String filterNodeName = args.optStr("filter-node-name");
-    String copyMode = args.optEnum("copy-mode", COPY_MODES);
+    MirrorCopyMode copyMode = args.optEnum("copy-mode", MirrorCopyMode.class);
     boolean autoFinalize = args.bool("auto-finalize", true);
     boolean autoDismiss = args.bool("auto-dismiss", true);
     args.checkNoExtra();
@@ -365,24 +362,24 @@ final class BlockJobCommands {
       throw QmpError.generic("Need a root block node");
     }
     BlockNode target = lookup(targetName, targetName);
-    boolean zeroTarget = sync.equals("full");
+    boolean zeroTarget = sync == MirrorSyncMode.FULL;
     long granularity = checkGranularity(granularityArg);
     checkNotBlocked(bs);
     checkNotBlocked(target);
-    if (Chains.below(bs) == null && sync.equals("top")) {
-      sync = "full";
+    if (Chains.below(bs) == null && sync == MirrorSyncMode.TOP) {
+      sync = MirrorSyncMode.FULL;
     }
     if (replaces != null) {
       checkReplaces(bs, replaces);
     }
     // mirror_start
-    if (sync.equals("incremental") || sync.equals("bitmap")) {
-      throw QmpError.generic("Sync mode '" + sync + "' not supported");
+    if (sync == MirrorSyncMode.INCREMENTAL || sync == MirrorSyncMode.BITMAP) {
+      throw QmpError.generic("Sync mode '" + sync.qapiName() + "' not supported");
     }
-    boolean noneMode = sync.equals("none");
-    BlockNode base = sync.equals("top") ? Chains.below(Chains.skipFilters(bs)) : null;
+    boolean noneMode = sync == MirrorSyncMode.NONE;
+    BlockNode base = sync == MirrorSyncMode.TOP ? Chains.below(Chains.skipFilters(bs)) : null;
     MirrorJob job = startMirror(jobId, "mirror", bs, target, replaces, base, noneMode,
-        zeroTarget, "write-blocking".equals(copyMode), granularity,
+        zeroTarget, copyMode == MirrorCopyMode.WRITE_BLOCKING, granularity,
         bufSizeArg == null ? 0 : bufSizeArg, onSourceError, onTargetError, true,
         filterNodeName, autoFinalize, autoDismiss, speedArg == null ? 0 : speedArg);
     manager.start(job);
@@ -399,7 +396,7 @@ final class BlockJobCommands {
     String format = args.optStr("format");
     String nodeName = args.optStr("node-name");
     String replaces = args.optStr("replaces");
-    String sync = args.optEnum("sync", MIRROR_SYNC);
+    MirrorSyncMode sync = args.optEnum("sync", MirrorSyncMode.class);
     if (sync == null) {
       throw args.missing("sync");
     }
@@ -412,7 +409,7 @@ final class BlockJobCommands {
     ErrorPolicy onTargetError =
         ErrorPolicy.orDefault(args.optEnum("on-target-error", ErrorPolicy.class));
     boolean unmap = args.bool("unmap", true);
-    String copyMode = args.optEnum("copy-mode", COPY_MODES);
+    MirrorCopyMode copyMode = args.optEnum("copy-mode", MirrorCopyMode.class);
     boolean autoFinalize = args.bool("auto-finalize", true);
     boolean autoDismiss = args.bool("auto-dismiss", true);
     args.checkNoExtra();
@@ -426,10 +423,10 @@ final class BlockJobCommands {
       format = bs.driver().name();
     }
     BlockNode targetBacking = Chains.below(Chains.skipFilters(bs));
-    if (targetBacking == null && sync.equals("top")) {
-      sync = "full";
+    if (targetBacking == null && sync == MirrorSyncMode.TOP) {
+      sync = MirrorSyncMode.FULL;
     }
-    if (sync.equals("none")) {
+    if (sync == MirrorSyncMode.NONE) {
       targetBacking = bs;
     }
     long size = bs.length();
@@ -438,7 +435,7 @@ final class BlockJobCommands {
           + " graph");
     }
     if (!existing) {
-      BlockNode backing = sync.equals("full") || targetBacking == null ? null
+      BlockNode backing = sync == MirrorSyncMode.FULL || targetBacking == null ? null
           : Chains.skipFilters(targetBacking);
       createImage(targetFile, format, size, backing);
     }
@@ -467,20 +464,20 @@ final class BlockJobCommands {
       throw e;
     }
     // A new image of a format with zero initialisation needs no zeroing.
-    boolean zeroTarget = sync.equals("full") && existing;
+    boolean zeroTarget = sync == MirrorSyncMode.FULL && existing;
     try {
       long granularity = checkGranularity(granularityArg);
       checkNotBlocked(target);
       if (replaces != null) {
         checkReplaces(bs, replaces);
       }
-      if (sync.equals("incremental") || sync.equals("bitmap")) {
-        throw QmpError.generic("Sync mode '" + sync + "' not supported");
+      if (sync == MirrorSyncMode.INCREMENTAL || sync == MirrorSyncMode.BITMAP) {
+        throw QmpError.generic("Sync mode '" + sync.qapiName() + "' not supported");
       }
-      boolean noneMode = sync.equals("none");
-      BlockNode base = sync.equals("top") ? Chains.below(Chains.skipFilters(bs)) : null;
+      boolean noneMode = sync == MirrorSyncMode.NONE;
+      BlockNode base = sync == MirrorSyncMode.TOP ? Chains.below(Chains.skipFilters(bs)) : null;
       MirrorJob job = startMirror(jobId, "mirror", bs, target, replaces, base, noneMode,
-          zeroTarget, "write-blocking".equals(copyMode), granularity,
+          zeroTarget, copyMode == MirrorCopyMode.WRITE_BLOCKING, granularity,
           bufSizeArg == null ? 0 : bufSizeArg, onSourceError, onTargetError, unmap, null,
           autoFinalize, autoDismiss, speedArg == null ? 0 : speedArg);
       job.ownTarget(existing ? MirrorJob.OPEN_BACKING_CHAIN : MirrorJob.SOURCE_BACKING_CHAIN);

@@ -213,6 +213,13 @@ class BackupJobTest {
         .isEqualTo("Cannot specify bitmap sync mode without a bitmap");
     assertThat(backupError("none", "bitmap0", "always"))
         .isEqualTo("sync mode 'none' does not produce meaningful bitmap outputs");
+    assertThat(backupError("x", null, null))
+        .isEqualTo("Parameter 'sync' does not accept value 'x'");
+    assertThat(backupError("bitmap", "bitmap0", "on_success"))
+        .isEqualTo("Parameter 'bitmap-mode' does not accept value 'on_success'");
+    assertThat(world.qmpError("blockdev-backup", "job-id", "j", "device", "drive0", "target",
+        "target0", "sync", "full", "on-source-error", "Stop"))
+        .isEqualTo("Parameter 'on-source-error' does not accept value 'Stop'");
     assertThat(world.qmpError("blockdev-backup", "device", "drive0", "target", "target0",
         "sync", "full")).isEqualTo("Invalid job ID ''");
     assertThat(world.qmpError("blockdev-backup", "job-id", "j", "device", "drive0", "target",

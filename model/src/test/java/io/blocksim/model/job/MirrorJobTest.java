@@ -110,6 +110,14 @@ class MirrorJobTest {
         .isEqualTo("Parameter 'granularity' expects a power of 2");
     assertThat(w.qmpError("blockdev-mirror", "job-id", "m", "device", "drive0", "target",
         "drive0", "sync", "full")).isEqualTo("Can't mirror node into itself");
+    assertThat(w.qmpError("blockdev-mirror", "job-id", "m", "device", "drive0", "target",
+        "tgt", "sync", "Full")).isEqualTo("Parameter 'sync' does not accept value 'Full'");
+    assertThat(w.qmpError("blockdev-mirror", "job-id", "m", "device", "drive0", "target",
+        "tgt", "sync", "full", "copy-mode", "write_blocking"))
+        .isEqualTo("Parameter 'copy-mode' does not accept value 'write_blocking'");
+    assertThat(w.qmpError("blockdev-mirror", "job-id", "m", "device", "drive0", "target",
+        "tgt", "sync", "full", "on-target-error", "retry"))
+        .isEqualTo("Parameter 'on-target-error' does not accept value 'retry'");
     assertThat(w.node("drive0").parents()).as("no filter left behind").isEmpty();
     assertThat(w.node("drive0").bitmaps()).hasSize(1);
   }
