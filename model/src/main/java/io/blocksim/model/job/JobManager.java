@@ -170,7 +170,8 @@ public final class JobManager {
   }
 
   private void applyVerb(Job job, JobVerb verb) throws QmpError {
-    if (!verb.allowedIn(job.status)) {
+    if (!verb.allowedIn(job.status)
+        && !(verb == JobVerb.SET_SPEED && layer.variant(io.blocksim.model.semantics.Variant.SET_SPEED_ANY_STATUS))) {
       throw QmpError.generic("Job '" + job.id + "' in state '" + job.status.qapiName()
           + "' cannot accept command verb '" + verb.qapiName() + "'");
     }

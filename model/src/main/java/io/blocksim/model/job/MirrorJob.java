@@ -285,7 +285,10 @@ public final class MirrorJob extends ChunkedJob {
    * method} into ops); returns the latency of their I/O.
    */
   private long iteration(long[] delayOut, List<long[]> ops) {
-    long offset = bitmap.hbitmap().nextDirty(iterPos, bdevLength - iterPos);
+    // The last run may end past the device's end (a granularity larger than the image): the
+    // iterator then starts over, as QEMU's dirty iterator does at the end of the bitmap.
+    long offset = iterPos < bdevLength
+        ? bitmap.hbitmap().nextDirty(iterPos, bdevLength - iterPos) : -1;
     if (offset < 0) {
       iterPos = 0;
       offset = bitmap.hbitmap().nextDirty(0, bdevLength);

@@ -166,6 +166,7 @@ final class BlockJobCommands {
     CopyOnReadDriver cor = (CopyOnReadDriver) filter.driver();
     cor.setBottom(baseOverlay);
     cor.setPopulateDirties(populateDirties);
+    cor.setPopulateZeroes(layer().variant(Variant.STREAM_POPULATES_ZEROES));
     StreamJob job = new StreamJob(manager, jobId, bs, baseOverlay, aboveBase, backingFile,
         onError, bsReadOnly);
     try {

@@ -17,7 +17,20 @@ public enum Variant {
       "copy-on-read population writes (BDRV_REQ_WRITE_UNCHANGED) dirty bitmaps, which QEMU 7.2"
           + " does not do",
       "driver/filter/CopyOnReadDriver (the population write; block-stream's filter and"
-          + " blockdev-add copy-on-read)", null);
+          + " blockdev-add copy-on-read)", null),
+  // Planted for blocksim explore's checkers: each shows that one checker bites.
+  STREAM_POPULATES_ZEROES("bug:stream-populates-zeroes", Kind.BUG,
+      "stream's copy-on-read population writes zeroes instead of the data it copies (planted:"
+          + " the data checker must flag it)",
+      "driver/filter/CopyOnReadDriver (the population write of block-stream's filter)", null),
+  BACKUP_SKIPS_COPY_BEFORE_WRITE("bug:backup-skips-copy-before-write", Kind.BUG,
+      "a backup's copy-before-write filter lets guest writes through before the old data is"
+          + " copied (planted: the backup-point-in-time checker must flag it)",
+      "driver/filter/CopyBeforeWriteDriver (cbw_do_copy_before_write)", null),
+  SET_SPEED_ANY_STATUS("bug:set-speed-any-status", Kind.BUG,
+      "block-job-set-speed is accepted in every job status, against job.c's verb table"
+          + " (planted: the job-state-machine checker must flag it)",
+      "job/JobManager (the verb check)", null);
 
   /** Whether a variant puts back a bug or tries a proposal. */
   public enum Kind {

@@ -16,7 +16,10 @@ import picocli.CommandLine.Command;
 @Command(name = "blocksim", mixinStandardHelpOptions = true, version = "blocksim 0.1",
     description = "Deterministic simulation of QEMU 7.2's block layer.",
     subcommands = {RunCommand.class, DiffCommand.class, CheckCommand.class, BenchCommand.class,
-        SemanticsCommand.class, SweepCommand.class, ModelsCommand.class, ReportCommand.class})
+        SemanticsCommand.class, SweepCommand.class, ModelsCommand.class, ReportCommand.class,
+        io.blocksim.sim.explore.ExploreCommand.class,
+        io.blocksim.sim.explore.ExploreMergeCommand.class,
+        io.blocksim.sim.explore.FuzzCommand.class})
 public final class Main implements Callable<Integer> {
   public static final int EXIT_OK = 0;
   public static final int EXIT_FAILED = 1;
@@ -111,6 +114,8 @@ public final class Main implements Callable<Integer> {
     });
     Main.out = out;
     Main.err = err;
+    io.blocksim.sim.explore.ExploreCommand.out = out;
+    io.blocksim.sim.explore.ExploreCommand.err = err;
     return cli.execute(args);
   }
 }

@@ -78,9 +78,9 @@ public final class CaseRunner {
     } catch (LimitReached e) {
       kind = CaseResult.Kind.LIMIT;
       failure = (current == null ? "images" : where(current)) + ": " + e.getMessage();
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | StackOverflowError e) {
       // Anything else thrown by the engine is a bug in blocksim: report it like a violated
-      // invariant, with where it happened.
+      // invariant, with where it happened (a stack overflow: a job looping without yielding).
       kind = CaseResult.Kind.INVARIANT;
       StackTraceElement top = e.getStackTrace().length > 0 ? e.getStackTrace()[0] : null;
       failure = (current == null ? "images" : where(current)) + ": internal error: " + e

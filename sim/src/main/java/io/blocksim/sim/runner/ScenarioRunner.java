@@ -83,8 +83,13 @@ public final class ScenarioRunner {
       // Two projections of one run: bitmaps and backups (BitmapSync, read from the engine) and
       // job lifecycles (JobLifecycle, read from QMP alone); the job tracer is outermost so that
       // it sees each command's reply and events as the runner does.
-      Backend bitmaps = options.traceTla() == null ? backend
-          : io.blocksim.sim.tlc.TraceValidation.wrap(backend);
+      // A scenario that names invariant checkers (as explore's failure files do) runs them
+      // after every step, innermost, so that they see the simulator's every action.
+      Backend checked = scenario.checkers().isEmpty() ? backend
+          : new io.blocksim.sim.checker.CheckedBackend(backend,
+              io.blocksim.sim.checker.CheckedBackend.named(scenario.checkers()));
+      Backend bitmaps = options.traceTla() == null ? checked
+          : io.blocksim.sim.tlc.TraceValidation.wrap(checked);
       Backend run = options.traceTla() == null ? bitmaps
           : io.blocksim.sim.tlc.JobTraceValidation.wrap(bitmaps);
       CaseResult result = new CaseRunner(scenario, scenarioCase, run).run();

@@ -6,7 +6,9 @@ import java.util.Map;
 
 /**
  * A parsed scenario file, before matrix expansion. {@code matrix} keeps the variables in the
- * order they are written; {@code cases()} of {@link ScenarioParser} expands it.
+ * order they are written; {@code cases()} of {@link ScenarioParser} expands it. {@code checkers}
+ * names the invariant checkers ({@code sim.checker}) that run after every step, {@code all} for
+ * every one; empty for none (the default: checkers read the nodes, which warms their caches).
  */
 public record Scenario(
     String path,
@@ -16,7 +18,14 @@ public record Scenario(
     boolean simOnly,
     List<String> semantics,
     Map<String, List<Object>> matrix,
-    List<Case> cases) {
+    List<Case> cases,
+    List<String> checkers) {
+
+  /** A scenario without invariant checkers. */
+  public Scenario(String path, String name, String description, long seed, boolean simOnly,
+      List<String> semantics, Map<String, List<Object>> matrix, List<Case> cases) {
+    this(path, name, description, seed, simOnly, semantics, matrix, cases, List.of());
+  }
 
   /**
    * One case: the matrix variables substituted, {@code when} applied. {@code name} is the empty

@@ -58,10 +58,15 @@ public final class ScenarioParser {
   public static final long MAX_IMAGE_SIZE_BYTES = Long.MAX_VALUE - 511;
 
   static final List<String> TOP_KEYS =
-      List.of("name", "description", "seed", "sim-only", "semantics", "matrix", "images", "steps");
+      List.of("name", "description", "seed", "sim-only", "semantics", "checkers", "matrix", "images",
+          "steps");
   static final List<String> IMAGE_KEYS =
       List.of("path", "format", "size", "backing", "backing-format", "cluster-size");
   static final List<String> FORMATS = List.of("qcow2", "raw");
+  /** The invariant checkers {@code checkers:} may name (sim/checker's Checkers.names()). */
+  public static final List<String> CHECKERS = List.of("job-state-machine", "data",
+      "bitmap-coverage", "backup-point-in-time", "persistence", "write-unchanged",
+      "engine-assertion");
 
   private static final String PATH_HINT = ScenarioPaths.HINT;
 
@@ -202,6 +207,7 @@ public final class ScenarioParser {
       long seed = seed(top);
       List<String> semantics = semantics(top);
       boolean simOnly = simOnly(top, semantics);
+      List<String> checkers = checkers(top);
       Matrix matrix = Matrix.read(top.get("matrix"), problems);
       Sequence images = images(top);
       Sequence steps = steps(top);
@@ -217,7 +223,39 @@ public final class ScenarioParser {
       }
       return new Scenario(
           problems.path(), name, description, seed, simOnly, semantics,
-          matrix.javaValues(problems), Collections.unmodifiableList(cases));
+          matrix.javaValues(problems), Collections.unmodifiableList(cases), checkers);
+    }
+
+    /** {@code checkers: all} or a list of checker names (sim-only: checkers need the engine). */
+    private List<String> checkers(Mapping top) {
+      YamlNode node = top.get("checkers");
+      if (node == null) {
+        return List.of();
+      }
+      List<String> known = CHECKERS;
+      List<String> names = new ArrayList<>();
+      if (node instanceof Scalar) {
+        String one = Nodes.nonEmptyText(node, "'checkers'", problems);
+        if (one != null && !one.equals("all")) {
+          problems.add(node.location(), "'checkers' must be 'all' or a list of checker names",
+              "known checkers: " + String.join(", ", known));
+        }
+        return one == null ? List.of() : List.of("all");
+      }
+      Sequence seq = Nodes.sequence(node, "'checkers'", problems);
+      if (seq == null) {
+        return List.of();
+      }
+      for (YamlNode item : seq.items()) {
+        String name = Nodes.nonEmptyText(item, "each item of 'checkers'", problems);
+        if (name != null && !known.contains(name) && !name.equals("all")) {
+          problems.add(item.location(), "unknown checker '" + name + "'",
+              Nodes.hintFor(name, known, "known checkers: " + String.join(", ", known)));
+        } else if (name != null) {
+          names.add(name);
+        }
+      }
+      return List.copyOf(names);
     }
 
     private String name(Mapping top) {

@@ -8,6 +8,8 @@ import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.qapi.Json;
 import io.blocksim.model.qapi.QmpEvent;
 import io.blocksim.sim.backend.SimBackend;
+import io.blocksim.sim.checker.CrashImages;
+import io.blocksim.sim.checker.StoredVersions;
 import io.blocksim.sim.disk.FakeDisk;
 import io.blocksim.sim.prng.Prng;
 import io.blocksim.sim.runner.CaseRunner;
@@ -100,123 +102,13 @@ public final class CrashSweep {
   /** Checks every qcow2 file on the disk; returns the outcome class of the crash point. */
   static String checkImages(FakeDisk disk, long k, List<StoredVersions.Version> versions,
       List<String> violations) {
-    return checkImages(disk, k, versions, violations, Set.of());
+    return CrashImages.checkImages(disk, k, versions, violations, Set.of(), true);
   }
 
-  /**
-   * As above; files in beingCreated were cut off in the middle of {@code qemu-img create}, which
-   * QEMU does not make crash-safe either: they count as "interrupted-create", unchecked.
-   */
+  /** As above; files in beingCreated were cut off in qemu-img create, unchecked. */
   static String checkImages(FakeDisk disk, long k, List<StoredVersions.Version> versions,
       List<String> violations, Set<String> beingCreated) {
-    TreeMap<String, Integer> kinds = new TreeMap<>();
-    boolean leaks = false;
-    for (String path : disk.list()) {
-      if (beingCreated.contains(path)) {
-        kinds.merge("interrupted-create", 1, Integer::sum);
-        continue;
-      }
-      try {
-        HostFile file = disk.open(path);
-        if (!StoredVersions.isQcow2(file)) {
-          continue;
-        }
-        Qcow2Check.Result check = Qcow2Check.check(file);
-        if (check.corruptions() > 0 || check.checkErrors() > 0) {
-          violations.add(path + ": qcow2 check: " + check.corruptions() + " corruptions, "
-              + check.checkErrors() + " errors: " + check.messages());
-        }
-        leaks |= check.leaks() > 0;
-        Qcow2Image image;
-        try {
-          image = StoredVersions.openReadOnly(disk, file);
-        } catch (HostIoException e) {
-          violations.add(path + ": does not open: " + e.getMessage());
-          continue;
-        }
-        if (image.bitmapsDropped()) {
-          kinds.merge("dropped", 1, Integer::sum);
-          continue;
-        }
-        List<Qcow2Image.BitmapEntry> entries = image.bitmapDirectory();
-        long[] now = entries.isEmpty() ? null : StoredVersions.sectorHashes(image);
-        for (Qcow2Image.BitmapEntry entry : entries) {
-          if ((entry.flags() & Qcow2Image.BitmapEntry.IN_USE) != 0) {
-            kinds.merge("inconsistent", 1, Integer::sum);
-            continue;
-          }
-          kinds.merge("consistent", 1, Integer::sum);
-          checkConsistent(path, image, entry, now, k, versions, violations);
-        }
-        reopen(disk, path, violations);
-      } catch (HostIoException e) {
-        violations.add(path + ": " + e.getMessage());
-      }
-    }
-    StringBuilder outcome = new StringBuilder();
-    if (kinds.isEmpty()) {
-      outcome.append("no-bitmaps");
-    }
-    for (Map.Entry<String, Integer> e : kinds.entrySet()) {
-      outcome.append(outcome.length() == 0 ? "" : "+").append(e.getKey());
-    }
-    if (leaks) {
-      outcome.append(",leaks");
-    }
-    if (!violations.isEmpty()) {
-      outcome.append(",VIOLATION");
-    }
-    return outcome.toString();
-  }
-
-  private static void checkConsistent(String path, Qcow2Image image,
-      Qcow2Image.BitmapEntry entry, long[] now, long k, List<StoredVersions.Version> versions,
-      List<String> violations) throws HostIoException {
-    StoredVersions.Version version = null;
-    for (StoredVersions.Version v : versions) {
-      if (v.path().equals(path) && v.name().equals(entry.name())
-          && v.tableOffset() == entry.tableOffset() && v.headerOp() <= k) {
-        version = v;
-      }
-    }
-    if (version == null) {
-      violations.add(path + ": consistent bitmap '" + entry.name() + "' was never stored");
-      return;
-    }
-    byte[] data = image.bitmapData(entry, image.virtualSize());
-    if (!Arrays.equals(data, version.data())) {
-      violations.add(path + ": bitmap '" + entry.name() + "' differs from the version stored "
-          + "at op " + version.headerOp());
-    }
-    if (now == null || version.sectorHashes() == null) {
-      return; // A disk too large to hash: the data comparison above is the whole check.
-    }
-    long granularity = entry.granularityBytes();
-    for (int sector = 0; sector < now.length; sector++) {
-      if (now[sector] == version.sectorHashes()[sector]) {
-        continue;
-      }
-      long granule = (long) sector * StoredVersions.SECTOR_BYTES / granularity;
-      int byteIndex = (int) (granule / 8);
-      boolean dirty = byteIndex < data.length && (data[byteIndex] >> (granule % 8) & 1) != 0;
-      if (!dirty) {
-        violations.add(path + ": silent loss: bitmap '" + entry.name() + "' is consistent but "
-            + "misses a write at offset " + (long) sector * StoredVersions.SECTOR_BYTES
-            + " made after it was stored (op " + version.headerOp() + ")");
-        return;
-      }
-    }
-  }
-
-  /** Opens the image read-write as QEMU would next time; it must open. */
-  private static void reopen(FakeDisk disk, String path, List<String> violations) {
-    Engine engine = new Engine(io.blocksim.sim.loop.NoTimeScheduler.INSTANCE, disk, Set.of());
-    Map<String, Object> reply = engine.execute("blockdev-add", Json.object("driver", "qcow2",
-        "node-name", "reopened", "backing", null,
-        "file", Json.object("driver", "file", "filename", path)));
-    if (reply.containsKey("error")) {
-      violations.add(path + ": reopen failed: " + Json.compact(reply.get("error")));
-    }
+    return CrashImages.checkImages(disk, k, versions, violations, beingCreated, true);
   }
 
   /** The requests an {@code img: create} step made, and the file it created. */

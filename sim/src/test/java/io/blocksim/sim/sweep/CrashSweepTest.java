@@ -6,6 +6,7 @@ import io.blocksim.model.Engine;
 import io.blocksim.model.driver.qcow2.Qcow2Image;
 import io.blocksim.model.port.HostFile;
 import io.blocksim.model.qapi.Json;
+import io.blocksim.sim.checker.StoredVersions;
 import io.blocksim.sim.disk.FakeDisk;
 import io.blocksim.sim.qemu.QemuAvailability;
 import io.blocksim.sim.cli.Main;

@@ -68,7 +68,10 @@ public final class CopyBeforeWriteDriver extends ForwardingDriver {
     BlockNode filter = new BlockNode(name, nodeName == null, null);
     filter.setChild(BlockNode.FILE, source);
     filter.setChild(TARGET, target);
-    filter.setDriver(new CopyBeforeWriteDriver(filter, source, blockCopy));
+    CopyBeforeWriteDriver driver = new CopyBeforeWriteDriver(filter, source, blockCopy);
+    driver.skipsCopy = layer.variant(
+        io.blocksim.model.semantics.Variant.BACKUP_SKIPS_COPY_BEFORE_WRITE);
+    filter.setDriver(driver);
     moveParents(source, filter);
     filter.users().addAll(source.users());
     source.users().clear();
@@ -149,9 +152,12 @@ public final class CopyBeforeWriteDriver extends ForwardingDriver {
     super.discard(node, offset, length);
   }
 
+  /** bug:backup-skips-copy-before-write: guest writes pass uncopied (planted). */
+  private boolean skipsCopy;
+
   /** cbw_do_copy_before_write. */
   private void copyBeforeWrite(long offset, long length, int flags) throws HostIoException {
-    if (RequestFlags.has(flags, RequestFlags.WRITE_UNCHANGED) || length == 0) {
+    if (RequestFlags.has(flags, RequestFlags.WRITE_UNCHANGED) || length == 0 || skipsCopy) {
       return;
     }
     int result = blockCopy.copyBeforeWrite(offset, length);

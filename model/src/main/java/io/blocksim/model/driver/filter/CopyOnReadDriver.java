@@ -59,6 +59,12 @@ public final class CopyOnReadDriver extends ForwardingDriver {
     this.populateDirties = populateDirties;
   }
 
+  /** bug:stream-populates-zeroes: the population writes zeroes instead of the data (planted). */  private boolean populateZeroes;
+
+  public void setPopulateZeroes(boolean populateZeroes) {
+    this.populateZeroes = populateZeroes;
+  }
+
   /** Limits copy-on-read to data allocated above (and in) bottom; null copies the whole chain. */
   public void setBottom(BlockNode bottom) {
     this.bottom = bottom;
@@ -98,7 +104,7 @@ public final class CopyOnReadDriver extends ForwardingDriver {
         }
       }
       if (copy) {
-        copyOnRead(file, at, buf, pos + (int) done, (int) n, populateDirties);
+        copyOnRead(file, at, buf, pos + (int) done, (int) n, populateDirties, populateZeroes);
       } else {
         BlockIo.read(file, at, buf, pos + (int) done, (int) n);
       }
@@ -113,6 +119,11 @@ public final class CopyOnReadDriver extends ForwardingDriver {
    */
   public static void copyOnRead(BlockNode node, long offset, byte[] buf, int pos, int length,
       boolean populateDirties) throws HostIoException {
+    copyOnRead(node, offset, buf, pos, length, populateDirties, false);
+  }
+
+  private static void copyOnRead(BlockNode node, long offset, byte[] buf, int pos, int length,
+      boolean populateDirties, boolean populateZeroes) throws HostIoException {
     long cluster = Math.max(1, node.driver().clusterSize());
     long start = offset / cluster * cluster;
     long end = Math.min((offset + length + cluster - 1) / cluster * cluster, node.length());
@@ -126,7 +137,7 @@ public final class CopyOnReadDriver extends ForwardingDriver {
         BlockIo.raiseEvent(node, "cor_write");
         int flags = RequestFlags.WRITE_UNCHANGED
             | (populateDirties ? 0 : RequestFlags.COPY_ON_READ_POPULATE);
-        if (isZero(bounce)) {
+        if (isZero(bounce) || populateZeroes) {
           BlockIo.writeZeroes(node, at, run, flags);
         } else {
           BlockIo.write(node, at, bounce, 0, run, flags);

@@ -1,4 +1,4 @@
-package io.blocksim.sim.sweep;
+package io.blocksim.sim.checker;
 
 import io.blocksim.model.driver.qcow2.Qcow2Image;
 import io.blocksim.model.port.HostFile;
@@ -17,26 +17,26 @@ import java.util.List;
  * bitmap found consistent after the crash must be one of these versions, and every sector that
  * changed since must be dirty in it.
  */
-final class StoredVersions implements DiskOpListener {
+public final class StoredVersions implements DiskOpListener {
   static final int SECTOR_BYTES = 512;
 
   /** One stored version: which header write made it visible, its data, the guest sectors. */
-  record Version(String path, String name, long headerOp, long tableOffset,
+  public record Version(String path, String name, long headerOp, long tableOffset,
       long granularityBytes, byte[] data, long[] sectorHashes) {}
 
   private final FakeDisk disk;
   private final List<Version> versions = new ArrayList<>();
   private final List<String> problems = new ArrayList<>();
 
-  StoredVersions(FakeDisk disk) {
+  public StoredVersions(FakeDisk disk) {
     this.disk = disk;
   }
 
-  List<Version> versions() {
+  public List<Version> versions() {
     return versions;
   }
 
-  List<String> problems() {
+  public List<String> problems() {
     return problems;
   }
 

@@ -1,0 +1,105 @@
+package io.blocksim.sim.explore;
+
+import io.blocksim.sim.checker.CheckerFailure;
+import io.blocksim.sim.prng.Prng;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A campaign: runs with seeds derived from one campaign seed, one after another, until the run
+ * count or the time budget is spent or a run violates an invariant. {@code --shard i/n} takes every
+ * n-th run index starting at i, so n machines split one campaign without overlap.
+ */
+final class Campaign {
+  /** What the caller asked for; {@code deadlineNanos} is System.nanoTime-based, or 0 for none. */
+  record Plan(long seed, long runs, long deadlineNanos, Set<String> semantics, int shardIndex,
+      int shardCount, Profile profile, boolean keepGoing, List<String> checkers) {}
+
+  /** A run that violated an invariant. */
+  record Failure(long runIndex, long runSeed, CheckerFailure failure, RunExecutor.Result result,
+      GeneratedRun run) {}
+
+  /** The tally. */
+  static final class Tally {
+    long runs;
+    long passed;
+    long limits;
+    long steps;
+    final List<Failure> failures = new ArrayList<>();
+    final Coverage coverage = new Coverage();
+  }
+
+  /** Something that wants to hear about progress (the live line). */
+  interface Progress {
+    void update(Tally tally);
+  }
+
+  private Campaign() {}
+
+  /** The seed of run i of a campaign (SplitMix-scrambled, non-negative, so a YAML seed). */
+  static long runSeed(long campaignSeed, long runIndex) {
+    return new Prng(campaignSeed * 0x9e3779b97f4a7c15L + runIndex).nextLong() & Long.MAX_VALUE;
+  }
+
+  static Tally run(Plan plan, Progress progress) {
+    Tally tally = new Tally();
+    RunGenerator generator = new RunGenerator(plan.profile());
+    for (long index = plan.shardIndex(); ; index += plan.shardCount()) {
+      if (plan.runs() > 0 && tally.runs >= plan.runs()) {
+        break;
+      }
+      // determinism-ok: time budget (the runs themselves use virtual time only)
+      if (plan.deadlineNanos() != 0 && System.nanoTime() - plan.deadlineNanos() > 0) {
+        break;
+      }
+      long seed = runSeed(plan.seed(), index);
+      GeneratedRun run = generator.generate(seed);
+      for (Feature f : run.features()) {
+        tally.coverage.add(tally.coverage.features, f.name().toLowerCase(java.util.Locale.ROOT));
+      }
+      RunExecutor.Result result = RunExecutor.execute(run, plan.semantics(), tally.coverage,
+          plan.checkers());
+      tally.runs++;
+      tally.steps += run.steps().size();
+      switch (result.verdict()) {
+        case PASSED -> tally.passed++;
+        case LIMIT -> tally.limits++;
+        case VIOLATION -> tally.failures.add(new Failure(index, seed, result.failure(), result,
+            run));
+        default -> throw new IllegalStateException();
+      }
+      if ((tally.runs & 63) == 0 && progress != null) {
+        progress.update(tally);
+      }
+      if (!tally.failures.isEmpty() && !plan.keepGoing()) {
+        break;
+      }
+    }
+    if (progress != null) {
+      progress.update(tally);
+    }
+    return tally;
+  }
+
+  static Map<String, Object> summary(Plan plan, Tally tally, double seconds, double cpuSeconds,
+      List<Map<String, Object>> failures) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("seed", plan.seed());
+    m.put("shard", plan.shardIndex() + "/" + plan.shardCount());
+    m.put("semantics", List.copyOf(plan.semantics()));
+    m.put("runs", tally.runs);
+    m.put("passed", tally.passed);
+    m.put("limits", tally.limits);
+    m.put("steps", tally.steps);
+    m.put("seconds", Math.round(seconds * 1000) / 1000.0);
+    m.put("runs-per-second", seconds > 0 ? Math.round(tally.runs / seconds) : 0);
+    m.put("cpu-seconds", Math.round(cpuSeconds * 1000) / 1000.0);
+    m.put("runs-per-cpu-second", cpuSeconds > 0 ? Math.round(tally.runs / cpuSeconds) : 0);
+    m.put("failures", failures);
+    m.put("coverage", tally.coverage.toJson());
+    return m;
+  }
+}
