@@ -87,13 +87,14 @@ class ExploreTest {
   void exploreExitsThreeAndWritesTheShrunkFailure(@TempDir Path dir) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     int code = Main.execute(new String[] {"explore", "--runs", "500", "--semantics",
-        "bug:stream-populates-zeroes", "--out", dir.toString()},
+        "bug:set-speed-any-status", "--out", dir.toString()},
         new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(out));
     String text = out.toString(StandardCharsets.UTF_8);
     assertThat(code).as(text).isEqualTo(Main.EXIT_INVARIANT);
-    assertThat(text).contains("bug: checker data violated").contains("seed=")
+    assertThat(text).contains("bug: checker job-state-machine violated").contains("seed=")
         .contains("trace tail:").contains("replay: ./blocksim run ").contains("(confirmed");
-    assertThat(dir.toFile().list()).singleElement().asString().startsWith("data-");
+    assertThat(dir.toFile().list()).singleElement().asString()
+        .startsWith("job-state-machine-");
   }
 
   @Test
