@@ -84,16 +84,16 @@ final class BlockdevReopenCommand {
       }
       String current = backing == null ? null : backing.name();
       if (!Objects.equals(ref, current)) {
-        throw QmpError.generic("blocksim: blockdev-reopen cannot change the backing file of '"
-            + node.name() + "' (not modelled)");
+        throw QmpError.generic("Parameter 'backing' is not modelled by blocksim (blockdev-reopen"
+            + " of '" + node.name() + "' may only name its current backing file)");
       }
     }
     Object file = o.get("file");
     BlockNode child = node.child(BlockNode.FILE);
     if (file instanceof String name) {
       if (child == null || !name.equals(child.name())) {
-        throw QmpError.generic("blocksim: blockdev-reopen cannot change the file of '"
-            + node.name() + "' (not modelled)");
+        throw QmpError.generic("Parameter 'file' is not modelled by blocksim (blockdev-reopen of '"
+            + node.name() + "' may only name its current file)");
       }
     } else if (file instanceof Map<?, ?> map && child != null) {
       @SuppressWarnings("unchecked")
@@ -122,8 +122,8 @@ final class BlockdevReopenCommand {
       Object old = before == null ? null : before.get(key);
       Object now = after.get(key);
       if (!Objects.equals(old, now)) {
-        throw QmpError.generic("blocksim: blockdev-reopen cannot change the option '" + prefix
-            + key + "' (not modelled)");
+        throw QmpError.generic("Parameter '" + prefix + key + "' is not modelled by blocksim"
+            + " (blockdev-reopen changes only 'read-only')");
       }
     }
   }
