@@ -53,6 +53,28 @@ public interface Driver {
     return 0;
   }
 
+  /**
+   * The driver's part of bdrv_reopen_prepare when the node switches to {@code readOnly}; throws
+   * with QEMU's message to refuse. Nothing has changed yet when it throws.
+   */
+  default void reopenPrepare(BlockNode node, boolean readOnly) throws HostIoException {}
+
+  /** bdrv_reopen_commit and bdrv_reopen_commit_post: the node now is {@code readOnly}. */
+  default void reopenCommit(BlockNode node, boolean readOnly) {}
+
+  /**
+   * Resizes the node (the driver's bdrv_co_truncate); the generic layer has checked the request
+   * and resizes the bitmaps afterwards. Throws with QEMU's message.
+   */
+  default void truncate(BlockNode node, long length) throws HostIoException {
+    if (isFilter() && node.primaryChild() != null) {
+      io.blocksim.model.graph.BlockIo.truncate(node.primaryChild(), length);
+      return;
+    }
+    throw new HostIoException(HostIoException.ENOTSUP,
+        "Image format driver does not support resize");
+  }
+
   /** Releases driver state on blockdev-del; a format writes back what it must. */
   default void close(BlockNode node) throws HostIoException {}
 

@@ -51,4 +51,10 @@ public abstract class ForwardingDriver implements Driver {
     BlockStatus below = BlockIo.blockStatus(file, offset, maxLength);
     return new BlockStatus(below.lengthBytes(), below.data(), below.zero(), !isFilter());
   }
+
+  /** A filter's truncate reaches its child (bdrv_co_truncate: bs->file of a filter). */
+  @Override
+  public void truncate(BlockNode node, long length) throws HostIoException {
+    BlockIo.truncate(file, length);
+  }
 }

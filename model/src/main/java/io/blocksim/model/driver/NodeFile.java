@@ -52,11 +52,7 @@ public final class NodeFile implements HostFile {
 
   @Override
   public void truncate(long length) throws HostIoException {
-    if (child.driver().hostFile() != null) {
-      child.driver().hostFile().truncate(length);
-      return;
-    }
-    throw new HostIoException(HostIoException.ENOTSUP, "truncate through " + child.name());
+    BlockIo.truncate(child, length);
   }
 
   @Override

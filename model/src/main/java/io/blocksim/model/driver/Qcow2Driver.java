@@ -98,7 +98,9 @@ public final class Qcow2Driver implements Driver {
     driver.createLoadedBitmaps(readOnly);
     BlockNode backing = null;
     if (backingGiven && backingRef != null) {
-      backing = layer.child(args, "backing", false, inherit, created);
+      Map<String, Object> backingInherit = new LinkedHashMap<>(inherit);
+      backingInherit.put("read-only", true);
+      backing = layer.child(args, "backing", false, backingInherit, created);
     } else if (!backingGiven && image.backingFileName() != null) {
       backing = openBackingFromHeader(layer, image, inherit, created);
     }
@@ -245,6 +247,74 @@ public final class Qcow2Driver implements Driver {
       case ZERO -> BlockStatus.zero(status.lengthBytes());
       case UNALLOCATED -> BlockStatus.unallocated(status.lengthBytes());
     };
+  }
+
+  /**
+   * qcow2_reopen_prepare for a switch to read-only: qcow2_reopen_bitmaps_ro stores every
+   * persistent bitmap that is neither inconsistent nor readonly (in use cleared, nothing
+   * released) and makes the persistent ones readonly; then the node is flushed.
+   */
+  @Override
+  public void reopenPrepare(BlockNode node, boolean readOnly) throws HostIoException {
+    if (!readOnly || image.readOnly()) {
+      return;
+    }
+    image.storeBitmaps(bitmapsToStore());
+    for (DirtyBitmap b : node.bitmaps()) {
+      if (b.name() != null && b.persistenceForStore()) {
+        b.setReadonly(true);
+      }
+    }
+    BlockIo.flush(node);
+  }
+
+  /**
+   * qcow2_reopen_commit and, for read-write, qcow2_reopen_commit_post: qcow2_reopen_bitmaps_rw
+   * marks the stored entries in use and makes their bitmaps writable. Its failure is not fatal
+   * (QEMU prints "Failed to make dirty bitmaps writable" and leaves them readonly).
+   */
+  @Override
+  public void reopenCommit(BlockNode node, boolean readOnly) {
+    image.setReadOnly(readOnly);
+    if (readOnly) {
+      return;
+    }
+    Map<String, Qcow2Image.InMemoryBitmap> inMemory = new LinkedHashMap<>();
+    for (DirtyBitmap b : node.bitmaps()) {
+      if (b.name() != null && !inMemory.containsKey(b.name())) {
+        inMemory.put(b.name(), new Qcow2Image.InMemoryBitmap(b.readonly(), b.inconsistent()));
+      }
+    }
+    try {
+      for (String name : image.reopenBitmapsReadWrite(inMemory)) {
+        node.bitmap(name).setReadonly(false);
+      }
+    } catch (HostIoException e) {
+      // stderr only; the bitmaps stay readonly, so writes to the node fail until they go.
+    }
+  }
+
+  /**
+   * qcow2_co_truncate: first qcow2_truncate_bitmaps_check (every stored bitmap loaded and usable:
+   * not busy, readonly or inconsistent), then the image.
+   */
+  @Override
+  public void truncate(BlockNode node, long length) throws HostIoException {
+    for (Qcow2Image.BitmapEntry entry : image.bitmapDirectory()) {
+      DirtyBitmap bitmap = node.bitmap(entry.name());
+      if (bitmap == null) {
+        throw new HostIoException(HostIoException.ENOTSUP, "Cannot resize qcow2 with persistent"
+            + " bitmaps that were not loaded into memory");
+      }
+      String problem = bitmap.checkUsable(DirtyBitmap.CHECK_DEFAULT);
+      if (problem != null) {
+        throw new HostIoException(HostIoException.ENOTSUP, problem);
+      }
+    }
+    // bdrv_co_truncate asks for BDRV_REQ_ZERO_WRITE when the backing file is longer than the
+    // node was, so that growing does not uncover the backing file's data.
+    BlockNode backing = node.backing();
+    image.truncate(length, backing != null && backing.length() > image.virtualSize());
   }
 
   @Override

@@ -3,6 +3,8 @@ package io.blocksim.model.graph;
 import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.port.HostIoException;
+import java.util.ArrayList;
+import java.util.Map;
 
 /**
  * The generic block layer around every driver call (QEMU's block/io.c): bounds checks, the
@@ -100,9 +102,10 @@ public final class BlockIo {
   }
 
   /**
-   * Flushes the node: the driver writes back its caches (blkdebug event {@code flush_to_os} on the
-   * primary child), then, only if the node was written since its last successful flush, forces
-   * them down ({@code flush_to_disk}); then every child is flushed.
+   * Flushes the node (bdrv_co_flush): the driver writes back its caches (blkdebug event {@code
+   * flush_to_os} on the primary child), then, only if the node was written since its last
+   * successful flush, forces them down ({@code flush_to_disk}); then the children the node holds
+   * write permission on are flushed ({@link #holdsWrite}).
    */
   public static void flush(BlockNode node) throws HostIoException {
     if (node.readOnly()) {
@@ -117,7 +120,11 @@ public final class BlockIo {
       node.driver().flushToDisk(node);
     }
     HostIoException first = null;
-    for (BlockNode child : node.children().values().toArray(new BlockNode[0])) {
+    for (Map.Entry<String, BlockNode> held : new ArrayList<>(node.children().entrySet())) {
+      if (!holdsWrite(node, held.getKey())) {
+        continue;
+      }
+      BlockNode child = held.getValue();
       try {
         flush(child);
       } catch (HostIoException e) {
@@ -130,6 +137,43 @@ public final class BlockIo {
       throw first;
     }
     node.setFlushedGeneration(generation);
+  }
+
+  /**
+   * Whether a (writable) node holds write permission on its child in that role, which decides
+   * whether a flush reaches the child: never on a backing file (bdrv_default_perms_for_cow asks
+   * for consistent read only), never below commit_top (bdrv_commit_top_child_perm asks for
+   * nothing); a format's file and data file, a filter's child and a copy-before-write target do.
+   */
+  public static boolean holdsWrite(BlockNode node, String role) {
+    if (node.driver().name().equals("commit_top")) {
+      return false;
+    }
+    return !role.equals(BlockNode.BACKING) || node.driver().isFilter();
+  }
+
+  /**
+   * Resizes the node (bdrv_co_truncate): a read-only node refuses ("Image is read-only"); the
+   * driver resizes, then the node's bitmaps follow the new length rounded up to a sector
+   * (bdrv_co_write_req_finish with a truncate request: bdrv_dirty_bitmap_truncate).
+   */
+  public static void truncate(BlockNode node, long length) throws HostIoException {
+    if (length < 0) {
+      throw new HostIoException(HostIoException.EINVAL, "Invalid length");
+    }
+    if (node.readOnly()) {
+      throw new HostIoException(HostIoException.EACCES, "Image is read-only");
+    }
+    node.driver().truncate(node, length);
+    node.bumpWriteGeneration();
+    long bitmapLength = roundUpToSector(length);
+    for (DirtyBitmap bitmap : node.bitmaps()) {
+      bitmap.truncate(bitmapLength);
+    }
+  }
+
+  private static long roundUpToSector(long bytes) {
+    return (bytes + 511) & ~511L;
   }
 
   /** Raises a blkdebug event on the node (nothing happens unless it is a blkdebug node). */
@@ -202,6 +246,14 @@ public final class BlockIo {
 
   private static void finishWrite(BlockNode node, long offset, long length) {
     node.bumpWriteGeneration();
+    // A write past the end grows the node (a protocol node's file): total_sectors and every
+    // bitmap follow the new end, rounded up to a sector, before the range is dirtied.
+    long end = roundUpToSector(offset + length);
+    for (DirtyBitmap bitmap : node.bitmaps()) {
+      if (bitmap.sizeBytes() < end) {
+        bitmap.truncate(end);
+      }
+    }
     if (length > 0) {
       setDirty(node, offset, length);
     }

@@ -112,6 +112,11 @@ public final class BlockLayer {
    */
   public BlockNode open(Args args, Map<String, Object> inherited, List<BlockNode> created)
       throws QmpError {
+    if (inherited != null && inherited.get("read-only") instanceof Boolean inheritedReadOnly) {
+      // bdrv_inherited_options / bdrv_backing_options: an inline child takes its parent's
+      // read-only (a backing file: read-only) unless its own options say otherwise.
+      args = args.withDefault("read-only", inheritedReadOnly);
+    }
     String driverName = args.optEnum("driver", driverNames());
     if (driverName == null) {
       throw args.missing("driver");
@@ -136,6 +141,7 @@ public final class BlockLayer {
     if (discard != null) {
       childInherit.put("discard", discard);
     }
+    childInherit.put("read-only", Boolean.TRUE.equals(readOnly));
     if (nodeName != null) {
       if (!NodeGraph.wellFormed(nodeName)) {
         throw QmpError.generic("Invalid node-name: '" + nodeName + "'");

@@ -54,6 +54,43 @@ public final class Permissions {
     return null;
   }
 
+  /**
+   * Returns QEMU's refusal when a BlockBackend asking for the resize permission (block_resize)
+   * attaches to {@code node}, or null: a format node's file and data file, a copy-before-write
+   * filter's source, and a backing file whose overlay's parents do not share write all refuse
+   * to share resize; other filters (raw, copy-on-read...) pass on their own parents' refusal.
+   */
+  public static String resizeConflict(BlockNode node) {
+    List<BlockNode> parents = node.parents();
+    for (int k = parents.size() - 1; k >= 0; k--) {
+      BlockNode parent = parents.get(k);
+      String role = roleOf(parent, node);
+      if (!sharesResize(parent, role)) {
+        String name = node.name();
+        return "Permission conflict on node '" + name + "': permissions 'resize' are both"
+            + " required by an unnamed block device (uses node '" + name + "' as 'root' child)"
+            + " and unshared by node '" + parent.name() + "' (uses node '" + name + "' as '"
+            + role + "' child).";
+      }
+    }
+    return null;
+  }
+
+  private static boolean sharesResize(BlockNode parent, String role) {
+    String driver = parent.driver().name();
+    if (driver.equals("mirror_top") || driver.equals("commit_top")) {
+      return true;
+    }
+    if (role.equals(BlockNode.BACKING) && !parent.driver().isFilter()) {
+      return everyParentSharesWrite(parent); // bdrv_default_perms_for_cow
+    }
+    if (driver.equals("copy-before-write") || !parent.driver().isFilter()
+        && !driver.equals("raw")) {
+      return false; // a format's storage child; cbw_child_perm
+    }
+    return resizeConflict(parent) == null;
+  }
+
   /** QEMU keeps a node's parents newest first; a job's children came after the graph's. */
   private static List<Parent> parentsNewestFirst(BlockNode node) {
     List<Parent> parents = new ArrayList<>();

@@ -5,13 +5,11 @@ import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.driver.Qcow2Driver;
 import io.blocksim.model.driver.ChainReader;
 import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.graph.Reopen;
 import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.port.HostIoException;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import io.blocksim.model.qapi.Args;
 import io.blocksim.model.qapi.QmpError;
 
 /**
@@ -89,31 +87,9 @@ public final class Chains {
     return 0;
   }
 
-  /**
-   * bdrv_reopen_set_read_only: switches a node between read-only and read-write. A qcow2 node is
-   * opened again over the same file and backing nodes (after writing back what a read-write image
-   * holds), which is what QEMU's reopen amounts to for the image state blocksim models.
-   */
+  /** bdrv_reopen_set_read_only: the one reopen path ({@link Reopen}). */
   public static void reopen(BlockLayer layer, BlockNode node, boolean readOnly) throws QmpError {
-    if (node.readOnly() == readOnly) {
-      return;
-    }
-    if (node.driver() instanceof Qcow2Driver qcow2 && node.primaryChild() != null) {
-      try {
-        qcow2.close(node);
-      } catch (HostIoException e) {
-        throw QmpError.generic("Could not reopen '" + node.name() + "': "
-            + HostIoException.strerror(e.errno()));
-      }
-      Map<String, Object> options = new LinkedHashMap<>();
-      options.put("driver", "qcow2");
-      options.put("read-only", readOnly);
-      options.put("file", node.primaryChild().name());
-      options.put("backing", node.backing() == null ? null : node.backing().name());
-      Qcow2Driver.open(layer, new Args(options, ""), node, null,
-          new ArrayList<>());
-    }
-    node.setReadOnly(readOnly);
+    Reopen.setReadOnly(layer, node, readOnly);
   }
 
   /**

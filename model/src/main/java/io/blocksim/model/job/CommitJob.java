@@ -70,9 +70,13 @@ public final class CommitJob extends ChunkedJob {
     len = top.length();
     setRemaining(len);
     if (base.length() < len) {
-      // blocksim does not resize images: a smaller base is refused at creation.
-      fail(-HostIoException.ENOTSUP, "Cannot grow the base image");
-      return;
+      // commit_run: blk_truncate(s->base, len); the base's bitmaps grow with it.
+      try {
+        BlockIo.truncate(base, len);
+      } catch (HostIoException e) {
+        fail(-e.errno(), HostIoException.strerror(e.errno()));
+        return;
+      }
     }
     loop();
   }

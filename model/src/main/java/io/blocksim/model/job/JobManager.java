@@ -182,12 +182,46 @@ public final class JobManager {
   // ---------------------------------------------------------------- drained sections
 
   /**
-   * bdrv_drained_begin on a node: pauses every job that holds the node or one of its ancestors
-   * (the drain reaches all parents); returns those jobs for {@link #drainedEnd}. QEMU polls the
-   * job's requests in flight to completion in a nested event loop; blocksim completes them at
-   * once, without letting virtual time pass.
+   * One drained section (bdrv_drained_begin .. bdrv_drained_end on a node): the jobs it paused,
+   * and those created inside it on a node it quiesces (QEMU attaches a job's child to a
+   * quiesced node with one pause per quiesce).
    */
-  public List<Job> drainedBegin(BlockNode node) {
+  public static final class DrainedSection {
+    private final BlockNode node;
+    private final List<Job> paused = new ArrayList<>();
+    private final List<Job> createdInside = new ArrayList<>();
+
+    private DrainedSection(BlockNode node) {
+      this.node = node;
+    }
+  }
+
+  /** The sections begun and not yet ended, oldest first. */
+  private final List<DrainedSection> activeSections = new ArrayList<>();
+
+  /**
+   * bdrv_drained_begin on a node: pauses every job that holds the node or one of its ancestors
+   * (the drain reaches all parents); {@link #drainedEnd} resumes them. QEMU polls the job's
+   * requests in flight to completion in a nested event loop; blocksim completes them at once,
+   * without letting virtual time pass.
+   */
+  public DrainedSection drainedBegin(BlockNode node) {
+    DrainedSection section = new DrainedSection(node);
+    Set<BlockNode> reached = ancestors(node);
+    for (Job job : new ArrayList<>(jobs)) {
+      if (holdsAny(job, reached)) {
+        section.paused.add(job);
+      }
+    }
+    for (Job job : section.paused) {
+      pauseAndWait(job);
+    }
+    activeSections.add(section);
+    return section;
+  }
+
+  /** The node and every node above it: what a drain on it quiesces. */
+  private static Set<BlockNode> ancestors(BlockNode node) {
     Set<BlockNode> reached = new LinkedHashSet<>();
     ArrayDeque<BlockNode> queue = new ArrayDeque<>();
     queue.add(node);
@@ -197,19 +231,32 @@ public final class JobManager {
         queue.addAll(n.parents());
       }
     }
-    List<Job> affected = new ArrayList<>();
-    for (Job job : new ArrayList<>(jobs)) {
-      for (BlockNode held : job.heldNodes()) {
-        if (reached.contains(held)) {
-          affected.add(job);
-          break;
-        }
+    return reached;
+  }
+
+  private static boolean holdsAny(Job job, Set<BlockNode> nodes) {
+    for (BlockNode held : job.heldNodes()) {
+      if (nodes.contains(held)) {
+        return true;
       }
     }
-    for (Job job : affected) {
-      pauseAndWait(job);
+    return false;
+  }
+
+  /**
+   * A job created inside drained sections starts paused once for each section that quiesces
+   * one of its nodes; each of those sections resumes it when it ends. Returns whether any did.
+   */
+  public boolean pauseForActiveSections(Job job) {
+    boolean paused = false;
+    for (DrainedSection section : activeSections) {
+      if (holdsAny(job, ancestors(section.node))) {
+        job.pauseCount++;
+        section.createdInside.add(job);
+        paused = true;
+      }
     }
-    return affected;
+    return paused;
   }
 
   /** job_pause, then what the drain's polling does: lets requests in flight complete. */
@@ -220,18 +267,67 @@ public final class JobManager {
     }
   }
 
-  /** bdrv_drained_end for the jobs a drainedBegin paused. */
-  public void drainedEnd(List<Job> paused) {
-    for (Job job : paused) {
-      if (job.status == JobStatus.NULL) {
-        continue;
-      }
-      boolean quiescent = job.paused || !job.started || job.deferredToMainLoop;
-      if (quiescent) {
-        resume(job);
+  /**
+   * bdrv_drained_end: resumes the jobs the section paused in QEMU's order, which
+   * bdrv_parent_drained_end gives: the drained node's parents newest first, each job before the
+   * parents of the nodes it holds ({@link #resumeOrder}).
+   */
+  public void drainedEnd(DrainedSection section) {
+    activeSections.remove(section);
+    List<Job> order = resumeOrder(section.node);
+    List<Job> all = new ArrayList<>(section.paused);
+    all.addAll(section.createdInside);
+    all.sort(java.util.Comparator.comparingInt(j -> {
+      int i = order.indexOf(j);
+      return i < 0 ? Integer.MAX_VALUE : i;
+    }));
+    for (Job job : all) {
+      if (section.createdInside.contains(job)) {
+        if (job.status != JobStatus.NULL) {
+          resume(job);
+        }
       } else {
-        job.resumesWhenPaused++;
+        resumeAfterDrain(job);
       }
+    }
+  }
+
+  /**
+   * The order in which ending a drain on node reaches the jobs: from the node up through its
+   * parents, newest parent first (QEMU lists a node's parents newest first), a node's own jobs
+   * (newest first) before its parents.
+   */
+  private List<Job> resumeOrder(BlockNode node) {
+    List<Job> order = new ArrayList<>();
+    visitForResume(node, new LinkedHashSet<>(), order);
+    return order;
+  }
+
+  private void visitForResume(BlockNode node, Set<BlockNode> seen, List<Job> order) {
+    if (!seen.add(node)) {
+      return;
+    }
+    for (int k = jobs.size() - 1; k >= 0; k--) {
+      Job job = jobs.get(k);
+      if (!order.contains(job) && job.heldNodes().contains(node)) {
+        order.add(job);
+      }
+    }
+    List<BlockNode> parents = node.parents();
+    for (int k = parents.size() - 1; k >= 0; k--) {
+      visitForResume(parents.get(k), seen, order);
+    }
+  }
+
+  private void resumeAfterDrain(Job job) {
+    if (job.status == JobStatus.NULL) {
+      return;
+    }
+    boolean quiescent = job.paused || !job.started || job.deferredToMainLoop;
+    if (quiescent) {
+      resume(job);
+    } else {
+      job.resumesWhenPaused++;
     }
   }
 
@@ -252,7 +348,9 @@ public final class JobManager {
         pauseAndWait(job);
       }
     }
-    drainedEnd(blockJobs);
+    for (Job job : blockJobs) {
+      resumeAfterDrain(job);
+    }
   }
 
   /**
@@ -269,9 +367,12 @@ public final class JobManager {
    * the node pass a pause point.
    */
   public void drained(BlockNode node, Runnable change) {
-    List<Job> paused = drainedBegin(node);
-    change.run();
-    drainedEnd(paused);
+    DrainedSection section = drainedBegin(node);
+    try {
+      change.run();
+    } finally {
+      drainedEnd(section);
+    }
   }
 
   /**
@@ -282,8 +383,8 @@ public final class JobManager {
    * it.
    */
   public Runnable beginDrainedSection(BlockNode node) {
-    List<Job> paused = drainedBegin(node);
-    return () -> drainedEnd(paused);
+    DrainedSection section = drainedBegin(node);
+    return () -> drainedEnd(section);
   }
 
   /** job_pause. */

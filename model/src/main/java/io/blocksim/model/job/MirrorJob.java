@@ -137,8 +137,13 @@ public final class MirrorJob extends ChunkedJob {
     long targetLength = target.length();
     if (isCommit()) {
       if (bdevLength > targetLength) {
-        fail(-HostIoException.ENOTSUP, "Cannot grow the base image");
-        return;
+        // mirror_run: active commit grows the base to the active layer's length first.
+        try {
+          BlockIo.truncate(target, bdevLength);
+        } catch (HostIoException e) {
+          fail(-e.errno(), HostIoException.strerror(e.errno()));
+          return;
+        }
       }
     } else if (bdevLength != targetLength) {
       fail(-HostIoException.EINVAL, "Source and target image have different sizes");
@@ -507,7 +512,8 @@ public final class MirrorJob extends ChunkedJob {
     if (shouldComplete && !aborted) {
       BlockNode replaced = toReplace != null ? toReplace : source;
       if (replaced.readOnly() != target.readOnly()) {
-        target.setReadOnly(replaced.readOnly());
+        // mirror_exit_common: bdrv_reopen_set_read_only(target_bs, ro, NULL), errors ignored.
+        reopenQuietly(target, replaced.readOnly());
       }
       JobFilterDriver.moveParents(replaced, target);
       target.users().addAll(replaced.users());

@@ -5,6 +5,7 @@ public final class HostIoException extends Exception {
   public static final int EPERM = 1;
   public static final int ENOENT = 2;
   public static final int EIO = 5;
+  public static final int EACCES = 13;
   public static final int EBUSY = 16;
   public static final int EINVAL = 22;
   public static final int EFBIG = 27;
@@ -38,7 +39,7 @@ public final class HostIoException extends Exception {
       case ENOTSUP: return "Operation not supported";
       case ECANCELED: return "Operation canceled";
       case 12: return "Cannot allocate memory";
-      case 13: return "Permission denied";
+      case EACCES: return "Permission denied";
       case 11: return "Resource temporarily unavailable";
       case 6: return "No such device or address";
       case 19: return "No such device";

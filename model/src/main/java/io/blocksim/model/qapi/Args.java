@@ -29,6 +29,19 @@ public final class Args {
     return map;
   }
 
+  /**
+   * Returns these arguments with a default for an absent key (as QEMU's qdict_set_default_str
+   * fills a child's options), leaving the caller's map untouched.
+   */
+  public Args withDefault(String key, Object value) {
+    if (map.containsKey(key)) {
+      return this;
+    }
+    Map<String, Object> copy = new java.util.LinkedHashMap<>(map);
+    copy.put(key, value);
+    return new Args(copy, path);
+  }
+
   private String name(String key) {
     return path.isEmpty() ? key : path + "." + key;
   }

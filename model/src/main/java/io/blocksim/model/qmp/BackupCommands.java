@@ -141,7 +141,7 @@ final class BackupCommands {
     private final Args args;
     private final JobTxn txn;
     private BackupJob job;
-    private List<Job> drained;
+    private JobManager.DrainedSection drained;
     /** The options when QAPI parsing already happened (the plain command), else null. */
     private Options parsed;
 
@@ -416,8 +416,11 @@ final class BackupCommands {
       job.attachCopyBeforeWrite(filter, bcs, o.speed);
       filter.setBlockingJobType("backup");
       target.setBlockingJobType("backup");
-      // The job is created inside the transaction's drained section: it starts paused.
-      job.beginCreationDrain();
+      // The job is created inside the action's drained section (and any other one of the
+      // transaction that quiesces its nodes): it starts paused once per section.
+      if (!manager.pauseForActiveSections(job)) {
+        job.beginCreationDrain();
+      }
       return job;
     } catch (QmpError e) {
       if (bitmap != null) {

@@ -74,7 +74,7 @@ public final class BlockdevCommands {
    * Returns the newest node that has {@code node} as its backing file (a COW child: a filter's
    * child is not one), or null. QEMU's op blockers are checked newest first.
    */
-  private static BlockNode backingOverlay(BlockNode node) {
+  static BlockNode backingOverlay(BlockNode node) {
     List<BlockNode> parents = node.parents();
     for (int k = parents.size() - 1; k >= 0; k--) {
       BlockNode parent = parents.get(k);

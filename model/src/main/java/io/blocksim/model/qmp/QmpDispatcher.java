@@ -27,6 +27,8 @@ public final class QmpDispatcher {
     new JobCommands(jobs).register(handlers);
     backup.register(handlers);
     new BlockJobCommands(jobs).register(handlers);
+    new BlockResizeCommand(layer).register(handlers);
+    new BlockdevReopenCommand(layer).register(handlers);
   }
 
   public Map<String, Object> execute(String command, Map<String, Object> args) {

@@ -18,11 +18,13 @@ final class Images {
 
   static void create(HostStorage storage, ImageSpec spec) throws HostIoException {
     HostFile file = storage.create(spec.path());
+    // raw_co_create and qcow2_co_create_opts round the size up to a whole sector.
+    long size = roundUpToSector(spec.sizeBytes());
     switch (spec.format()) {
       case "raw" -> {
-        file.truncate(spec.sizeBytes());
+        file.truncate(size);
         // qemu-img create allocates the first block of a raw file (allocate_first_block).
-        int first = (int) Math.min(4096, spec.sizeBytes());
+        int first = (int) Math.min(4096, size);
         file.write(0, new byte[first], 0, first);
       }
       case "qcow2" -> {
@@ -46,15 +48,19 @@ final class Images {
           options = options.withDataFile((String) dataFile,
               Boolean.TRUE.equals(spec.options().get(DATA_FILE_RAW)));
           data = storage.create((String) dataFile);
-          data.truncate(spec.sizeBytes());
-          int first = (int) Math.min(4096, spec.sizeBytes());
+          data.truncate(size);
+          int first = (int) Math.min(4096, size);
           data.write(0, new byte[first], 0, first);
         }
-        Qcow2Image.create(file, data, spec.sizeBytes(), options);
+        Qcow2Image.create(file, data, size, options);
       }
       default -> throw new HostIoException(HostIoException.EINVAL,
           "unknown image format '" + spec.format() + "'");
     }
+  }
+
+  static long roundUpToSector(long bytes) {
+    return (bytes + 511) & ~511L;
   }
 
   /** Returns "qcow2" when the file starts with the qcow2 magic, else "raw" (qemu-img's probe). */

@@ -27,8 +27,12 @@ public final class Observer {
     observation.put("bitmaps", bitmaps(backend));
     List<Object> jobs = new ArrayList<>();
     for (Map<String, Object> job : jobs(backend)) {
-      jobs.add(Json.object("id", job.get("id"), "type", job.get("type"), "status",
-          job.get("status")));
+      Map<String, Object> row = Json.object("id", job.get("id"), "type", job.get("type"),
+          "status", job.get("status"));
+      if (job.get("error") != null) {
+        row.put("error", job.get("error")); // the contract: where query-jobs reports one
+      }
+      jobs.add(row);
     }
     observation.put("jobs", jobs);
     if (images != null) {

@@ -481,10 +481,11 @@ public final class ScenarioParser {
     private Long size(Mapping m, String subject) {
       YamlNode node = Nodes.required(m, "size", subject, problems);
       Long size = node == null ? null : Nodes.size(node, "'size' in " + subject, problems);
-      if (size != null && (size == 0 || size > MAX_IMAGE_SIZE_BYTES)) {
+      // qemu-img create takes 0 and rounds any other size up to a multiple of 512.
+      if (size != null && size > MAX_IMAGE_SIZE_BYTES) {
         problems.add(
             node.location(),
-            "'size' in " + subject + " must be between 1 and " + MAX_IMAGE_SIZE_BYTES
+            "'size' in " + subject + " must be between 0 and " + MAX_IMAGE_SIZE_BYTES
                 + " bytes, but found " + size);
         return null;
       }

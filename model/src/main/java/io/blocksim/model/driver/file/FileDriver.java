@@ -88,6 +88,12 @@ public final class FileDriver implements Driver {
     file.discard(offset, length);
   }
 
+  /** raw_co_truncate of file-posix: ftruncate, any size. */
+  @Override
+  public void truncate(BlockNode node, long length) throws HostIoException {
+    file.truncate(length);
+  }
+
   @Override
   public void flushToDisk(BlockNode node) throws HostIoException {
     file.flush();

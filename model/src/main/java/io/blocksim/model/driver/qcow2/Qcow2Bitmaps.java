@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The persistent-bitmap extension of one open image, following block/qcow2-bitmap.c of QEMU 7.2
@@ -530,6 +531,55 @@ final class Qcow2Bitmaps {
       }
     }
     return new HostIoException(HostIoException.EINVAL, message);
+  }
+
+  /**
+   * qcow2_reopen_bitmaps_rw: the directory is read again and matched by name against the bitmaps
+   * in memory (none is loaded a second time); entries not in use are marked in use in place.
+   * Returns the names of the entries whose readonly bitmaps may now become writable; throws with
+   * QEMU's message, which leaves every bitmap readonly.
+   */
+  List<String> reopenReadWrite(Map<String, Qcow2Image.InMemoryBitmap> inMemory)
+      throws HostIoException {
+    List<String> writable = new ArrayList<>();
+    if (header.nbBitmaps == 0) {
+      return writable;
+    }
+    List<Entry> list = loadList();
+    boolean needUpdate = false;
+    for (Entry e : list) {
+      Qcow2Image.InMemoryBitmap bitmap = inMemory.get(e.name);
+      if (bitmap == null) {
+        throw invalid("Unexpected bitmap '" + e.name + "' in image");
+      }
+      if ((e.flags & FLAG_IN_USE) == 0) {
+        if (!bitmap.readonly()) {
+          throw invalid("Corruption: bitmap '" + e.name + "' is not marked IN_USE in the image"
+              + " and not marked readonly in RAM");
+        }
+        if (bitmap.inconsistent()) {
+          throw invalid("Corruption: bitmap '" + e.name + "' is inconsistent but is not marked"
+              + " IN_USE in the image");
+        }
+        e.flags |= FLAG_IN_USE;
+        needUpdate = true;
+      } else if (bitmap.readonly() && !bitmap.inconsistent()) {
+        throw invalid("Corruption: bitmap '" + e.name + "' is marked IN_USE in the image but it"
+            + " is readonly and consistent in RAM");
+      }
+      if (bitmap.readonly()) {
+        writable.add(e.name);
+      }
+    }
+    if (needUpdate) {
+      try {
+        updateInPlace(list);
+      } catch (HostIoException ex) {
+        throw new HostIoException(ex.errno(), "Cannot update bitmap directory: "
+            + HostIoException.strerror(ex.errno()));
+      }
+    }
+    return writable;
   }
 
   /** qcow2_co_remove_persistent_dirty_bitmap: absent is not an error. */

@@ -285,6 +285,32 @@ final class Qcow2ClusterMap {
     s.refcounts.freeClusters(oldOffset, oldSize * 8, DiscardType.OTHER);
   }
 
+  /**
+   * qcow2_shrink_l1_table: zeroes the entries from newL1Size on (on disk first, then flushes the
+   * file) and frees the L2 tables they pointed to; the table keeps its size.
+   */
+  void shrinkL1Table(long newL1Size) throws HostIoException {
+    if (newL1Size >= l1Table.length) {
+      return;
+    }
+    int from = (int) newL1Size;
+    s.raise("l1_shrink_write_table");
+    try {
+      s.writeSync(s.header.l1TableOffset + 8L * from, new byte[(l1Table.length - from) * 8]);
+    } catch (HostIoException e) {
+      Arrays.fill(l1Table, from, l1Table.length, 0L);
+      throw e;
+    }
+    s.raise("l1_shrink_free_l2_clusters");
+    for (int i = l1Table.length - 1; i >= from; i--) {
+      long l2Offset = l1Table[i] & L1E_OFFSET_MASK;
+      if (l2Offset != 0) {
+        s.refcounts.freeClusters(l2Offset, s.clusterSize, DiscardType.ALWAYS);
+        l1Table[i] = 0;
+      }
+    }
+  }
+
   /** The L1 entries a disk of size bytes needs (size_to_l1). */
   long sizeToL1(long size) {
     int shift = s.clusterBits + s.l2Bits;

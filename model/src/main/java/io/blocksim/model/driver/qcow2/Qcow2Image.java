@@ -5,6 +5,7 @@ import io.blocksim.model.port.HostFile;
 import io.blocksim.model.port.HostIoException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A qcow2 image over a {@link HostFile}, laid out on disk exactly as QEMU 7.2 lays it out. The
@@ -98,6 +99,9 @@ public final class Qcow2Image {
    */
   public record BitmapToStore(String name, long granularityBytes, boolean enabled,
       boolean readonly, byte[] serialized) {}
+
+  /** A bitmap in memory as qcow2_reopen_bitmaps_rw checks it against its directory entry. */
+  public record InMemoryBitmap(boolean readonly, boolean inconsistent) {}
 
   /** QEMU's errno for requests to a node whose driver was dropped after fatal corruption. */
   public static final int ENOMEDIUM = 123;
@@ -404,6 +408,26 @@ public final class Qcow2Image {
   public void storeBitmaps(List<BitmapToStore> toStore) throws HostIoException {
     s.checkUsable();
     bitmaps.store(toStore, !s.readOnly);
+  }
+
+  /**
+   * The image becomes read-only or read-write (qcow2_reopen_commit): later stores and header
+   * updates follow the new mode. Caches and the loaded bitmaps stay as they are.
+   */
+  public void setReadOnly(boolean readOnly) {
+    s.readOnly = readOnly;
+  }
+
+  /** qcow2_reopen_bitmaps_rw; see {@link Qcow2Bitmaps#reopenReadWrite}. */
+  public List<String> reopenBitmapsReadWrite(Map<String, InMemoryBitmap> inMemory)
+      throws HostIoException {
+    s.checkUsable();
+    return bitmaps.reopenReadWrite(inMemory);
+  }
+
+  /** Resizes the image (qcow2_co_truncate); see {@link Qcow2Truncate}. */
+  public void truncate(long newSize, boolean zeroNewArea) throws HostIoException {
+    Qcow2Truncate.truncate(this, newSize, zeroNewArea);
   }
 
   /** Deletes a stored bitmap now (qcow2_co_remove_persistent_dirty_bitmap). */

@@ -20,7 +20,8 @@ final class Qcow2State {
   private final HostFile data;
   final boolean hasDataFile;
   final Qcow2Header header;
-  final boolean readOnly;
+  /** Changes only on a reopen (qcow2_reopen_commit). */
+  boolean readOnly;
   final boolean discardUnmap;
   final int clusterBits;
   final long clusterSize;
