@@ -310,6 +310,17 @@ public final class CaseRunner {
     for (String line : outcome.lines()) {
       log.append(line).append('\n');
     }
+    if (s.error() != null) {
+      if (outcome.exitCode() == 0) {
+        throw new StepFailure("qemu-img " + s.command() + " succeeded, but the scenario expected "
+            + "it to fail with '" + s.error() + "'");
+      }
+      if (!String.join("\n", outcome.lines()).contains(s.error())) {
+        throw new StepFailure("qemu-img " + s.command() + " failed without '" + s.error()
+            + "' in its output");
+      }
+      return;
+    }
     if (outcome.exitCode() != 0 && !s.command().startsWith("compare")) {
       throw new StepFailure("qemu-img " + s.command() + " exited with " + outcome.exitCode());
     }

@@ -39,7 +39,13 @@ public sealed interface Step {
 
   record Crash(int index, Location location, String comment, CrashKind kind) implements Step {}
 
-  record Img(int index, Location location, String comment, String command) implements Step {}
+  /** A qemu-img run; {@code error} (or null) is text its output must contain when it fails. */
+  record Img(int index, Location location, String comment, String command, String error)
+      implements Step {
+    public Img(int index, Location location, String comment, String command) {
+      this(index, location, comment, command, null);
+    }
+  }
 
   record Log(int index, Location location, String comment, String text) implements Step {}
 

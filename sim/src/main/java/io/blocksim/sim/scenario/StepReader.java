@@ -35,7 +35,7 @@ final class StepReader {
           "observe", List.of("images"),
           "expect", List.of(),
           "crash", List.of(),
-          "img", List.of(),
+          "img", List.of("error"),
           "log", List.of());
   private static final List<String> EXPECT_KEYS =
       List.of("bitmap", "job", "images-equal", "event");
@@ -158,7 +158,8 @@ final class StepReader {
         if (command != null) {
           paths.checkImg(value, command, what);
         }
-        yield command == null ? null : new Step.Img(index, at, comment, command);
+        String error = optionalText(step, "error", subject);
+        yield command == null ? null : new Step.Img(index, at, comment, command, error);
       }
       case "log" -> {
         String text = Nodes.text(value, what, problems);
