@@ -1,5 +1,6 @@
 package io.blocksim.model.job;
 
+import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.driver.Qcow2Driver;
@@ -99,6 +100,10 @@ public final class Chains {
       return;
     }
     if (node.driver() instanceof Qcow2Driver qcow2 && node.primaryChild() != null) {
+      // The node keeps its bitmap objects (dirty bits, transient bitmaps, order): the image
+      // stores the persistent ones on the switch to read-only (qcow2_reopen_bitmaps_ro) and
+      // marks them in use again on the switch back (qcow2_reopen_bitmaps_rw).
+      List<DirtyBitmap> kept = new ArrayList<>(node.bitmaps());
       try {
         qcow2.close(node);
       } catch (HostIoException e) {
@@ -110,8 +115,18 @@ public final class Chains {
       options.put("read-only", readOnly);
       options.put("file", node.primaryChild().name());
       options.put("backing", node.backing() == null ? null : node.backing().name());
+      // The file child inherits the new mode (bdrv_reopen_queue_child).
+      node.primaryChild().setReadOnly(readOnly);
+      node.bitmaps().clear();
       Qcow2Driver.open(layer, new Args(options, ""), node, null,
           new ArrayList<>());
+      node.bitmaps().clear();
+      node.bitmaps().addAll(kept);
+      for (DirtyBitmap bitmap : kept) {
+        if (bitmap.persistent()) {
+          bitmap.setReadonly(readOnly);
+        }
+      }
     }
     node.setReadOnly(readOnly);
   }
