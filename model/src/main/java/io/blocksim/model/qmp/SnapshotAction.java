@@ -182,7 +182,7 @@ final class SnapshotAction implements TransactionAction {
       return commands.open(new Args(options, ""), null, created);
     } catch (QmpError e) {
       for (int i = created.size() - 1; i >= 0; i--) {
-        commands.release(created.get(i));
+        commands.detach(created.get(i));
       }
       throw e;
     }
