@@ -42,6 +42,7 @@ final class SnapshotAction implements TransactionAction {
   private BlockNode oldNode;
   private BlockNode newNode;
   private boolean appended;
+  private Runnable endDrain;
 
   private SnapshotAction(Engine engine, String type, String node, String overlay, String device,
       String snapshotFile, String snapshotNodeName, String format, String mode) {
@@ -82,7 +83,9 @@ final class SnapshotAction implements TransactionAction {
   public void prepare() throws QmpError {
     boolean sync = type.equals("blockdev-snapshot-sync");
     oldNode = lookup(sync ? device : node, node);
-    // The transaction has drained every node already (bdrv_drained_begin here is nested).
+    // bdrv_drained_begin(old_bs), paired with clean: the jobs above the node pause once more
+    // after the transaction's bdrv_drain_all, and resume only when the action is cleaned.
+    endDrain = engine.jobs().beginDrainedSection(oldNode);
     checkOpBlocker(oldNode);
     if (!oldNode.readOnly()) {
       try {
@@ -236,6 +239,9 @@ final class SnapshotAction implements TransactionAction {
 
   @Override
   public void clean() {
+    if (endDrain != null) {
+      endDrain.run();
+    }
     // bdrv_unref(new_bs): an overlay that no parent, user or monitor reference holds is closed.
     if (newNode != null && engine.graph().find(newNode.name()) == newNode
         && newNode.parents().isEmpty() && newNode.users().isEmpty()
