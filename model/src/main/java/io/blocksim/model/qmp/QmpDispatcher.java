@@ -17,16 +17,24 @@ public final class QmpDispatcher {
   }
 
   private final Map<String, Handler> handlers = new TreeMap<>();
+  private final ExportCommands exports;
 
   public QmpDispatcher(BlockLayer layer, JobManager jobs) {
     handlers.put("qmp_capabilities", args -> new LinkedHashMap<>());
     new BlockdevCommands(layer).register(handlers);
+    exports = new ExportCommands(layer, jobs);
+    exports.register(handlers);
     new BitmapCommands(layer).register(handlers);
     BackupCommands backup = new BackupCommands(jobs);
     new TransactionCommand(layer, jobs, backup).register(handlers);
     new JobCommands(jobs).register(handlers);
     backup.register(handlers);
     new BlockJobCommands(jobs).register(handlers);
+  }
+
+  /** The NBD server's exports (what an NBD client step reads). */
+  public ExportCommands exports() {
+    return exports;
   }
 
   public Map<String, Object> execute(String command, Map<String, Object> args) {

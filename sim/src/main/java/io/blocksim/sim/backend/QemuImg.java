@@ -40,6 +40,7 @@ final class QemuImg {
         case "rebase" -> QemuImgRebase.run(storage, words);
         case "commit" -> QemuImgCommit.run(storage, words);
         case "convert" -> QemuImgConvert.run(storage, words);
+        case "resize" -> QemuImgResize.run(storage, words);
         case "info" -> QemuImgInfo.info(storage, words);
         case "check" -> QemuImgInfo.check(storage, words);
         case "bitmap" -> QemuImgInfo.bitmap(storage, words);

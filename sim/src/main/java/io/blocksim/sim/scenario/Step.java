@@ -47,6 +47,14 @@ public sealed interface Step {
     }
   }
 
+  /**
+   * An NBD client reading an export's extents for one metadata context, as {@code nbdinfo
+   * --map=CONTEXT} does: {@code base:allocation} or {@code qemu:dirty-bitmap:NAME}; {@code error}
+   * (or null) is text the failure must contain.
+   */
+  record NbdMap(int index, Location location, String comment, String export, String context,
+      String error) implements Step {}
+
   record Log(int index, Location location, String comment, String text) implements Step {}
 
   enum CrashKind { PROCESS, POWER }
