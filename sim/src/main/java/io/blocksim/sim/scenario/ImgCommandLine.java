@@ -139,7 +139,9 @@ final class ImgCommandLine {
           } else {
             throw new IllegalArgumentException("option '-" + c + "' needs a value");
           }
-          if (syntax.fileOptions().contains(String.valueOf(c))) {
+          if (syntax.fileOptions().contains(String.valueOf(c))
+              && !(sub.equals("rebase") && value.isEmpty())) {
+            // rebase -b '' names no file: it drops the backing file.
             files.add(value);
           } else if (c == 'o') {
             files.addAll(createOptionFiles(value));
