@@ -1,10 +1,13 @@
 package io.blocksim.model.qmp;
 
-import io.blocksim.model.Engine;
 import io.blocksim.model.bitmap.DirtyBitmap;
+import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.NodeGraph;
 import io.blocksim.model.graph.Permissions;
+import io.blocksim.model.job.JobManager;
+import io.blocksim.model.qapi.Args;
+import io.blocksim.model.qapi.QmpError;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -29,12 +32,14 @@ public final class ExportCommands {
     }
   }
 
-  private final Engine engine;
+  private final BlockLayer layer;
+  private final JobManager jobs;
   private final List<Export> exports = new ArrayList<>();
   private boolean serverRunning;
 
-  public ExportCommands(Engine engine) {
-    this.engine = engine;
+  public ExportCommands(BlockLayer layer, JobManager jobs) {
+    this.layer = layer;
+    this.jobs = jobs;
   }
 
   void register(Map<String, QmpDispatcher.Handler> handlers) {
@@ -123,7 +128,7 @@ public final class ExportCommands {
         throw QmpError.generic("Block export id '" + id + "' is already in use");
       }
     }
-    BlockNode node = engine.graph().find(nodeName);
+    BlockNode node = layer.graph().find(nodeName);
     if (node == null) {
       throw QmpError.generic("Cannot find device='' nor node-name='" + nodeName + "'");
     }
@@ -137,7 +142,7 @@ public final class ExportCommands {
     }
     // blk_insert_bs attaches the BlockBackend in a drained section; a failure later detaches it
     // in another.
-    engine.jobs().drain(node);
+    jobs.drain(node);
     try {
       if (!serverRunning) {
         throw QmpError.generic("NBD server not running");
@@ -166,7 +171,7 @@ public final class ExportCommands {
       exports.add(export);
       node.users().add(export.backend());
     } catch (QmpError e) {
-      engine.jobs().drain(node);
+      jobs.drain(node);
       throw e;
     }
     return null;
@@ -195,7 +200,7 @@ public final class ExportCommands {
     String bmNode = external.str("node");
     String bmName = external.str("name");
     external.checkNoExtra();
-    BlockNode owner = engine.graph().find(bmNode);
+    BlockNode owner = layer.graph().find(bmNode);
     if (owner == null) {
       throw QmpError.generic("Cannot find device='" + bmNode + "' nor node-name='" + bmNode
           + "'");
@@ -232,13 +237,13 @@ public final class ExportCommands {
     }
     BlockNode node = currentNode(e);
     node.users().remove(e.backend());
-    engine.jobs().drain(node);
-    engine.emit("BLOCK_EXPORT_DELETED", Engine.data("id", e.id()));
+    jobs.drain(node);
+    layer.emit("BLOCK_EXPORT_DELETED", BlockLayer.data("id", e.id()));
   }
 
   /** The node the export's BlockBackend sits on now (a job's filter may have taken its place). */
   public BlockNode currentNode(Export e) {
-    for (BlockNode n : engine.graph().all()) {
+    for (BlockNode n : layer.graph().all()) {
       if (n.users().contains(e.backend())) {
         return n;
       }

@@ -1,13 +1,17 @@
 package io.blocksim.model.qmp;
 
-import io.blocksim.model.Engine;
 import io.blocksim.model.driver.Qcow2Driver;
 import io.blocksim.model.driver.filter.JobFilterDriver;
 import io.blocksim.model.driver.qcow2.Qcow2CreateOptions;
 import io.blocksim.model.driver.qcow2.Qcow2Image;
+import io.blocksim.model.graph.BlockIo;
+import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.graph.BlockNode;
-import io.blocksim.model.io.BlockIo;
 import io.blocksim.model.job.Chains;
+import io.blocksim.model.job.JobManager;
+import io.blocksim.model.qapi.Args;
+import io.blocksim.model.qapi.Json;
+import io.blocksim.model.qapi.QmpError;
 import io.blocksim.model.port.HostFile;
 import io.blocksim.model.port.HostIoException;
 import java.util.ArrayList;
@@ -27,7 +31,8 @@ final class SnapshotAction implements TransactionAction {
   private static final List<String> UNMODELLED_FORMATS = List.of("bochs", "cloop", "dmg",
       "luks", "parallels", "qcow", "qed", "vdi", "vhdx", "vmdk", "vpc", "vvfat");
 
-  private final Engine engine;
+  private final BlockLayer layer;
+  private final JobManager jobs;
   private final String type;
   /** blockdev-snapshot: node, overlay. */
   private final String node;
@@ -44,9 +49,10 @@ final class SnapshotAction implements TransactionAction {
   private boolean appended;
   private Runnable endDrain;
 
-  private SnapshotAction(Engine engine, String type, String node, String overlay, String device,
+  private SnapshotAction(BlockLayer layer, JobManager jobs, String type, String node, String overlay, String device,
       String snapshotFile, String snapshotNodeName, String format, String mode) {
-    this.engine = engine;
+    this.layer = layer;
+    this.jobs = jobs;
     this.type = type;
     this.node = node;
     this.overlay = overlay;
@@ -58,12 +64,13 @@ final class SnapshotAction implements TransactionAction {
   }
 
   /** Parses the action's data as the QAPI visitor does (members in schema order); null if no. */
-  static SnapshotAction parse(Engine engine, String type, Args data) throws QmpError {
+  static SnapshotAction parse(BlockLayer layer, JobManager jobs, String type, Args data)
+      throws QmpError {
     if (type.equals("blockdev-snapshot")) {
       String node = data.str("node");
       String overlay = data.str("overlay");
       data.checkNoExtra();
-      return new SnapshotAction(engine, type, node, overlay, null, null, null, null, null);
+      return new SnapshotAction(layer, jobs, type, node, overlay, null, null, null, null, null);
     }
     if (type.equals("blockdev-snapshot-sync")) {
       String device = data.optStr("device");
@@ -73,7 +80,7 @@ final class SnapshotAction implements TransactionAction {
       String format = data.optStr("format");
       String mode = data.optEnum("mode", List.of("existing", "absolute-paths"));
       data.checkNoExtra();
-      return new SnapshotAction(engine, type, nodeName, null, device, file, snapshotNodeName,
+      return new SnapshotAction(layer, jobs, type, nodeName, null, device, file, snapshotNodeName,
           format == null ? "qcow2" : format, mode == null ? "absolute-paths" : mode);
     }
     return null;
@@ -85,7 +92,7 @@ final class SnapshotAction implements TransactionAction {
     oldNode = lookup(sync ? device : node, node);
     // bdrv_drained_begin(old_bs), paired with clean: the jobs above the node pause once more
     // after the transaction's bdrv_drain_all, and resume only when the action is cleaned.
-    endDrain = engine.jobs().beginDrainedSection(oldNode);
+    endDrain = jobs.beginDrainedSection(oldNode);
     checkOpBlocker(oldNode);
     if (!oldNode.readOnly()) {
       try {
@@ -117,7 +124,7 @@ final class SnapshotAction implements TransactionAction {
 
   /** bdrv_lookup_bs: a device name (blocksim has no named BlockBackends), then a node name. */
   private BlockNode lookup(String deviceName, String nodeName) throws QmpError {
-    BlockNode found = nodeName == null ? null : engine.graph().find(nodeName);
+    BlockNode found = nodeName == null ? null : layer.graph().find(nodeName);
     if (found == null) {
       throw QmpError.generic("Cannot find device='" + (deviceName == null ? "" : deviceName)
           + "' nor node-name='" + (nodeName == null ? "" : nodeName) + "'");
@@ -146,7 +153,7 @@ final class SnapshotAction implements TransactionAction {
     if (node != null && snapshotNodeName == null) {
       throw QmpError.generic("New overlay node-name missing");
     }
-    if (snapshotNodeName != null && engine.graph().find(snapshotNodeName) != null) {
+    if (snapshotNodeName != null && layer.graph().find(snapshotNodeName) != null) {
       throw QmpError.generic("New overlay node-name already in use");
     }
     if (!format.equals("qcow2") && !format.equals("raw")) {
@@ -160,7 +167,7 @@ final class SnapshotAction implements TransactionAction {
         throw QmpError.generic("Backing file not supported for file format 'raw'");
       }
       try {
-        HostFile file = engine.storage().create(snapshotFile);
+        HostFile file = layer.storage().create(snapshotFile);
         Qcow2Image.create(file, oldNode.length(), Qcow2CreateOptions.defaults()
             .withBacking(Chains.filename(oldNode), oldNode.driver().name()));
         file.flush();
@@ -180,12 +187,11 @@ final class SnapshotAction implements TransactionAction {
       options.put("backing", null);  // BDRV_O_NO_BACKING
     }
     List<BlockNode> created = new ArrayList<>();
-    BlockdevCommands commands = new BlockdevCommands(engine);
     try {
-      return commands.open(new Args(options, ""), null, created);
+      return layer.open(new Args(options, ""), null, created);
     } catch (QmpError e) {
       for (int i = created.size() - 1; i >= 0; i--) {
-        commands.detach(created.get(i));
+        layer.detach(created.get(i));
       }
       throw e;
     }
@@ -220,7 +226,7 @@ final class SnapshotAction implements TransactionAction {
   public void commit() {
     // external_snapshot_commit ignores a failed reopen.
     try {
-      Chains.reopen(engine, oldNode, true);
+      Chains.reopen(layer, oldNode, true);
     } catch (QmpError e) {
       // QEMU passes NULL for errp: the node stays read-write.
     }
@@ -243,10 +249,10 @@ final class SnapshotAction implements TransactionAction {
       endDrain.run();
     }
     // bdrv_unref(new_bs): an overlay that no parent, user or monitor reference holds is closed.
-    if (newNode != null && engine.graph().find(newNode.name()) == newNode
+    if (newNode != null && layer.graph().find(newNode.name()) == newNode
         && newNode.parents().isEmpty() && newNode.users().isEmpty()
-        && !engine.graph().isMonitorOwned(newNode)) {
-      new BlockdevCommands(engine).release(newNode);
+        && !layer.graph().isMonitorOwned(newNode)) {
+      layer.release(newNode);
     }
   }
 }

@@ -46,11 +46,13 @@ public final class TransactionCommand {
       "drive-backup", "blockdev-snapshot", "blockdev-snapshot-internal-sync",
       "blockdev-snapshot-sync");
 
+  private final BlockLayer layer;
   private final JobManager jobs;
   private final BackupCommands backup;
   private final BitmapCommands bitmaps;
 
   public TransactionCommand(BlockLayer layer, JobManager jobs, BackupCommands backup) {
+    this.layer = layer;
     this.jobs = jobs;
     this.backup = backup;
     this.bitmaps = new BitmapCommands(layer);
@@ -60,7 +62,7 @@ public final class TransactionCommand {
     handlers.put("transaction", this::transaction);
     // blockdev_do_action: each external snapshot command is a transaction of one action.
     for (String type : List.of("blockdev-snapshot", "blockdev-snapshot-sync")) {
-      handlers.put(type, args -> run(List.of(SnapshotAction.parse(engine, type, args)),
+      handlers.put(type, args -> run(List.of(SnapshotAction.parse(layer, jobs, type, args)),
           List.of(type), false));
     }
   }
@@ -147,7 +149,7 @@ public final class TransactionCommand {
         throw QmpError.generic("Transaction aborted using Abort action");
       };
     }
-    TransactionAction snapshot = SnapshotAction.parse(engine, type, data);
+    TransactionAction snapshot = SnapshotAction.parse(layer, jobs, type, data);
     if (snapshot != null) {
       return snapshot;
     }

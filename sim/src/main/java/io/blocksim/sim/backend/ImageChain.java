@@ -6,7 +6,7 @@ import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.port.HostFile;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.port.HostStorage;
-import io.blocksim.model.qmp.Json;
+import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.loop.NoTimeScheduler;
 import java.util.ArrayList;
 import java.util.List;

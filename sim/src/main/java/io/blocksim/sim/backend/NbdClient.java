@@ -3,12 +3,12 @@ package io.blocksim.sim.backend;
 import io.blocksim.model.Engine;
 import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.bitmap.HBitmap;
-import io.blocksim.model.driver.BlockStatus;
+import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.graph.BlockNode;
-import io.blocksim.model.io.BlockIo;
+import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.qmp.ExportCommands;
-import io.blocksim.sim.runner.Backend.MapOutcome;
+import io.blocksim.sim.port.Backend.MapOutcome;
 import java.util.ArrayList;
 import java.util.List;
 

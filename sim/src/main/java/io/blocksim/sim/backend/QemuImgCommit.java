@@ -1,15 +1,14 @@
 package io.blocksim.sim.backend;
 
-import io.blocksim.model.driver.BlockStatus;
+import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.driver.Qcow2Driver;
 import io.blocksim.model.graph.BlockNode;
-import io.blocksim.model.io.BlockIo;
-import io.blocksim.model.io.RequestFlags;
-import io.blocksim.model.job.Chains;
+import io.blocksim.model.graph.BlockIo;
+import io.blocksim.model.graph.RequestFlags;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.port.HostStorage;
-import io.blocksim.sim.runner.Backend.ImgOutcome;
-import io.blocksim.sim.runner.StepException;
+import io.blocksim.sim.port.Backend.ImgOutcome;
+import io.blocksim.sim.port.StepException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -117,7 +116,7 @@ final class QemuImgCommit {
     long length = top.length();
     long offset = 0;
     while (offset < length) {
-      Chains.Run run = Chains.allocatedAbove(top, baseOverlay, offset, length - offset);
+      BlockIo.Run run = BlockIo.allocatedAbove(top, baseOverlay, offset, length - offset);
       long end = offset + run.length();
       if (run.allocated()) {
         long start = offset / granularity * granularity;

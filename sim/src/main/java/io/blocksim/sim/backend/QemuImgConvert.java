@@ -1,18 +1,18 @@
 package io.blocksim.sim.backend;
 
 import io.blocksim.model.bitmap.DirtyBitmap;
-import io.blocksim.model.driver.BlockStatus;
+import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.driver.Qcow2Driver;
 import io.blocksim.model.graph.BlockNode;
-import io.blocksim.model.io.BlockIo;
-import io.blocksim.model.io.RequestFlags;
+import io.blocksim.model.graph.BlockIo;
+import io.blocksim.model.graph.RequestFlags;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.port.HostStorage;
-import io.blocksim.model.qmp.Json;
+import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.guest.QemuIoCommand;
-import io.blocksim.sim.runner.Backend.ImageSpec;
-import io.blocksim.sim.runner.Backend.ImgOutcome;
-import io.blocksim.sim.runner.StepException;
+import io.blocksim.sim.port.Backend.ImageSpec;
+import io.blocksim.sim.port.Backend.ImgOutcome;
+import io.blocksim.sim.port.StepException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

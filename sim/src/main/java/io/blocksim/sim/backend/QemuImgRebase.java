@@ -1,10 +1,10 @@
 package io.blocksim.sim.backend;
 
-import io.blocksim.model.driver.BlockStatus;
+import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.driver.Qcow2Driver;
 import io.blocksim.model.graph.BlockNode;
-import io.blocksim.model.io.BlockIo;
-import io.blocksim.model.io.RequestFlags;
+import io.blocksim.model.graph.BlockIo;
+import io.blocksim.model.graph.RequestFlags;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.port.HostStorage;
 import io.blocksim.sim.port.Backend.ImgOutcome;

@@ -2,10 +2,10 @@ package io.blocksim.sim.backend;
 
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.port.HostStorage;
-import io.blocksim.model.qmp.Json;
+import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.guest.QemuIoCommand;
-import io.blocksim.sim.runner.Backend.ImgOutcome;
-import io.blocksim.sim.runner.StepException;
+import io.blocksim.sim.port.Backend.ImgOutcome;
+import io.blocksim.sim.port.StepException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

@@ -109,7 +109,7 @@ public final class Comparison {
     }
     if (qemu.containsKey("maps") || sim.containsKey("maps")) {
       Difference maps = compareLists("maps", list(qemu.get("maps")), list(sim.get("maps")),
-          "map");
+          "map", stepLines);
       if (maps != null) {
         differences.add(maps);
       }
