@@ -9,6 +9,7 @@ import io.blocksim.model.port.HostStorage;
 import io.blocksim.model.port.Scheduler;
 import io.blocksim.model.qapi.Json;
 import io.blocksim.model.qapi.QmpEvent;
+import io.blocksim.model.qmp.ExportCommands;
 import io.blocksim.model.qmp.QmpDispatcher;
 import java.util.List;
 import java.util.Map;
@@ -60,6 +61,11 @@ public final class Engine {
   /** Executes a QMP command; returns {@code {"return": ...}} or {@code {"error": {...}}}. */
   public Map<String, Object> execute(String command, Map<String, Object> args) {
     return dispatcher.execute(command, args);
+  }
+
+  /** The NBD server and its exports. */
+  public ExportCommands exports() {
+    return dispatcher.exports();
   }
 
   /** Emits a QMP event now. */

@@ -347,6 +347,10 @@ public final class Qcow2Driver implements Driver {
       data.put("compat", "1.1");
       data.put("compression-type", "zlib");
       data.put("lazy-refcounts", false);
+      List<Object> stored = storedBitmaps();
+      if (!stored.isEmpty()) {
+        data.put("bitmaps", stored);
+      }
       data.put("refcount-bits", image().refcountBits());
       if (image().dataFileName() != null) {
         data.put("data-file", image().dataFileName());
@@ -365,5 +369,30 @@ public final class Qcow2Driver implements Driver {
         info.put("backing-filename-format", image().backingFormat());
       }
     }
+  }
+
+  /**
+   * The bitmaps in the image's bitmap directory (qcow2_get_bitmap_info_list), which is what the
+   * image holds, not the node's in-memory list: a bitmap added since the image was opened shows
+   * only once stored (on close or a switch to read-only).
+   */
+  private List<Object> storedBitmaps() {
+    List<Object> list = new ArrayList<>();
+    try {
+      for (Qcow2Image.BitmapEntry b : image().bitmapDirectory()) {
+        List<Object> flags = new ArrayList<>();
+        if ((b.flags() & Qcow2Image.BitmapEntry.IN_USE) != 0) {
+          flags.add("in-use");
+        }
+        if ((b.flags() & Qcow2Image.BitmapEntry.AUTO) != 0) {
+          flags.add("auto");
+        }
+        list.add(Json.object("flags", flags, "name", b.name(), "granularity",
+            b.granularityBytes()));
+      }
+    } catch (HostIoException e) {
+      // qcow2_get_specific_info fails the query then; blocksim leaves the list out.
+    }
+    return list;
   }
 }

@@ -376,11 +376,10 @@ public final class JobManager {
   }
 
   /**
-   * Test seam (model-based testing of the job life cycle): begins a drained section on
-   * {@code node} and returns what ends it, so that a test can hold the section open across
-   * other steps (in QEMU and in every engine path a section opens and closes inside one
-   * command). The same code as {@link #drain}, split in two; no QMP command or scenario calls
-   * it.
+   * Begins a drained section on {@code node} and returns what ends it: the same code as
+   * {@link #drain}, split in two, for a section held open across steps, as an external snapshot
+   * action holds one from its prepare to its clean (and the model-based tests of the job life
+   * cycle hold one across their steps).
    */
   public Runnable beginDrainedSection(BlockNode node) {
     DrainedSection section = drainedBegin(node);

@@ -86,18 +86,22 @@ public final class BlockdevCommands {
   }
 
   private Object queryNamedBlockNodes(Args args) throws QmpError {
-    args.unmodelled("flat", args.optBool("flat"), false);
+    boolean flat = Boolean.TRUE.equals(args.optBool("flat"));
     args.checkNoExtra();
     // QEMU prepends each node's info while walking its list, so the newest node comes first.
     List<Object> result = new ArrayList<>();
     for (BlockNode node : layer.graph().all()) {
-      result.add(0, deviceInfo(node));
+      result.add(0, deviceInfo(node, flat));
     }
     return result;
   }
 
-  /** Returns the BlockDeviceInfo QEMU reports for a node (the members blocksim models). */
-  Map<String, Object> deviceInfo(BlockNode node) {
+  /**
+   * Returns the BlockDeviceInfo QEMU reports for a node (the members blocksim models); {@code
+   * flat} leaves out the backing images and counts no depth (bdrv_block_device_info stops
+   * gathering for flat output).
+   */
+  Map<String, Object> deviceInfo(BlockNode node, boolean flat) {
     Map<String, Object> info = new LinkedHashMap<>();
     info.put("node-name", node.name());
     info.put("drv", node.driver().name());
@@ -106,7 +110,7 @@ public final class BlockdevCommands {
     info.put("detect_zeroes", "off");
     info.put("file", filename(node));
     int depth = 0;
-    for (BlockNode b = node.backing(); b != null; b = b.backing()) {
+    for (BlockNode b = flat ? null : node.backing(); b != null; b = b.backing()) {
       depth++;
     }
     info.put("backing_file_depth", depth);
@@ -118,7 +122,7 @@ public final class BlockdevCommands {
     }
     info.put("write_threshold", 0);
     info.put("cache", Json.object("writeback", true, "direct", false, "no-flush", false));
-    info.put("image", imageInfo(node));
+    info.put("image", imageInfo(node, flat));
     List<Object> bitmaps = bitmapInfos(node);
     if (!bitmaps.isEmpty()) {
       info.put("dirty-bitmaps", bitmaps);
@@ -127,7 +131,7 @@ public final class BlockdevCommands {
   }
 
   /** Returns the ImageInfo of a node (bdrv_query_image_info), backing images included. */
-  private static Map<String, Object> imageInfo(BlockNode node) {
+  private static Map<String, Object> imageInfo(BlockNode node, boolean flat) {
     Map<String, Object> image = new LinkedHashMap<>();
     image.put("virtual-size", node.length());
     image.put("filename", filename(node));
@@ -139,8 +143,8 @@ public final class BlockdevCommands {
     }
     node.driver().addImageInfo(image);
     BlockNode backing = node.backing();
-    if (backing != null) {
-      image.put("backing-image", imageInfo(backing));
+    if (backing != null && !flat) {
+      image.put("backing-image", imageInfo(backing, false));
     }
     return image;
   }

@@ -17,10 +17,13 @@ public final class QmpDispatcher {
   }
 
   private final Map<String, Handler> handlers = new TreeMap<>();
+  private final ExportCommands exports;
 
   public QmpDispatcher(BlockLayer layer, JobManager jobs) {
     handlers.put("qmp_capabilities", args -> new LinkedHashMap<>());
     new BlockdevCommands(layer).register(handlers);
+    exports = new ExportCommands(layer, jobs);
+    exports.register(handlers);
     new BitmapCommands(layer).register(handlers);
     BackupCommands backup = new BackupCommands(jobs);
     new TransactionCommand(layer, jobs, backup).register(handlers);
@@ -29,6 +32,11 @@ public final class QmpDispatcher {
     new BlockJobCommands(jobs).register(handlers);
     new BlockResizeCommand(layer).register(handlers);
     new BlockdevReopenCommand(layer).register(handlers);
+  }
+
+  /** The NBD server's exports (what an NBD client step reads). */
+  public ExportCommands exports() {
+    return exports;
   }
 
   public Map<String, Object> execute(String command, Map<String, Object> args) {

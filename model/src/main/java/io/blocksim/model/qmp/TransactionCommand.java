@@ -46,11 +46,13 @@ public final class TransactionCommand {
       "drive-backup", "blockdev-snapshot", "blockdev-snapshot-internal-sync",
       "blockdev-snapshot-sync");
 
+  private final BlockLayer layer;
   private final JobManager jobs;
   private final BackupCommands backup;
   private final BitmapCommands bitmaps;
 
   public TransactionCommand(BlockLayer layer, JobManager jobs, BackupCommands backup) {
+    this.layer = layer;
     this.jobs = jobs;
     this.backup = backup;
     this.bitmaps = new BitmapCommands(layer);
@@ -58,6 +60,11 @@ public final class TransactionCommand {
 
   void register(Map<String, QmpDispatcher.Handler> handlers) {
     handlers.put("transaction", this::transaction);
+    // blockdev_do_action: each external snapshot command is a transaction of one action.
+    for (String type : List.of("blockdev-snapshot", "blockdev-snapshot-sync")) {
+      handlers.put(type, args -> run(List.of(SnapshotAction.parse(layer, jobs, type, args)),
+          List.of(type), false));
+    }
   }
 
   private Object transaction(Args args) throws QmpError {
@@ -90,6 +97,11 @@ public final class TransactionCommand {
       types.add(type);
       actions.add(create(type, data, context));
     }
+    return run(actions, types, grouped);
+  }
+
+  private Object run(List<TransactionAction> actions, List<String> types, boolean grouped)
+      throws QmpError {
     // QEMU drains all I/O for the whole transaction: every block job passes a pause point.
     jobs.drainAll();
     List<TransactionAction> prepared = new ArrayList<>();
@@ -136,6 +148,10 @@ public final class TransactionCommand {
       return () -> {
         throw QmpError.generic("Transaction aborted using Abort action");
       };
+    }
+    TransactionAction snapshot = SnapshotAction.parse(layer, jobs, type, data);
+    if (snapshot != null) {
+      return snapshot;
     }
     TransactionAction bitmapAction = bitmaps.action(type, data, true);
     if (bitmapAction != null) {

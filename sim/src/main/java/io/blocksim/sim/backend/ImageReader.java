@@ -24,8 +24,14 @@ final class ImageReader {
   }
 
   static ImageReader open(HostStorage storage, String path) throws HostIoException {
+    return open(storage, path, null);
+  }
+
+  /** Opens with the given format, or the probed one when it is null. */
+  static ImageReader open(HostStorage storage, String path, String givenFormat)
+      throws HostIoException {
     Engine engine = new Engine(NoTimeScheduler.INSTANCE, storage, Set.of());
-    String format = Images.probeFormat(storage, path);
+    String format = givenFormat != null ? givenFormat : Images.probeFormat(storage, path);
     Map<String, Object> args = Json.object("driver", format, "node-name", "image",
         "read-only", true, "file", Json.object("driver", "file", "filename", path));
     Map<String, Object> reply = engine.execute("blockdev-add", args);

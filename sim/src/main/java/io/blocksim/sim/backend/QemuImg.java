@@ -38,6 +38,9 @@ final class QemuImg {
         case "create" -> create(storage, words);
         case "compare" -> compare(storage, words);
         case "rebase" -> QemuImgRebase.run(storage, words);
+        case "commit" -> QemuImgCommit.run(storage, words);
+        case "convert" -> QemuImgConvert.run(storage, words);
+        case "resize" -> QemuImgResize.run(storage, words);
         case "info" -> QemuImgInfo.info(storage, words);
         case "check" -> QemuImgInfo.check(storage, words);
         case "bitmap" -> QemuImgInfo.bitmap(storage, words);

@@ -68,12 +68,45 @@ final class QemuImgInfo {
 
   // ---------------------------------------------------------------- info
 
+  /**
+   * qemu-img info; with {@code --backing-chain} every image of the chain in turn (the backing
+   * file's format probed), separated by a blank line, or a JSON list.
+   */
   static ImgOutcome info(HostStorage storage, List<String> words)
       throws StepException, HostIoException {
-    Common c = common("info", words, Set.of());
+    Common c = common("info", words, Set.of("--backing-chain"));
+    if (!words.contains("--backing-chain")) {
+      return describe(storage, c.file(), c.format(), c.json()).outcome();
+    }
+    List<String> out = new ArrayList<>();
+    List<Object> list = new ArrayList<>();
+    String path = c.file();
+    String format = c.format();
+    while (path != null) {
+      Description d = describe(storage, path, format, c.json());
+      if (d.info() == null) {
+        return d.outcome();
+      }
+      if (!out.isEmpty()) {
+        out.add("");
+      }
+      out.addAll(d.outcome().lines());
+      list.add(d.info());
+      path = (String) d.info().get("backing-filename");
+      format = (String) d.info().get("backing-filename-format");
+    }
+    return new ImgOutcome(c.json() ? List.of(qemuJson(list, 0).split("\n")) : out, 0);
+  }
+
+  /** One image's ImageInfo (null when it cannot be opened) and what info prints for it. */
+  private record Description(Map<String, Object> info, ImgOutcome outcome) {}
+
+  private static Description describe(HostStorage storage, String path, String givenFormat,
+      boolean json) throws HostIoException {
+    Common c = new Common(path, givenFormat, json);
     HostFile file = openFile(storage, c.file());
     if (file == null) {
-      return couldNotOpen(c.file());
+      return new Description(null, couldNotOpen(c.file()));
     }
     String format = c.format() != null ? c.format() : Images.probeFormat(storage, c.file());
     long actual = storage instanceof FakeDisk disk ? disk.pageCount(c.file()) * 4096L
@@ -84,8 +117,8 @@ final class QemuImgInfo {
       try {
         image = Qcow2Image.open(file, true);
       } catch (HostIoException e) {
-        return new ImgOutcome(List.of("qemu-img: Could not open '" + c.file() + "': "
-            + e.getMessage()), 1);
+        return new Description(null, new ImgOutcome(List.of("qemu-img: Could not open '"
+            + c.file() + "': " + e.getMessage()), 1));
       }
       if (image.backingFileName() != null && image.backingFormat() != null) {
         info.put("backing-filename-format", image.backingFormat());
@@ -139,7 +172,7 @@ final class QemuImgInfo {
     }
     info.put("dirty-flag", false);
     if (c.json()) {
-      return new ImgOutcome(List.of(qemuJson(info, 0).split("\n")), 0);
+      return new Description(info, new ImgOutcome(List.of(qemuJson(info, 0).split("\n")), 0));
     }
     List<String> out = new ArrayList<>();
     out.add("image: " + c.file());
@@ -160,7 +193,7 @@ final class QemuImgInfo {
           info.get("format-specific")).get("data");
       humanDump(data, 1, out);
     }
-    return new ImgOutcome(out, 0);
+    return new Description(info, new ImgOutcome(out, 0));
   }
 
   private static List<Object> flags(int flags) {

@@ -369,6 +369,15 @@ public final class SimBackend implements Backend {
     return QemuImg.run(disk, command);
   }
 
+  @Override
+  public MapOutcome nbdMap(String export, String context) throws StepException {
+    try {
+      return NbdClient.map(engine, export, context);
+    } catch (HostIoException e) {
+      return new MapOutcome(List.of(), "nbdinfo: " + e.getMessage());
+    }
+  }
+
   /**
    * Quits the process cleanly, as qemu-storage-daemon's {@code quit} does at the end of a run:
    * jobs still there are cancelled and allowed to finish (job_cancel_sync_all: a backup gives

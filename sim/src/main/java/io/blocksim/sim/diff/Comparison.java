@@ -18,7 +18,7 @@ import java.util.Objects;
  */
 public final class Comparison {
   public static final List<String> CATEGORIES = List.of("outcome", "bitmaps", "jobs", "images",
-      "responses", "events");
+      "responses", "maps", "events");
   private static final java.util.regex.Pattern GENERATED =
       java.util.regex.Pattern.compile("#block[0-9]+");
   static final List<String> OPTIONAL_EVENTS = List.of("BLOCK_JOB_PENDING", "BLOCK_JOB_READY");
@@ -106,6 +106,13 @@ public final class Comparison {
         list(sim.get("responses")), "response", stepLines);
     if (responses != null) {
       differences.add(responses);
+    }
+    if (qemu.containsKey("maps") || sim.containsKey("maps")) {
+      Difference maps = compareLists("maps", list(qemu.get("maps")), list(sim.get("maps")),
+          "map", stepLines);
+      if (maps != null) {
+        differences.add(maps);
+      }
     }
     Difference events = compareLists("events", withoutOptional(list(qemu.get("events"))),
         withoutOptional(list(sim.get("events"))), "event", Map.of());

@@ -116,6 +116,7 @@ public final class Differ {
     Path recording = recordingPath(scenario.path(), scenarioCase.name());
     Map<String, Object> qemu;
     String daemonLog = null;
+    String realLog = "";
     long qemuNanos = 0;
     if (options.recorded()) {
       if (!Files.isRegularFile(recording)) {
@@ -130,6 +131,7 @@ public final class Differ {
       try (QemuBackend backend = new QemuBackend(scratch, false, logLines::add)) {
         CaseResult real = new CaseRunner(scenario, scenarioCase, backend).run();
         qemu = real.observations();
+        realLog = real.log();
         if (!real.passed() || real.failure() != null) {
           daemonLog = readQuietly(backend.daemonLog());
         }
@@ -145,6 +147,10 @@ public final class Differ {
       qemuNanos = System.nanoTime() - qemuStart; // determinism-ok: reported only
       if (options.record()) {
         OutputFiles.write(recording, Json.pretty(qemu) + "\n");
+        // QEMU's log beside it (NAME[.CASE].qemu.out), to compare with a golden log by hand.
+        String name = recording.getFileName().toString();
+        OutputFiles.write(recording.resolveSibling(name.substring(0, name.length()
+            - ".json".length()) + ".out"), realLog);
       }
     }
     Map<Integer, Integer> stepLines = new java.util.LinkedHashMap<>();

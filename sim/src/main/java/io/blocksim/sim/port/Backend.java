@@ -85,6 +85,14 @@ public interface Backend extends AutoCloseable {
   /** Runs a {@code qemu-img}-style command on image files; returns its output lines. */
   ImgOutcome img(String command) throws StepException;
 
+  /**
+   * Reads an export's extents for a metadata context as an NBD client does ({@code nbdinfo
+   * --map}): each extent is {offset, length, type}; a failure has the client's message instead.
+   */
+  default MapOutcome nbdMap(String export, String context) throws StepException {
+    throw new StepException("nbd-map is not supported by this backend");
+  }
+
   @Override
   void close();
 
@@ -98,4 +106,7 @@ public interface Backend extends AutoCloseable {
 
   /** The result of an img step. */
   record ImgOutcome(List<String> lines, int exitCode) {}
+
+  /** The extents an NBD client read ({offset, length, type} each), or its error message. */
+  record MapOutcome(List<long[]> extents, String error) {}
 }

@@ -72,6 +72,11 @@ public abstract class ForwardingBackend<B extends Backend> implements Backend {
   }
 
   @Override
+  public MapOutcome nbdMap(String export, String context) throws StepException {
+    return inner.nbdMap(export, context);
+  }
+
+  @Override
   public void close() {
     inner.close();
   }

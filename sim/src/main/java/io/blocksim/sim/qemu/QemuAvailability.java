@@ -16,7 +16,7 @@ import java.util.List;
 public record QemuAvailability(boolean available, String reason) {
   /** The tools {@link QemuBackend} runs, looked up on the PATH. */
   public static final List<String> TOOLS =
-      List.of("qemu-storage-daemon", "qemu-img", "qemu-io", "nbdcopy");
+      List.of("qemu-storage-daemon", "qemu-img", "qemu-io", "nbdcopy", "nbdinfo");
 
   /** Looks the tools up on the PATH (and in /usr/bin, where Debian installs them). */
   public static QemuAvailability check() {

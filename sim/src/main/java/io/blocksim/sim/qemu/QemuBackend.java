@@ -82,6 +82,8 @@ public final class QemuBackend implements Backend {
   /** Deletes the scratch and control directories if the process ends first (Ctrl-C). */
   private Cleanup.Handle folders;
   private int exportSerial;
+  /** The unix socket of the NBD server the scenario started, or null. */
+  private String scenarioNbdSocket;
   private int tempSerial;
 
   /**
@@ -190,9 +192,81 @@ public final class QemuBackend implements Backend {
   public Map<String, Object> qmp(String command, Map<String, Object> args)
       throws StepException {
     refuseSymbolicLinks();
+    boolean serverCommand = command.equals("nbd-server-start")
+        || command.equals("nbd-server-stop") || command.equals("block-export-add");
+    if (serverCommand && scenarioNbdSocket == null) {
+      // The harness's own NBD server steps aside, so QEMU answers as if none ran.
+      internalNbdServer(false);
+    }
     Map<String, Object> reply = executeRaw(command, paths.toQemu(command, args));
+    if (command.equals("nbd-server-start") && reply.containsKey("return")) {
+      scenarioNbdSocket = unixSocketPath(args);
+    } else if (command.equals("nbd-server-stop") && reply.containsKey("return")) {
+      scenarioNbdSocket = null;
+    }
+    if (serverCommand && scenarioNbdSocket == null) {
+      internalNbdServer(true);
+    }
     return (Map<String, Object>) paths.fromQemu(reply);
   }
+
+  /**
+   * The harness's NBD server (for io steps and digests) runs whenever the scenario's does not:
+   * stopped before a scenario's nbd-server-start, started again after its nbd-server-stop. It has
+   * no exports at a step boundary, so stopping it emits no event.
+   */
+  private void internalNbdServer(boolean start) throws StepException {
+    Map<String, Object> reply = start
+        ? executeRaw("nbd-server-start", Map.of("addr", Map.of("type", "unix", "data",
+            Map.of("path", controlDir.resolve(StorageDaemon.NBD_SOCKET).toString()))))
+        : executeRaw("nbd-server-stop", Map.of());
+    if (reply.containsKey("error")) {
+      throw new StepException("the harness's NBD server did not " + (start ? "start" : "stop")
+          + ": " + errorDesc(reply));
+    }
+  }
+
+  /** The unix socket a scenario's nbd-server-start listens on (relative to the scratch dir). */
+  @SuppressWarnings("unchecked")
+  private static String unixSocketPath(Map<String, Object> args) throws StepException {
+    Object addr = args.get("addr");
+    if (addr instanceof Map<?, ?> a && "unix".equals(a.get("type"))
+        && a.get("data") instanceof Map<?, ?> data && data.get("path") instanceof String path) {
+      return path;
+    }
+    throw new StepException("nbd-server-start: blocksim diff needs a unix socket address "
+        + "(addr: {type: unix, data: {path: ...}})");
+  }
+
+  @Override
+  public MapOutcome nbdMap(String export, String context) throws StepException {
+    ToolRun run = runTool("nbdinfo", List.of("--map=" + context, nbdUri(export)), null);
+    if (run.exitCode() != 0) {
+      // nbdinfo names itself by the path it was started with.
+      String path = tools.get("nbdinfo").toString();
+      List<String> lines = new ArrayList<>();
+      for (String line : run.lines()) {
+        lines.add(line.startsWith(path + ":") ? "nbdinfo" + line.substring(path.length()) : line);
+      }
+      return new MapOutcome(List.of(), String.join("\n", lines));
+    }
+    List<long[]> extents = new ArrayList<>();
+    for (String line : run.lines()) {
+      String[] f = line.trim().split("\\s+");
+      if (f.length < 3) {
+        throw new StepException("nbdinfo printed an unexpected line: " + line);
+      }
+      extents.add(new long[] {Long.parseLong(f[0]), Long.parseLong(f[1]),
+          Long.parseLong(f[2])});
+    }
+    return new MapOutcome(extents, null);
+  }
+
+  /**
+   * How an io step reports QEMU's refusal to attach the node (a permission conflict with a
+   * running job): as the request's error, which a scenario may expect with {@code error:}.
+   */
+  public static final String EXPORT_REFUSED = "cannot export the node: ";
 
   @Override
   public IoOutcome io(String node, String command) throws StepException {
@@ -307,6 +381,7 @@ public final class QemuBackend implements Backend {
     log.accept("kill -9 qemu-storage-daemon (pid " + daemon.pid() + ")");
     daemon.kill();
     appendToDaemonLog("=== killed with SIGKILL by crash: process; restarting ===");
+    scenarioNbdSocket = null;
     startDaemon();
   }
 
@@ -612,8 +687,10 @@ public final class QemuBackend implements Backend {
     return controlDir.resolve(purpose + "-" + (++tempSerial) + ".tmp");
   }
 
+  /** The export on the NBD server that runs now: the scenario's, or else the harness's. */
   private String nbdUri(String exportName) {
-    return "nbd+unix:///" + exportName + "?socket=" + controlDir.resolve(StorageDaemon.NBD_SOCKET);
+    return "nbd+unix:///" + exportName + "?socket=" + (scenarioNbdSocket != null
+        ? scenarioNbdSocket : controlDir.resolve(StorageDaemon.NBD_SOCKET));
   }
 
   private boolean isScratchFile(String name) {

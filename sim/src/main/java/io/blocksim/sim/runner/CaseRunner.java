@@ -28,6 +28,7 @@ public final class CaseRunner {
   private final StringBuilder log = new StringBuilder();
   private final List<Object> observations = new ArrayList<>();
   private final List<Object> responses = new ArrayList<>();
+  private final List<Object> maps = new ArrayList<>();
   private final Map<String, Integer> jobCursors = new LinkedHashMap<>();
   private final Map<String, Integer> eventCursors = new LinkedHashMap<>();
   private int eventsLogged;
@@ -97,6 +98,9 @@ public final class CaseRunner {
     result.put("failure", failure);
     result.put("observations", observations);
     result.put("responses", responses);
+    if (!maps.isEmpty()) {
+      result.put("maps", maps);
+    }
     List<Object> events = new ArrayList<>();
     for (QmpEvent event : backend.events()) {
       events.add(Json.object("event", event.event(), "data", event.data()));
@@ -131,6 +135,8 @@ public final class CaseRunner {
       expect(s);
     } else if (step instanceof Step.Crash s) {
       crash(s);
+    } else if (step instanceof Step.NbdMap s) {
+      nbdMap(s);
     } else if (step instanceof Step.Img s) {
       img(s);
     } else if (step instanceof Step.Log s) {
@@ -314,11 +320,73 @@ public final class CaseRunner {
     eventsLogged = backend.events().size();
   }
 
+  /** An nbd-map step: logged as nbdinfo prints the map, recorded for the comparison. */
+  private void nbdMap(Step.NbdMap s) throws StepFailure, StepException {
+    logNewEvents();
+    log.append("nbdinfo --map=").append(s.context()).append(' ').append(s.export()).append('\n');
+    Backend.MapOutcome outcome = backend.nbdMap(s.export(), s.context());
+    Map<String, Object> entry = new LinkedHashMap<>();
+    entry.put("step", s.index());
+    entry.put("export", s.export());
+    entry.put("context", s.context());
+    if (outcome.error() != null) {
+      log.append(outcome.error()).append('\n');
+      entry.put("error", outcome.error());
+      maps.add(entry);
+      if (s.error() == null) {
+        throw new StepFailure("nbd-map of '" + s.export() + "' failed: " + outcome.error());
+      }
+      if (!outcome.error().contains(s.error())) {
+        throw new StepFailure("nbd-map of '" + s.export() + "' failed with '" + outcome.error()
+            + "', but the scenario expected '" + s.error() + "'");
+      }
+      return;
+    }
+    List<Object> extents = new ArrayList<>();
+    boolean bitmap = !s.context().equals("base:allocation");
+    for (long[] e : outcome.extents()) {
+      log.append(String.format(java.util.Locale.ROOT, "%10d  %10d  %3d  %s%n", e[0], e[1], e[2],
+          describe(bitmap, e[2])));
+      extents.add(List.of(e[0], e[1], e[2]));
+    }
+    entry.put("extents", extents);
+    maps.add(entry);
+    if (s.error() != null) {
+      throw new StepFailure("nbd-map of '" + s.export() + "' succeeded, but the scenario "
+          + "expected '" + s.error() + "'");
+    }
+  }
+
+  /** nbdinfo's description of an extent type. */
+  private static String describe(boolean bitmap, long type) {
+    if (bitmap) {
+      return type == 0 ? "clean" : type == 1 ? "dirty" : String.valueOf(type);
+    }
+    return switch ((int) type) {
+      case 0 -> "data";
+      case 1 -> "hole";
+      case 2 -> "zero";
+      case 3 -> "hole,zero";
+      default -> String.valueOf(type);
+    };
+  }
+
   private void img(Step.Img s) throws StepFailure, StepException {
     log.append("qemu-img ").append(s.command()).append('\n');
     Backend.ImgOutcome outcome = backend.img(s.command());
     for (String line : outcome.lines()) {
       log.append(line).append('\n');
+    }
+    if (s.error() != null) {
+      if (outcome.exitCode() == 0) {
+        throw new StepFailure("qemu-img " + s.command() + " succeeded, but the scenario expected "
+            + "it to fail with '" + s.error() + "'");
+      }
+      if (!String.join("\n", outcome.lines()).contains(s.error())) {
+        throw new StepFailure("qemu-img " + s.command() + " failed without '" + s.error()
+            + "' in its output");
+      }
+      return;
     }
     if (outcome.exitCode() != 0 && !s.command().startsWith("compare")) {
       throw new StepFailure("qemu-img " + s.command() + " exited with " + outcome.exitCode());

@@ -9,13 +9,14 @@ import java.util.Set;
  * Reads an {@code img:} step's qemu-img command line as qemu-img 7.2 reads it ({@code
  * getopt_long} with each sub-command's option string from qemu-img.c), to find every file it
  * names: the operands, {@code -b} and the {@code backing_file}/{@code data_file} creation
- * options. Only the sub-commands of the scenario contract are accepted (create, compare, rebase,
- * bitmap, check, info), with their options; {@code --object} and {@code --image-opts}, which
+ * options. Only the sub-commands img: runs are accepted (create, compare, rebase, bitmap,
+ * check, info, commit, convert, resize), with their options; {@code --object} and {@code --image-opts}, which
  * would open files through option strings, are refused.
  */
 final class ImgCommandLine {
   static final String HINT =
-      "img: takes qemu-img create, compare, rebase, bitmap, check or info with their options,"
+      "img: takes qemu-img create, compare, rebase, bitmap, check, info, commit, convert or"
+          + " resize with their options,"
           + " naming files relative to the scratch directory";
 
   /** The files a command names, in order. */
@@ -30,20 +31,28 @@ final class ImgCommandLine {
       Set<String> fileOptions, int fileOperands) {}
 
   private static final Map<String, Syntax> SUB_COMMANDS =
-      Map.of(
-          "create", new Syntax("F:b:f:ho:qu", Map.of("help", false), Set.of("b"), 1),
-          "check", new Syntax("hf:r:T:qU", Map.of("help", false, "format", true, "repair", true,
-              "output", true, "force-share", false), Set.of(), -1),
-          "compare", new Syntax("hf:F:T:pqsU", Map.of("help", false, "force-share", false),
-              Set.of(), -1),
-          "info", new Syntax("f:hU", Map.of("help", false, "format", true, "output", true,
-              "backing-chain", false, "force-share", false), Set.of(), -1),
-          "rebase", new Syntax("hf:F:b:upt:T:qU", Map.of("help", false, "force-share", false),
-              Set.of("b"), -1),
-          "bitmap", new Syntax("b:f:F:g:h", Map.of("help", false, "add", false, "remove", false,
-              "clear", false, "enable", false, "disable", false, "merge", true,
+      Map.ofEntries(
+          Map.entry("commit", new Syntax("f:ht:b:dpqr:", Map.of("help", false), Set.of("b"),
+              -1)),
+          Map.entry("convert", new Syntax("hf:O:B:Cco:l:S:pt:T:qnm:WUr:", Map.of("help", false,
+              "salvage", false, "target-is-zero", false, "bitmaps", false,
+              "skip-broken-bitmaps", false, "force-share", false), Set.of("B"), -1)),
+          Map.entry("resize", new Syntax("f:hq", Map.of("help", false, "preallocation", true,
+              "shrink", false), Set.of(), 1)),
+          Map.entry(
+"create", new Syntax("F:b:f:ho:qu", Map.of("help", false), Set.of("b"), 1)),
+          Map.entry("check", new Syntax("hf:r:T:qU", Map.of("help", false, "format", true,
+              "repair", true, "output", true, "force-share", false), Set.of(), -1)),
+          Map.entry("compare", new Syntax("hf:F:T:pqsU", Map.of("help", false, "force-share",
+              false), Set.of(), -1)),
+          Map.entry("info", new Syntax("f:hU", Map.of("help", false, "format", true, "output",
+              true, "backing-chain", false, "force-share", false), Set.of(), -1)),
+          Map.entry("rebase", new Syntax("hf:F:b:upt:T:qU", Map.of("help", false,
+              "force-share", false), Set.of("b"), -1)),
+          Map.entry("bitmap", new Syntax("b:f:F:g:h", Map.of("help", false, "add", false,
+              "remove", false, "clear", false, "enable", false, "disable", false, "merge", true,
               "granularity", true, "source-file", true, "source-format", true),
-              Set.of("b", "source-file"), 1));
+              Set.of("b", "source-file"), 1)));
 
   /** Long options of the long form of short ones: {@code --granularity} is {@code -g}. */
   private static final Map<String, String> LONG_TO_SHORT =
@@ -65,6 +74,10 @@ final class ImgCommandLine {
       throw new IllegalArgumentException("empty qemu-img command");
     }
     String sub = rest.remove(0);
+    if (sub.equals("resize") && !rest.isEmpty()) {
+      // img_resize takes the size off the end before getopt, so "-1M" is no option.
+      rest.remove(rest.size() - 1);
+    }
     Syntax syntax = SUB_COMMANDS.get(sub);
     if (syntax == null) {
       throw new IllegalArgumentException(
@@ -126,7 +139,9 @@ final class ImgCommandLine {
           } else {
             throw new IllegalArgumentException("option '-" + c + "' needs a value");
           }
-          if (syntax.fileOptions().contains(String.valueOf(c))) {
+          if (syntax.fileOptions().contains(String.valueOf(c))
+              && !(sub.equals("rebase") && value.isEmpty())) {
+            // rebase -b '' names no file: it drops the backing file.
             files.add(value);
           } else if (c == 'o') {
             files.addAll(createOptionFiles(value));

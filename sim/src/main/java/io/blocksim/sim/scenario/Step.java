@@ -39,7 +39,21 @@ public sealed interface Step {
 
   record Crash(int index, Location location, String comment, CrashKind kind) implements Step {}
 
-  record Img(int index, Location location, String comment, String command) implements Step {}
+  /** A qemu-img run; {@code error} (or null) is text its output must contain when it fails. */
+  record Img(int index, Location location, String comment, String command, String error)
+      implements Step {
+    public Img(int index, Location location, String comment, String command) {
+      this(index, location, comment, command, null);
+    }
+  }
+
+  /**
+   * An NBD client reading an export's extents for one metadata context, as {@code nbdinfo
+   * --map=CONTEXT} does: {@code base:allocation} or {@code qemu:dirty-bitmap:NAME}; {@code error}
+   * (or null) is text the failure must contain.
+   */
+  record NbdMap(int index, Location location, String comment, String export, String context,
+      String error) implements Step {}
 
   record Log(int index, Location location, String comment, String text) implements Step {}
 

@@ -15,7 +15,8 @@ import java.util.regex.Pattern;
  */
 final class StepReader {
   static final List<String> KINDS =
-      List.of("qmp", "io", "await", "advance", "observe", "expect", "crash", "img", "log");
+      List.of("qmp", "io", "await", "advance", "observe", "expect", "crash", "img", "log",
+          "nbd-map");
 
   /** QEMU 7.2's JobStatus names (qapi/job.json), in its order. */
   static final List<String> JOB_STATUSES =
@@ -24,6 +25,7 @@ final class StepReader {
           "aborting", "concluded", "null");
 
   static final long DEFAULT_TIMEOUT_NS = 60_000_000_000L;
+  static final String DIRTY_BITMAP_CONTEXT = "qemu:dirty-bitmap:";
 
   private static final List<String> COMMON = List.of("when", "comment");
   private static final Map<String, List<String>> OWN_KEYS =
@@ -35,7 +37,8 @@ final class StepReader {
           "observe", List.of("images"),
           "expect", List.of(),
           "crash", List.of(),
-          "img", List.of(),
+          "img", List.of("error"),
+          "nbd-map", List.of("context", "error"),
           "log", List.of());
   private static final List<String> EXPECT_KEYS =
       List.of("bitmap", "job", "images-equal", "event");
@@ -158,12 +161,14 @@ final class StepReader {
         if (command != null) {
           paths.checkImg(value, command, what);
         }
-        yield command == null ? null : new Step.Img(index, at, comment, command);
+        String error = optionalText(step, "error", subject);
+        yield command == null ? null : new Step.Img(index, at, comment, command, error);
       }
       case "log" -> {
         String text = Nodes.text(value, what, problems);
         yield text == null ? null : new Step.Log(index, at, comment, text);
       }
+      case "nbd-map" -> nbdMap(step, index, at, comment, value, subject);
       default -> throw new IllegalStateException("step kind " + kind);
     };
   }
@@ -209,6 +214,30 @@ final class StepReader {
       return null;
     }
     return new Step.Io(index, at, comment, command, node, error);
+  }
+
+  private Step nbdMap(
+      Mapping step, int index, Location at, String comment, YamlNode value, String subject) {
+    String export = Nodes.nonEmptyText(value, "'nbd-map' in " + subject, problems);
+    String context = "base:allocation";
+    YamlNode contextNode = step.get("context");
+    if (contextNode != null) {
+      context = Nodes.nonEmptyText(contextNode, "'context' in " + subject, problems);
+      if (context != null && !context.equals("base:allocation")
+          && !(context.startsWith(DIRTY_BITMAP_CONTEXT)
+              && context.length() > DIRTY_BITMAP_CONTEXT.length())) {
+        problems.add(
+            contextNode.location(),
+            "'" + context + "' is not a metadata context blocksim reads",
+            "use base:allocation or qemu:dirty-bitmap:NAME");
+        context = null;
+      }
+    }
+    String error = optionalText(step, "error", subject);
+    if (export == null || context == null) {
+      return null;
+    }
+    return new Step.NbdMap(index, at, comment, export, context, error);
   }
 
   private Step await(

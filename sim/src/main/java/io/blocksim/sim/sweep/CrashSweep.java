@@ -139,6 +139,10 @@ public final class CrashSweep {
     public Map<String, Object> qmp(String command, Map<String, Object> args) {
       long before = inner.disk().opCount();
       Map<String, Object> reply = inner.qmp(command, args);
+      for (String created : snapshotFilesCreated(command, args)) {
+        // blockdev-snapshot-sync creates its overlay with bdrv_img_create inside the command.
+        creations.add(new Creation(created, before + 1, inner.disk().opCount()));
+      }
       if (command.equals("blockdev-create") && reply.containsKey("return")
           && args.get("options") instanceof Map<?, ?> options) {
         // Image creation is not crash-safe in QEMU either: a cut inside it is an interrupted
@@ -151,6 +155,29 @@ public final class CrashSweep {
       }
       closeConcludedCreations();
       return reply;
+    }
+
+    /** The files blockdev-snapshot-sync (as a command or transaction action) creates. */
+    private static List<String> snapshotFilesCreated(String command, Map<String, Object> args) {
+      List<Map<?, ?>> actions = new ArrayList<>();
+      if (command.equals("blockdev-snapshot-sync")) {
+        actions.add(args);
+      } else if (command.equals("transaction") && args.get("actions") instanceof List<?> list) {
+        for (Object action : list) {
+          if (action instanceof Map<?, ?> a && "blockdev-snapshot-sync".equals(a.get("type"))
+              && a.get("data") instanceof Map<?, ?> data) {
+            actions.add(data);
+          }
+        }
+      }
+      List<String> files = new ArrayList<>();
+      for (Map<?, ?> data : actions) {
+        if (data.get("snapshot-file") instanceof String file && !"existing".equals(
+            data.get("mode"))) {
+          files.add(file);
+        }
+      }
+      return files;
     }
 
     private String createdFile(Map<?, ?> options) {
@@ -206,6 +233,12 @@ public final class CrashSweep {
       String[] words = command.trim().split("\\s+");
       if (words.length >= 3 && words[0].equals("create")) {
         creations.add(new Creation(words[words.length - 2], before + 1,
+            inner.disk().opCount()));
+      }
+      if (words.length >= 3 && words[0].equals("convert")
+          && !Arrays.asList(words).contains("-n")) {
+        // convert creates its target and fills it: a cut anywhere in it is an interrupted create.
+        creations.add(new Creation(words[words.length - 1], before + 1,
             inner.disk().opCount()));
       }
       return outcome;

@@ -129,6 +129,11 @@ public final class JobTracingBackend implements Backend {
   }
 
   @Override
+  public MapOutcome nbdMap(String export, String context) throws StepException {
+    return inner.nbdMap(export, context);
+  }
+
+  @Override
   public ImgOutcome img(String command) throws StepException {
     catchUp();
     ImgOutcome outcome = inner.img(command);

@@ -312,6 +312,11 @@ public final class TracingBackend implements Backend {
   }
 
   @Override
+  public MapOutcome nbdMap(String export, String context) throws StepException {
+    return sim.nbdMap(export, context);
+  }
+
+  @Override
   public void close() {
     sim.close();
   }

@@ -201,6 +201,9 @@ class QemuBackendTest {
   void onlyTheBackendsOwnExportEventsAreHidden() throws Exception {
     addQcow2("img.qcow2", "drive0");
     backend.io("drive0", "write 0 4k");
+    // The scenario's own NBD server (the harness's steps aside for it).
+    ok(backend.qmp("nbd-server-start", args("addr", args("type", "unix", "data",
+        args("path", "nbd.sock")))));
     ok(backend.qmp("block-export-add", args("type", "nbd", "id", "user0", "node-name", "drive0",
         "name", "user0")));
     ok(backend.qmp("block-export-del", args("id", "user0")));

@@ -41,7 +41,8 @@ class ScenarioParserErrorTest {
   }
 
   private static final String KINDS =
-      "a step takes exactly one of: qmp, io, await, advance, observe, expect, crash, img, log";
+      "a step takes exactly one of: qmp, io, await, advance, observe, expect, crash, img, log,"
+          + " nbd-map";
 
   // ---- The style guide's own example, rendered in full ----
 
@@ -302,6 +303,17 @@ class ScenarioParserErrorTest {
   // ---- Steps ----
 
   @Test
+  void nbdMapReadsOnlyAllocationAndDirtyBitmapContexts() {
+    assertThat(errors("name: x\nsteps:\n  - nbd-map: e\n    context: qemu:allocation-depth\n"
+        + "  - nbd-map: e\n    context: \"qemu:dirty-bitmap:\"\n"))
+        .containsExactly(
+            "4:14: 'qemu:allocation-depth' is not a metadata context blocksim reads"
+                + " | use base:allocation or qemu:dirty-bitmap:NAME",
+            "6:14: 'qemu:dirty-bitmap:' is not a metadata context blocksim reads"
+                + " | use base:allocation or qemu:dirty-bitmap:NAME");
+  }
+
+  @Test
   void stepWithoutActionAndStepWithTwo() {
     assertThat(errors("name: x\nsteps:\n  - comment: nothing\n  - qmp: x\n    io: write 0 1\n"))
         .containsExactly(
@@ -316,7 +328,8 @@ class ScenarioParserErrorTest {
         .containsExactly(
             "3:5: step 1 has 'args' but no action | 'args' belongs to a qmp step; add 'qmp: ...'",
             "4:5: step 2 has 'error' but no action"
-                + " | 'error' belongs to a qmp step or an io step; add 'qmp: ...'");
+                + " | 'error' belongs to a qmp step or an io step or an img step or a nbd-map"
+                + " step; add 'qmp: ...'");
   }
 
   @Test

@@ -358,6 +358,26 @@ class ScenarioParserTest {
   }
 
   @Test
+  void nbdMapStepAndImgStepWithAnExpectedError() throws Exception {
+    Scenario s = parse("""
+        name: map
+        steps:
+          - nbd-map: exp0
+          - nbd-map: exp0
+            context: "qemu:dirty-bitmap:b0"
+            error: no such
+          - img: "convert -n -O qcow2 --bitmaps a.qcow2 b.qcow2"
+            error: Bitmap already exists
+        """);
+    assertThat(s.cases().get(0).steps())
+        .containsExactly(
+            new Step.NbdMap(1, at(3, 5), null, "exp0", "base:allocation", null),
+            new Step.NbdMap(2, at(4, 5), null, "exp0", "qemu:dirty-bitmap:b0", "no such"),
+            new Step.Img(3, at(7, 5), null, "convert -n -O qcow2 --bitmaps a.qcow2 b.qcow2",
+                "Bitmap already exists"));
+  }
+
+  @Test
   void semanticsVariantMakesTheScenarioSimOnlyAndAllowsPowerLoss() throws Exception {
     Scenario s = parse("""
         name: variant

@@ -66,17 +66,25 @@ public final class Qcow2Check {
         }
       }
       if (totalClusters != 0 && allocatedClusters != 0) {
-        out.add(String.format(Locale.ROOT,
-            "%d/%d = %.2f%% allocated, %.2f%% fragmented, %.2f%% compressed clusters",
-            allocatedClusters, totalClusters, allocatedClusters * 100.0 / totalClusters,
-            fragmentedClusters * 100.0 / allocatedClusters,
-            compressedClusters * 100.0 / allocatedClusters));
+        out.add(allocatedClusters + "/" + totalClusters + " = "
+            + percent(allocatedClusters * 100.0 / totalClusters) + "% allocated, "
+            + percent(fragmentedClusters * 100.0 / allocatedClusters) + "% fragmented, "
+            + percent(compressedClusters * 100.0 / allocatedClusters) + "% compressed clusters");
       }
       if (imageEndOffset != 0) {
         out.add("Image end offset: " + imageEndOffset);
       }
       return out;
     }
+  }
+
+  /**
+   * printf's "%0.2f" as glibc rounds it: the exact binary value, ties to even (2/64 = 3.125 prints
+   * 3.12), where Java's formatter rounds ties up.
+   */
+  static String percent(double value) {
+    return new java.math.BigDecimal(value).setScale(2, java.math.RoundingMode.HALF_EVEN)
+        .toPlainString();
   }
 
   private Qcow2Check(HostFile file, Qcow2Header header) {

@@ -1,6 +1,7 @@
 package io.blocksim.model.driver.qcow2;
 
 import io.blocksim.model.check.Check;
+import io.blocksim.model.driver.qcow2.Qcow2Refcounts.DiscardType;
 import io.blocksim.model.port.HostFile;
 import io.blocksim.model.port.HostIoException;
 import java.util.ArrayList;
@@ -507,6 +508,22 @@ public final class Qcow2Image {
     s.checkWritable();
     s.checkRange(offset, length);
     writer.discard(offset, length);
+  }
+
+  /**
+   * Empties the image so that every cluster falls through to the backing file (qcow2_make_empty,
+   * as qemu-img commit leaves its top): discards every cluster completely, in steps of INT_MAX
+   * rounded down to clusters. QEMU rebuilds a v3 image without bitmaps, snapshots or data file
+   * from scratch instead (make_completely_empty); the guest sees the same, but the file keeps its
+   * size here.
+   */
+  public void makeEmpty() throws HostIoException {
+    s.checkUsable();
+    s.checkWritable();
+    long step = Integer.MAX_VALUE / s.clusterSize * s.clusterSize;
+    for (long offset = 0; offset < s.header.size; offset += step) {
+      map.discard(offset, Math.min(step, s.header.size - offset), DiscardType.SNAPSHOT, true);
+    }
   }
 
   // ---------------------------------------------------------------- flush and close
