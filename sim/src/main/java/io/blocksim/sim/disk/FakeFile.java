@@ -159,6 +159,16 @@ final class FakeFile implements HostFile {
     return total;
   }
 
+  /** Returns a copy of this file (pages shared, unflushed requests in order) on another disk. */
+  FakeFile copyInto(FakeDisk other) {
+    FakeFile copy = new FakeFile(other, path);
+    copy.durable = durable.copy();
+    copy.current = current.copy();
+    copy.unflushed.addAll(unflushed);
+    copy.opCount = opCount;
+    return copy;
+  }
+
   /** Replaces the contents outright, durable at once (an import). */
   void replaceDurably(PageImage image) {
     unflushed.clear();
