@@ -287,7 +287,9 @@ public final class FakeDisk implements HostStorage {
   }
 
   long sizeLimitBytes(String path) {
-    return sizeLimitsBytes.getOrDefault(path, Long.MAX_VALUE);
+    // Asked on every request that grows a file; most runs set no limit at all.
+    return sizeLimitsBytes.isEmpty() ? Long.MAX_VALUE
+        : sizeLimitsBytes.getOrDefault(path, Long.MAX_VALUE);
   }
 
   void checkPowered(String path) throws HostIoException {
