@@ -90,7 +90,7 @@ public final class CrashSweep {
   }
 
   /** The power cut's own choices (which unflushed requests survive) for crash point k. */
-  private static Prng cutPrng(long seed, long k) {
+  static Prng cutPrng(long seed, long k) {
     return new Prng(seed * 1_000_003L + k);
   }
 
