@@ -29,19 +29,23 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--no-whole-corpus", description = "Skip timing a ./blocksim run process.")
   boolean noWholeCorpus;
 
+  @Option(names = "--backup-writes",
+      description = "Guest writes in the 1 TiB full-backup case (default 1000000).")
+  int backupWrites = 1_000_000;
+
   @Option(names = "--corpus-only", description = "Skip the bitmap and engine benchmarks.")
   boolean corpusOnly;
 
   @Override
   public Integer call() throws Exception {
-    if (warmup < 0 || passes < 1 || qemuSample < 0) {
+    if (warmup < 0 || passes < 1 || qemuSample < 0 || backupWrites < 0) {
       Main.err.println("blocksim bench: error: --warmup must be >= 0, --passes >= 1,"
-          + " --qemu-sample >= 0");
+          + " --qemu-sample and --backup-writes >= 0");
       return Main.EXIT_BAD_INPUT;
     }
     if (!corpusOnly) {
       io.blocksim.sim.bench.BitmapBench.run(Main.out);
-      io.blocksim.sim.bench.EngineBench.run(Main.out);
+      io.blocksim.sim.bench.EngineBench.run(Main.out, backupWrites);
     }
     CorpusBench.run(Main.out, new CorpusBench.Options(scenarios, warmup, passes, qemuSample,
         !noWholeCorpus));

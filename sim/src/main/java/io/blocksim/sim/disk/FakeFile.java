@@ -236,11 +236,9 @@ final class FakeFile implements HostFile {
 
   private static UnflushedOp.Write copyOfWrite(DiskOp op, byte[] src, int srcOffset, int length) {
     byte first = length == 0 ? 0 : src[srcOffset];
-    for (int i = srcOffset + 1; i < srcOffset + length; i++) {
-      if (src[i] != first) {
-        byte[] data = Arrays.copyOfRange(src, srcOffset, srcOffset + length);
-        return new UnflushedOp.Write(op, data, (byte) 0);
-      }
+    if (!Page.uniform(src, srcOffset, length)) {
+      byte[] data = Arrays.copyOfRange(src, srcOffset, srcOffset + length);
+      return new UnflushedOp.Write(op, data, (byte) 0);
     }
     return new UnflushedOp.Write(op, null, first);
   }
