@@ -36,6 +36,16 @@ public final class EngineBench {
    * qcow2 target, and scattered 4 KiB guest writes while it runs, then the job to its end.
    */
   static void terabyteBackup(PrintStream out, int writes) throws StepException {
+    try {
+      terabyteBackupRun(out, writes);
+    } catch (io.blocksim.sim.loop.LimitReached e) {
+      // Not yet within reach: the run stops at the engine's bound before the job ends.
+      out.println("1 TiB qcow2, 64 KiB bitmap, full backup + " + writes + " scattered writes:"
+          + " not measured (" + e.getMessage() + ")");
+    }
+  }
+
+  private static void terabyteBackupRun(PrintStream out, int writes) throws StepException {
     long before = usedHeap();
     long start = System.nanoTime(); // determinism-ok: benchmark timing
     SimBackend backend = new SimBackend(1, Set.of());
