@@ -281,15 +281,12 @@ public final class SimBackend implements Backend {
   @Override
   public String imageDigest(String nodeOrFile) throws StepException {
     try {
-      MessageDigest sha = MessageDigest.getInstance("SHA-256");
       BlockNode node = engine.graph().find(nodeOrFile);
       if (node != null) {
-        long length = node.length();
-        for (long offset = 0; offset < length; offset += 1 << 20) {
-          int chunk = (int) Math.min(1 << 20, length - offset);
-          sha.update(GuestIo.readSparse(node, offset, chunk));
-        }
-      } else if (disk.exists(nodeOrFile)) {
+        return HexFormat.of().formatHex(GuestIo.digest(node));
+      }
+      MessageDigest sha = MessageDigest.getInstance("SHA-256");
+      if (disk.exists(nodeOrFile)) {
         Images.digestFile(disk, nodeOrFile, sha);
       } else {
         throw new StepException("no node or image file named '" + nodeOrFile + "'");

@@ -73,7 +73,8 @@ public final class CrashImages {
           continue;
         }
         List<Qcow2Image.BitmapEntry> entries = image.bitmapDirectory();
-        long[] now = entries.isEmpty() ? null : StoredVersions.sectorHashes(image);
+        SectorHashes now = entries.isEmpty() ? null
+            : StoredVersions.sectorHashes(image, StoredVersions.dataHost(disk, file, image));
         for (Qcow2Image.BitmapEntry entry : entries) {
           if ((entry.flags() & Qcow2Image.BitmapEntry.IN_USE) != 0) {
             kinds.merge("inconsistent", 1, Integer::sum);
@@ -106,7 +107,7 @@ public final class CrashImages {
   }
 
   private static void checkConsistent(String path, Qcow2Image image,
-      Qcow2Image.BitmapEntry entry, long[] now, long k, List<StoredVersions.Version> versions,
+      Qcow2Image.BitmapEntry entry, SectorHashes now, long k, List<StoredVersions.Version> versions,
       List<String> violations) throws HostIoException {
     StoredVersions.Version version = null;
     for (StoredVersions.Version v : versions) {
@@ -128,19 +129,15 @@ public final class CrashImages {
       return; // A disk too large to hash: the data comparison above is the whole check.
     }
     long granularity = entry.granularityBytes();
-    for (int sector = 0; sector < now.length; sector++) {
-      if (now[sector] == version.sectorHashes()[sector]) {
-        continue;
-      }
-      long granule = (long) sector * StoredVersions.SECTOR_BYTES / granularity;
-      int byteIndex = (int) (granule / 8);
-      boolean dirty = byteIndex < data.length && (data[byteIndex] >> (granule % 8) & 1) != 0;
-      if (!dirty) {
-        violations.add(path + ": silent loss: bitmap '" + entry.name() + "' is consistent but "
-            + "misses a write at offset " + (long) sector * StoredVersions.SECTOR_BYTES
-            + " made after it was stored (op " + version.headerOp() + ")");
-        return;
-      }
+    long missed = now.firstUncoveredChange(version.sectorHashes(), sector -> {
+      long granule = sector * SectorHashes.SECTOR_BYTES / granularity;
+      long byteIndex = granule / 8;
+      return byteIndex < data.length && (data[(int) byteIndex] >> (granule % 8) & 1) != 0;
+    });
+    if (missed >= 0) {
+      violations.add(path + ": silent loss: bitmap '" + entry.name() + "' is consistent but "
+          + "misses a write at offset " + missed * SectorHashes.SECTOR_BYTES
+          + " made after it was stored (op " + version.headerOp() + ")");
     }
   }
 

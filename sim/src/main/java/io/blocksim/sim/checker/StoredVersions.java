@@ -18,11 +18,10 @@ import java.util.List;
  * changed since must be dirty in it.
  */
 public final class StoredVersions implements DiskOpListener {
-  static final int SECTOR_BYTES = 512;
 
   /** One stored version: which header write made it visible, its data, the guest sectors. */
   public record Version(String path, String name, long headerOp, long tableOffset,
-      long granularityBytes, byte[] data, long[] sectorHashes) {}
+      long granularityBytes, byte[] data, SectorHashes sectorHashes) {}
 
   private final FakeDisk disk;
   private final List<Version> versions = new ArrayList<>();
@@ -54,7 +53,7 @@ public final class StoredVersions implements DiskOpListener {
       if (!image.bitmapsConsistent()) {
         return;
       }
-      long[] hashes = null;
+      SectorHashes hashes = null;
       boolean hashed = false;
       for (Qcow2Image.BitmapEntry entry : image.bitmapDirectory()) {
         if ((entry.flags() & Qcow2Image.BitmapEntry.IN_USE) != 0) {
@@ -65,7 +64,7 @@ public final class StoredVersions implements DiskOpListener {
           continue;
         }
         if (!hashed) {
-          hashes = sectorHashes(image);
+          hashes = sectorHashes(image, dataHost(disk, file, image));
           hashed = true;
         }
         versions.add(new Version(op.path(), entry.name(), op.sequence(), entry.tableOffset(),
@@ -116,29 +115,21 @@ public final class StoredVersions implements DiskOpListener {
   static final long MAX_HASHED_BYTES = 256L << 20;
 
   /**
-   * Returns a 64-bit hash of every guest sector of the image (its own layer only), or null for a
-   * disk larger than {@link #MAX_HASHED_BYTES}.
+   * Returns the hashes of the image's guest sectors (its own layer only), or null for a disk
+   * larger than {@link #MAX_HASHED_BYTES}. dataHost is the file holding its data clusters.
    */
-  static long[] sectorHashes(Qcow2Image image) throws HostIoException {
-    long size = image.virtualSize();
-    if (size > MAX_HASHED_BYTES) {
-      return null;
+  static SectorHashes sectorHashes(Qcow2Image image, HostFile dataHost)
+      throws HostIoException {
+    return image.virtualSize() > MAX_HASHED_BYTES ? null : SectorHashes.of(image, dataHost);
+  }
+
+  /** Returns the file an image's data clusters live in: its data file, or the image itself. */
+  static HostFile dataHost(FakeDisk disk, HostFile file, Qcow2Image image)
+      throws HostIoException {
+    if (!image.hasDataFile()) {
+      return file;
     }
-    long[] hashes = new long[(int) ((size + SECTOR_BYTES - 1) / SECTOR_BYTES)];
-    int chunk = 1 << 20;
-    byte[] buffer = new byte[chunk];
-    for (long offset = 0; offset < size; offset += chunk) {
-      int length = (int) Math.min(chunk, size - offset);
-      image.read(offset, buffer, 0, length);
-      for (int at = 0; at < length; at += SECTOR_BYTES) {
-        long h = 0xcbf29ce484222325L;
-        int end = Math.min(length, at + SECTOR_BYTES);
-        for (int i = at; i < end; i++) {
-          h = (h ^ (buffer[i] & 0xff)) * 0x100000001b3L;
-        }
-        hashes[(int) ((offset + at) / SECTOR_BYTES)] = h;
-      }
-    }
-    return hashes;
+    String name = image.dataFileName();
+    return name != null && disk.exists(name) ? disk.open(name) : null;
   }
 }

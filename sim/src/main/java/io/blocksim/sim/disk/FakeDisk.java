@@ -179,6 +179,24 @@ public final class FakeDisk implements HostStorage {
     powerCutPrng = prng;
   }
 
+  /**
+   * Returns a separate disk holding what a power cut right now would leave, power back on, with
+   * choices drawn from prng exactly as {@link #crashPower(Prng)} draws them; this disk is
+   * unchanged. Pages are immutable and shared, so the copy costs the page maps, not the data. A
+   * crash sweep takes one after each request of a single run instead of re-running the case up
+   * to each crash point: an armed cut changes nothing before it fires, and nothing after it.
+   */
+  public FakeDisk crashedCopy(Prng prng) {
+    FakeDisk copy = new FakeDisk(config);
+    copy.sizeLimitsBytes.putAll(sizeLimitsBytes);
+    copy.opCount = opCount;
+    for (Map.Entry<String, FakeFile> entry : files.entrySet()) {
+      copy.files.put(entry.getKey(), entry.getValue().copyInto(copy));
+    }
+    copy.crashPower(prng);
+    return copy;
+  }
+
   /** Returns whether an armed power cut has happened and power is not yet back. */
   public boolean isPoweredOff() {
     return poweredOff;
@@ -269,7 +287,9 @@ public final class FakeDisk implements HostStorage {
   }
 
   long sizeLimitBytes(String path) {
-    return sizeLimitsBytes.getOrDefault(path, Long.MAX_VALUE);
+    // Asked on every request that grows a file; most runs set no limit at all.
+    return sizeLimitsBytes.isEmpty() ? Long.MAX_VALUE
+        : sizeLimitsBytes.getOrDefault(path, Long.MAX_VALUE);
   }
 
   void checkPowered(String path) throws HostIoException {

@@ -159,6 +159,16 @@ final class FakeFile implements HostFile {
     return total;
   }
 
+  /** Returns a copy of this file (pages shared, unflushed requests in order) on another disk. */
+  FakeFile copyInto(FakeDisk other) {
+    FakeFile copy = new FakeFile(other, path);
+    copy.durable = durable.copy();
+    copy.current = current.copy();
+    copy.unflushed.addAll(unflushed);
+    copy.opCount = opCount;
+    return copy;
+  }
+
   /** Replaces the contents outright, durable at once (an import). */
   void replaceDurably(PageImage image) {
     unflushed.clear();
@@ -226,11 +236,9 @@ final class FakeFile implements HostFile {
 
   private static UnflushedOp.Write copyOfWrite(DiskOp op, byte[] src, int srcOffset, int length) {
     byte first = length == 0 ? 0 : src[srcOffset];
-    for (int i = srcOffset + 1; i < srcOffset + length; i++) {
-      if (src[i] != first) {
-        byte[] data = Arrays.copyOfRange(src, srcOffset, srcOffset + length);
-        return new UnflushedOp.Write(op, data, (byte) 0);
-      }
+    if (!Page.uniform(src, srcOffset, length)) {
+      byte[] data = Arrays.copyOfRange(src, srcOffset, srcOffset + length);
+      return new UnflushedOp.Write(op, data, (byte) 0);
     }
     return new UnflushedOp.Write(op, null, first);
   }

@@ -40,13 +40,16 @@ final class Page {
   /** Returns a page holding these bytes (taking ownership), or the uniform page if they are. */
   static Page ofBytes(byte[] bytes) {
     Check.that(bytes.length == SIZE_BYTES, "page: %d bytes, expected %d", bytes.length, SIZE_BYTES);
-    byte first = bytes[0];
-    for (int i = 1; i < SIZE_BYTES; i++) {
-      if (bytes[i] != first) {
-        return new Page(bytes, (byte) 0);
-      }
-    }
-    return uniform(first);
+    return uniform(bytes, 0, SIZE_BYTES) ? uniform(bytes[0]) : new Page(bytes, (byte) 0);
+  }
+
+  /**
+   * Returns whether every byte of the range has one value: each byte equals the next, a
+   * comparison the JDK vectorizes (a byte loop was a tenth of the corpus profile).
+   */
+  static boolean uniform(byte[] src, int offset, int count) {
+    return count <= 1 || Arrays.equals(src, offset, offset + count - 1, src, offset + 1,
+        offset + count);
   }
 
   boolean isUniform() {
@@ -113,11 +116,6 @@ final class Page {
   }
 
   private static boolean allEqual(byte[] src, int offset, int count, byte value) {
-    for (int i = offset; i < offset + count; i++) {
-      if (src[i] != value) {
-        return false;
-      }
-    }
-    return true;
+    return count == 0 || (src[offset] == value && uniform(src, offset, count));
   }
 }

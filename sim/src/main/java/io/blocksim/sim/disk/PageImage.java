@@ -146,9 +146,13 @@ final class PageImage {
     }
     long index = offset / PAGE;
     if (pages.containsKey(index)) {
+      // Walk the run in key order (one iterator step a page, not one lookup a page).
       long next = index + 1;
       long dataLimit = Math.min(limit, lengthBytes);
-      while (next * PAGE < dataLimit && pages.containsKey(next)) {
+      for (Long key : pages.tailMap(next, true).keySet()) {
+        if (key != next || next * PAGE >= dataLimit) {
+          break;
+        }
         next++;
       }
       return Math.min(dataLimit, next * PAGE) - offset;

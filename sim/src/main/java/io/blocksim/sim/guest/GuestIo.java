@@ -5,9 +5,15 @@ import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.graph.RequestFlags;
 import io.blocksim.model.port.HostIoException;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.LongConsumer;
 
 /**
@@ -145,5 +151,83 @@ public final class GuestIo {
       done += run;
     }
     return data;
+  }
+
+  /** The digests of contents seen before, by a digest of their sparse form (see digest). */
+  private static final Map<String, byte[]> DIGESTS = Collections.synchronizedMap(
+      new LinkedHashMap<>(64, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, byte[]> eldest) {
+          return size() > 1024;
+        }
+      });
+
+  private static final byte[] ZEROES = new byte[1 << 20];
+
+  /**
+   * Returns the SHA-256 of the node's guest-visible contents, read as {@link #readSparse} reads
+   * them 1 MiB at a time (the same requests, in the same order). Hashing every zero of a large
+   * mostly empty disk would cost its size, so the contents are first described sparsely (zero
+   * runs by length, data runs by their bytes) and that description's own SHA-256 looks up the
+   * digest of contents already hashed once; only new contents are hashed in full. The cache is a
+   * pure function's memo, shared by cases running in parallel: it changes no result.
+   */
+  public static byte[] digest(BlockNode node) throws HostIoException {
+    MessageDigest key = sha256();
+    List<byte[]> dataRuns = new ArrayList<>();
+    List<Long> zeroRuns = new ArrayList<>(); // Per run: its length if zero, -1 if data.
+    long length = node.length();
+    byte[] lengthBytes = new byte[8];
+    for (long chunkStart = 0; chunkStart < length; chunkStart += 1 << 20) {
+      int chunk = (int) Math.min(1 << 20, length - chunkStart);
+      long done = 0;
+      while (done < chunk) {
+        BlockStatus status = BlockIo.blockStatusAbove(node, chunkStart + done, chunk - done);
+        int run = (int) Math.min(status.lengthBytes(), chunk - done);
+        if (status.zero()) {
+          zeroRuns.add((long) run);
+          key.update((byte) 0);
+        } else {
+          byte[] data = new byte[run];
+          BlockIo.read(node, chunkStart + done, data, 0, run);
+          dataRuns.add(data);
+          zeroRuns.add(-1L);
+          key.update((byte) 1);
+          key.update(data);
+        }
+        for (int b = 0; b < 8; b++) {
+          lengthBytes[b] = (byte) (run >>> (8 * b));
+        }
+        key.update(lengthBytes);
+        done += run;
+      }
+    }
+    String sparse = HexFormat.of().formatHex(key.digest());
+    byte[] known = DIGESTS.get(sparse);
+    if (known != null) {
+      return known.clone();
+    }
+    MessageDigest sha = sha256();
+    int data = 0;
+    for (long zero : zeroRuns) {
+      if (zero < 0) {
+        sha.update(dataRuns.get(data++));
+        continue;
+      }
+      for (long left = zero; left > 0; left -= ZEROES.length) {
+        sha.update(ZEROES, 0, (int) Math.min(left, ZEROES.length));
+      }
+    }
+    byte[] digest = sha.digest();
+    DIGESTS.put(sparse, digest.clone());
+    return digest;
+  }
+
+  private static MessageDigest sha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
   }
 }

@@ -15,6 +15,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * Runs scenarios in the simulator: each case in a fresh world, its log compared with the golden
@@ -44,26 +49,116 @@ public final class ScenarioRunner {
     this.out = out;
   }
 
-  /** Runs every case of every scenario; returns the results in order. */
+  /**
+   * Runs every case of every scenario; returns the results in order. Each case is a world of its
+   * own (its engine, disk and PRNG, single-threaded), so independent cases run on all cores;
+   * everything a case reports (summary line, note, golden update) is taken in case order as each
+   * one's turn comes, so the output is the same whatever the core count. Under --trace-tla and
+   * --keep-images a case prints while it runs: one at a time.
+   */
   public List<CaseResult> runAll(List<Scenario> scenarios) throws IOException {
-    List<CaseResult> results = new ArrayList<>();
+    List<Callable<Done>> work = new ArrayList<>();
     for (Scenario scenario : scenarios) {
       for (Scenario.Case scenarioCase : scenario.cases()) {
         if (options.onlyCase() != null && !options.onlyCase().equals(scenarioCase.name())) {
           continue;
         }
-        long start = System.nanoTime(); // determinism-ok: wall time is reported, never decides
-        CaseResult result = runCase(scenario, scenarioCase);
-        nanos.put(result, System.nanoTime() - start); // determinism-ok: reported only
-        results.add(result);
-        synchronized (resultsSoFar) {
-          resultsSoFar.add(result);
-        }
-        String note = notes.get(result);
-        out.println(summaryLine(result) + (note == null ? "" : "  (" + note + ")"));
+        work.add(() -> {
+          Done done = new Done();
+          long start = System.nanoTime(); // determinism-ok: wall time is reported, never decides
+          done.result = runCase(scenario, scenarioCase, done);
+          done.nanos = System.nanoTime() - start; // determinism-ok: reported only
+          return done;
+        });
       }
     }
+    int threads = options.traceTla() != null || options.keepImages() != null ? 1
+        : Math.min(work.size(), Runtime.getRuntime().availableProcessors());
+    List<CaseResult> results = new ArrayList<>();
+    if (threads <= 1) {
+      for (Callable<Done> one : work) {
+        results.add(report(call(one)));
+      }
+      return results;
+    }
+    // determinism-ok: independent cases in parallel, output ordered
+    ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
+      Thread t = new Thread(null, r, "blocksim-case", CASE_STACK_BYTES);
+      t.setDaemon(true);
+      return t;
+    });
+    try {
+      List<Future<Done>> futures = new ArrayList<>();
+      for (Callable<Done> one : work) {
+        futures.add(pool.submit(one));
+      }
+      for (Future<Done> future : futures) {
+        results.add(report(join(future)));
+      }
+    } finally {
+      pool.shutdownNow();
+    }
     return results;
+  }
+
+  /** What one case produced besides its result, handed to the reporting thread. */
+  private static final class Done {
+    CaseResult result;
+    long nanos;
+    String note;
+    String update;
+  }
+
+  /** Stack of a case thread: as deep as the main thread's (the script passes -Xss8m). */
+  private static final long CASE_STACK_BYTES = 8L << 20;
+
+  /** Records and prints one finished case; called in case order, on one thread. */
+  private CaseResult report(Done done) {
+    CaseResult result = done.result;
+    nanos.put(result, done.nanos);
+    if (done.update != null) {
+      updates.add(done.update);
+    }
+    if (done.note != null) {
+      notes.put(result, done.note);
+    }
+    synchronized (resultsSoFar) {
+      resultsSoFar.add(result);
+    }
+    String note = notes.get(result);
+    out.println(summaryLine(result) + (note == null ? "" : "  (" + note + ")"));
+    return result;
+  }
+
+  private static Done call(Callable<Done> one) throws IOException {
+    try {
+      return one.call();
+    } catch (IOException | RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static Done join(Future<Done> future) throws IOException {
+    try {
+      return future.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while running cases", e);
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof IOException io) {
+        throw io;
+      }
+      if (cause instanceof RuntimeException runtime) {
+        throw runtime;
+      }
+      if (cause instanceof Error error) {
+        throw error;
+      }
+      throw new IllegalStateException(cause);
+    }
   }
 
   /** Returns the seed a case runs with. */
@@ -127,7 +222,8 @@ public final class ScenarioRunner {
     }
   }
 
-  private CaseResult runCase(Scenario scenario, Scenario.Case scenarioCase) throws IOException {
+  private CaseResult runCase(Scenario scenario, Scenario.Case scenarioCase, Done done)
+      throws IOException {
     CaseResult result = simulate(scenario, scenarioCase);
     if (options.checkDeterminism()) {
       CaseResult again = simulate(scenario, scenarioCase);
@@ -150,19 +246,20 @@ public final class ScenarioRunner {
     if (options.update()) {
       if (result.failure() != null) {
         // A failing case is never recorded as the expected output; say so instead.
-        updates.add("not updated " + ScenarioFiles.display(golden) + ": the case failed");
+        done.update = "not updated " + ScenarioFiles.display(golden) + ": the case failed";
         return result;
       }
       if (!result.log().equals(expected)) {
         OutputFiles.write(golden, result.log());
-        updates.add((exists ? "updated " : "created ") + ScenarioFiles.display(golden));
+        done.update = (exists ? "updated " : "created ") + ScenarioFiles.display(golden);
       }
       Files.deleteIfExists(bad);
       return result;
     }
     if (!exists) {
-      return withNote(result, "no golden file " + ScenarioFiles.display(golden)
-          + " (the log is not checked; 'blocksim run --update' creates it)");
+      done.note = "no golden file " + ScenarioFiles.display(golden)
+          + " (the log is not checked; 'blocksim run --update' creates it)";
+      return result;
     }
     if (!expected.equals(result.log())) {
       OutputFiles.write(bad, result.log());
@@ -196,12 +293,6 @@ public final class ScenarioRunner {
     synchronized (resultsSoFar) {
       return List.copyOf(resultsSoFar);
     }
-  }
-
-  /** A passing case with a remark for its summary line (the verdict is unchanged). */
-  private CaseResult withNote(CaseResult r, String note) {
-    notes.put(r, note);
-    return r;
   }
 
   /**

@@ -52,19 +52,24 @@ public final class CrashSweep {
   public static Report sweep(Scenario scenario, Scenario.Case scenarioCase, long seed,
       Set<String> semantics, int stride) {
     SimBackend baseline = new SimBackend(seed, semantics);
-    StoredVersions versions = new StoredVersions(baseline.disk());
-    baseline.disk().addListener(versions);
+    FakeDisk disk = baseline.disk();
+    StoredVersions versions = new StoredVersions(disk);
+    disk.addListener(versions);
+    // The disk as the power cut right after each request leaves it: taken from this one run
+    // (a crash run is this run up to its cut, and the cut disk changes no more), not re-run.
+    Map<Long, FakeDisk> crashed = new TreeMap<>();
+    disk.addListener(op -> crashed.put(op.sequence(),
+        disk.crashedCopy(cutPrng(seed, op.sequence()))));
     ImageCountingBackend counting = new ImageCountingBackend(baseline);
     new CaseRunner(scenario, scenarioCase, counting).run();
     baseline.quit();
     List<Creation> creations = counting.creations;
     long firstOp = counting.opsAfterImages + 1;
-    long lastOp = baseline.disk().opCount();
+    long lastOp = disk.opCount();
     List<Point> points = new ArrayList<>();
     Map<String, Integer> outcomes = new TreeMap<>();
     for (long k = firstOp; k <= lastOp; k += Math.max(1, stride)) {
-      Point point = crashAt(scenario, scenarioCase, seed, semantics, k, versions.versions(),
-          creations);
+      Point point = check(crashed.remove(k), k, versions.versions(), creations);
       points.add(point);
       outcomes.merge(point.outcome(), 1, Integer::sum);
     }
@@ -72,11 +77,9 @@ public final class CrashSweep {
         versions.problems());
   }
 
-  /** Runs the case with the power cut right after request k, then checks every image. */
-  static Point crashAt(Scenario scenario, Scenario.Case scenarioCase, long seed,
-      Set<String> semantics, long k, List<StoredVersions.Version> versions,
+  /** Checks every image of the disk the power cut right after request k left. */
+  static Point check(FakeDisk disk, long k, List<StoredVersions.Version> versions,
       List<Creation> creations) {
-    FakeDisk disk = crashedDisk(scenario, scenarioCase, seed, semantics, k);
     List<String> violations = new ArrayList<>();
     Set<String> beingCreated = new java.util.TreeSet<>();
     for (Creation c : creations) {
@@ -88,11 +91,19 @@ public final class CrashSweep {
     return new Point(k, outcome, List.copyOf(violations));
   }
 
-  /** Returns the disk as the power cut right after request k leaves it, power back on. */
+  /** The power cut's own choices (which unflushed requests survive) for crash point k. */
+  static Prng cutPrng(long seed, long k) {
+    return new Prng(seed * 1_000_003L + k);
+  }
+
+  /**
+   * Returns the disk as the power cut right after request k leaves it, power back on, by running
+   * the case with the cut armed: what {@link #sweep} takes from one run, done the long way.
+   */
   public static FakeDisk crashedDisk(Scenario scenario, Scenario.Case scenarioCase, long seed,
       Set<String> semantics, long k) {
     SimBackend backend = new SimBackend(seed, semantics);
-    backend.disk().cutPowerAfterOp(k, new Prng(seed * 1_000_003L + k));
+    backend.disk().cutPowerAfterOp(k, cutPrng(seed, k));
     new CaseRunner(scenario, scenarioCase, backend).run();
     backend.quit();
     backend.disk().powerOn();

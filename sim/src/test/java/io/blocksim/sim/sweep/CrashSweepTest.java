@@ -139,6 +139,48 @@ class CrashSweepTest {
     assertThat(violations).anySatisfy(v -> assertThat(v).contains("qcow2 check"));
   }
 
+  /**
+   * The sweep takes each crash point's disk from one uncrashed run; it must be, file for file and
+   * byte for byte, the disk of a run with the power cut armed at that point and run to the end.
+   */
+  @Test
+  void crashImagesTakenFromOneRunAreThoseOfRunsCutAtEachPoint() throws Exception {
+    for (String name : List.of("sweep-store-reopen.yaml", "power-loss.yaml",
+        "data-file-raw-bitmaps.yaml")) {
+      Scenario scenario = ScenarioFiles.load(List.of(SCENARIO.resolveSibling(name)))
+          .scenarios().get(0);
+      Scenario.Case c = scenario.cases().get(0);
+      long seed = scenario.seed();
+      io.blocksim.sim.backend.SimBackend baseline =
+          new io.blocksim.sim.backend.SimBackend(seed, new java.util.TreeSet<>(scenario.semantics()));
+      FakeDisk disk = baseline.disk();
+      Map<Long, FakeDisk> copies = new java.util.TreeMap<>();
+      disk.addListener(op -> copies.put(op.sequence(),
+          disk.crashedCopy(CrashSweep.cutPrng(seed, op.sequence()))));
+      new io.blocksim.sim.runner.CaseRunner(scenario, c, baseline).run();
+      baseline.quit();
+      assertThat(copies).hasSizeGreaterThan(20);
+      for (Map.Entry<Long, FakeDisk> e : copies.entrySet()) {
+        FakeDisk rerun = CrashSweep.crashedDisk(scenario, c, seed,
+            new java.util.TreeSet<>(scenario.semantics()), e.getKey());
+        assertThat(contents(e.getValue())).as("%s op %d", name, e.getKey())
+            .isEqualTo(contents(rerun));
+      }
+    }
+  }
+
+  private static Map<String, String> contents(FakeDisk disk) throws Exception {
+    Map<String, String> all = new java.util.TreeMap<>();
+    for (String path : disk.list()) {
+      HostFile file = disk.open(path);
+      byte[] bytes = new byte[(int) file.length()];
+      file.read(0, bytes, 0, bytes.length);
+      all.put(path, file.length() + ":" + java.util.HexFormat.of().formatHex(
+          java.security.MessageDigest.getInstance("SHA-256").digest(bytes)));
+    }
+    return all;
+  }
+
   @Test
   void realQemuImgCheckFindsNoCorruptionInSampledCrashImages() throws Exception {
     QemuAvailability availability = QemuAvailability.check();
