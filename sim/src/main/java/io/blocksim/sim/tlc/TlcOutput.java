@@ -38,16 +38,19 @@ final class TlcOutput {
 
   private final List<Message> messages;
   private final String plainText;
+  private final List<String> unframed;
 
-  private TlcOutput(List<Message> messages, String plainText) {
+  private TlcOutput(List<Message> messages, String plainText, List<String> unframed) {
     this.messages = messages;
     this.plainText = plainText;
+    this.unframed = unframed;
   }
 
   static TlcOutput parse(String raw) {
     List<Message> messages = new ArrayList<>();
     StringBuilder plain = new StringBuilder();
     StringBuilder current = null;
+    List<String> unframed = new ArrayList<>();
     int code = 0;
     int severity = 0;
     for (String line : raw.split("\n", -1)) {
@@ -67,10 +70,13 @@ final class TlcOutput {
       }
       if (current != null) {
         current.append(line).append('\n');
+      } else if (!line.isBlank() && !line.startsWith("Parsing file ")
+          && !line.startsWith("Semantic processing of module ")) {
+        unframed.add(line); // SANY's parse and semantic errors come unframed.
       }
       plain.append(line).append('\n');
     }
-    return new TlcOutput(List.copyOf(messages), plain.toString());
+    return new TlcOutput(List.copyOf(messages), plain.toString(), List.copyOf(unframed));
   }
 
   List<Message> messages() {
@@ -106,12 +112,12 @@ final class TlcOutput {
   }
 
   /**
-   * Returns TLC's own error messages (parse, configuration, evaluation errors, a TLC bug), one
-   * after another, or, when TLC printed none in its framed form (it could not start), the last
+   * Returns TLC's own error messages (SANY's parse and semantic errors, printed unframed, then
+   * configuration and evaluation errors, a TLC bug), one after another, or, when TLC printed none in its framed form (it could not start), the last
    * lines of its output. Shown when a check ends in an error nobody expected.
    */
   String errorText() {
-    List<String> errors = new ArrayList<>();
+    List<String> errors = new ArrayList<>(unframed);
     for (Message message : messages) {
       if (message.severity() == SEVERITY_ERROR || message.severity() == SEVERITY_TLC_BUG) {
         errors.add(message.text());
