@@ -1,9 +1,12 @@
 package io.blocksim.sim.cli;
 
 import io.blocksim.sim.files.Cleanup;
+import io.blocksim.sim.runner.JunitXml;
 import io.blocksim.sim.tlc.TlcRunner;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -21,6 +24,11 @@ final class CheckCommand implements Callable<Integer> {
       description = "Where TLC's scratch files go: each run makes its own folder inside DIR and"
           + " deletes it at the end (default: the system's temporary folder).")
   Path work;
+
+  @Option(names = "--junit", paramLabel = "FILE",
+      description = "Write JUnit XML: a test per configuration, a class per spec; a spec that"
+          + " should hold but has a counterexample is an error typed invariant-violation.")
+  Path junit;
 
   @Override
   public Integer call() throws Exception {
@@ -41,9 +49,28 @@ final class CheckCommand implements Callable<Integer> {
       return Main.EXIT_BAD_INPUT;
     }
     try (Cleanup.Handle folder = Cleanup.deleteOnExit(runDir)) {
-      return TlcRunner.checkAll(specsDir, runDir, Main.out);
+      List<TlcRunner.Outcome> outcomes = new ArrayList<>();
+      int code = TlcRunner.checkAll(specsDir, runDir, Main.out, outcomes);
+      if (junit != null && code != TlcRunner.EXIT_BAD_INPUT) {
+        JunitXml.writeTests(junit, "blocksim check", junitTests(outcomes));
+      }
+      return code;
     } finally {
       Cleanup.deleteTree(runDir);
     }
+  }
+
+  static List<JunitXml.TestCase> junitTests(List<TlcRunner.Outcome> outcomes) {
+    List<JunitXml.TestCase> tests = new ArrayList<>();
+    for (TlcRunner.Outcome o : outcomes) {
+      JunitXml.Outcome outcome = switch (o.kind()) {
+        case PASSED -> JunitXml.Outcome.PASSED;
+        case FAILED -> JunitXml.Outcome.FAILED;
+        case UNEXPECTED_VIOLATION -> JunitXml.Outcome.INVARIANT_VIOLATION;
+      };
+      tests.add(new JunitXml.TestCase("specs/" + o.module(), o.config(), outcome, o.message(),
+          o.detail(), o.millis() * 1_000_000));
+    }
+    return tests;
   }
 }

@@ -84,8 +84,18 @@ final class DiffCommand implements Callable<Integer> {
     }
     int parallelism = jobs != null ? jobs : Runtime.getRuntime().availableProcessors();
     Path scratch = Files.createTempDirectory("blocksim-diff-");
-    Differ differ = new Differ(new Differ.Options(record, recorded, parallelism, scratch),
-        divergences, out);
+    int cases = loaded.scenarios().stream().mapToInt(s -> s.cases().size()).sum();
+    Differ[] running = new Differ[1];
+    try (Progress progress = Progress.start("diff", cases,
+        () -> running[0] == null ? 0 : running[0].resultsSoFar().size())) {
+      running[0] = new Differ(new Differ.Options(record, recorded, parallelism, scratch),
+          divergences, progress.wrap(out));
+      return compare(loaded, running[0], scratch, out);
+    }
+  }
+
+  private int compare(ScenarioFiles.Loaded loaded, Differ differ, Path scratch, PrintStream out)
+      throws Exception {
     long start = System.nanoTime(); // determinism-ok: wall time is reported, never decides
     List<Differ.CaseDiff> results;
     // Ctrl-C or SIGTERM: daemons and scratch folders go (their own clean-up runs first, being

@@ -65,22 +65,8 @@ public final class Main implements Callable<Integer> {
    * (sim/target/classes or the jar in sim/target), else the working directory.
    */
   static Path repositoryRoot() {
-    String root = System.getProperty("blocksim.root");
-    if (root != null) {
-      return Path.of(root);
-    }
-    try {
-      Path code = Path.of(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-      for (Path dir = code; dir != null; dir = dir.getParent()) {
-        if (java.nio.file.Files.isDirectory(dir.resolve("specs"))
-            && java.nio.file.Files.isDirectory(dir.resolve("sim"))) {
-          return dir;
-        }
-      }
-    } catch (java.net.URISyntaxException | RuntimeException e) {
-      // Fall back to the working directory.
-    }
-    return Path.of("").toAbsolutePath();
+    Path root = io.blocksim.sim.files.RepositoryRoot.find();
+    return root != null ? root : Path.of("").toAbsolutePath();
   }
 
   @Override

@@ -93,8 +93,20 @@ final class RunCommand implements Callable<Integer> {
       err.println("blocksim: error: " + nothing);
       return Main.EXIT_BAD_INPUT;
     }
-    ScenarioRunner runner = new ScenarioRunner(new ScenarioRunner.Options(seed, update,
-        new TreeSet<>(semantics), onlyCase, checkDeterminism, keepImages, traceTla), out);
+    int cases = (int) loaded.scenarios().stream().flatMap(s -> s.cases().stream())
+        .filter(c -> onlyCase == null || onlyCase.equals(c.name())).count();
+    ScenarioRunner[] running = new ScenarioRunner[1];
+    try (Progress progress = Progress.start("run", cases,
+        () -> running[0] == null ? 0 : running[0].resultsSoFar().size())) {
+      running[0] = new ScenarioRunner(new ScenarioRunner.Options(seed, update,
+          new TreeSet<>(semantics), onlyCase, checkDeterminism, keepImages, traceTla),
+          progress.wrap(out));
+      return runAll(loaded.scenarios(), running[0], out);
+    }
+  }
+
+  private int runAll(List<Scenario> scenarios, ScenarioRunner runner, PrintStream out)
+      throws Exception {
     // Ctrl-C or SIGTERM: what has run so far is still written, and the run says it stopped.
     try (Cleanup.Handle interrupted = Cleanup.register(() -> {
       out.println("interrupted: " + runner.resultsSoFar().size() + " cases run");
@@ -102,7 +114,7 @@ final class RunCommand implements Callable<Integer> {
       out.flush();
     })) {
       long start = System.nanoTime(); // determinism-ok: wall time goes to timing.txt only
-      List<CaseResult> results = runner.runAll(loaded.scenarios());
+      List<CaseResult> results = runner.runAll(scenarios);
       interrupted.close();
       if (Cleanup.shuttingDown()) {
         return Main.EXIT_FAILED;  // Interrupted: the clean-up has written what had run.
@@ -112,10 +124,10 @@ final class RunCommand implements Callable<Integer> {
           + paths.stream().map(Path::toString).collect(java.util.stream.Collectors.joining(" ")),
           io.blocksim.sim.report.ReportInputs.fromRun(results, semantics), List.of(), baseline,
           reportDir, String.format(java.util.Locale.ROOT, "wall time: %.2f s", // determinism-ok
-              (System.nanoTime() - start) / 1e9), out, err) != Main.EXIT_OK) {
+              (System.nanoTime() - start) / 1e9), out, Main.err) != Main.EXIT_OK) {
         return Main.EXIT_BAD_INPUT;
       }
-      return report(loaded.scenarios(), results, runner);
+      return report(scenarios, results, runner);
     }
   }
 

@@ -1,15 +1,18 @@
 package io.blocksim.sim.cli;
 
+import io.blocksim.sim.runner.JunitXml;
 import io.blocksim.sim.runner.ScenarioFiles;
 import io.blocksim.sim.sweep.CrashSweep;
 import io.blocksim.sim.scenario.Scenario;
-import java.io.PrintWriter;
+import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicInteger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -45,9 +48,13 @@ final class SweepCommand implements Callable<Integer> {
   @Option(names = "--verbose", description = "Print every crash point.")
   boolean verbose;
 
+  @Option(names = "--junit", paramLabel = "FILE",
+      description = "Write JUnit XML: a test per case; violated crash points are an error typed"
+          + " invariant-violation.")
+  Path junit;
+
   @Override
   public Integer call() throws Exception {
-    PrintWriter out = spec.commandLine().getOut();
     if (stride < 1) {
       spec.commandLine().getErr().println("blocksim: error: --stride must be at least 1, but is "
           + stride);
@@ -60,8 +67,28 @@ final class SweepCommand implements Callable<Integer> {
       }
       return Main.EXIT_BAD_INPUT;
     }
+    int cases = (int) loaded.scenarios().stream().flatMap(s -> s.cases().stream())
+        .filter(c -> onlyCase == null || onlyCase.equals(c.name())).count();
+    AtomicInteger swept = new AtomicInteger();
+    List<JunitXml.TestCase> tests = new ArrayList<>();
     long violations = 0;
-    for (Scenario scenario : loaded.scenarios()) {
+    try (Progress progress = Progress.start("sweep", cases, swept::get)) {
+      violations = sweepAll(loaded.scenarios(), progress.wrap(Main.out), swept, tests);
+    }
+    PrintStream out = Main.out;
+    out.println(violations == 0 ? "no violations" : violations + " crash points violated the "
+        + "invariant");
+    out.flush();
+    if (junit != null) {
+      JunitXml.writeTests(junit, "blocksim sweep", tests);
+    }
+    return violations == 0 ? Main.EXIT_OK : Main.EXIT_FAILED;
+  }
+
+  private long sweepAll(List<Scenario> scenarios, PrintStream out, AtomicInteger swept,
+      List<JunitXml.TestCase> tests) {
+    long violations = 0;
+    for (Scenario scenario : scenarios) {
       for (Scenario.Case c : scenario.cases()) {
         if (onlyCase != null && !onlyCase.equals(c.name())) {
           continue;
@@ -87,11 +114,29 @@ final class SweepCommand implements Callable<Integer> {
           }
         }
         violations += report.violationCount();
+        tests.add(junitTest(scenario, c, report, System.nanoTime() - started)); // determinism-ok
+        swept.incrementAndGet();
       }
     }
-    out.println(violations == 0 ? "no violations" : violations + " crash points violated the "
-        + "invariant");
-    out.flush();
-    return violations == 0 ? Main.EXIT_OK : Main.EXIT_FAILED;
+    return violations;
+  }
+
+  /** A case's sweep as a JUnit test: violated crash points are an invariant violation. */
+  static JunitXml.TestCase junitTest(Scenario scenario, Scenario.Case c, CrashSweep.Report report,
+      long nanos) {
+    if (report.violationCount() == 0) {
+      return new JunitXml.TestCase(scenario.path(), c.name(), JunitXml.Outcome.PASSED, null, null,
+          nanos);
+    }
+    StringBuilder detail = new StringBuilder();
+    for (CrashSweep.Point p : report.points()) {
+      if (!p.violations().isEmpty()) {
+        detail.append("op ").append(p.op()).append(": ").append(p.outcome()).append('\n');
+        p.violations().forEach(v -> detail.append("  ").append(v).append('\n'));
+      }
+    }
+    return new JunitXml.TestCase(scenario.path(), c.name(), JunitXml.Outcome.INVARIANT_VIOLATION,
+        report.violationCount() + " of " + report.points().size()
+            + " crash points violated the invariant", detail.toString(), nanos);
   }
 }

@@ -176,8 +176,8 @@ public final class Differ {
   /** Returns where {@code --record} keeps QEMU's observations: NAME[.CASE].qemu.json. */
   public static Path recordingPath(String scenarioPath, String caseName) {
     String base = scenarioPath.substring(0, scenarioPath.length() - ".yaml".length());
-    return Path.of(caseName.isEmpty() ? base + ".qemu.json" : base + "." + caseName
-        + ".qemu.json");
+    return io.blocksim.sim.runner.ScenarioFiles.file(caseName.isEmpty() ? base + ".qemu.json"
+        : base + "." + caseName + ".qemu.json");
   }
 
   private static String readQuietly(Path file) {

@@ -36,7 +36,8 @@ public final class Reports {
       }
     }
     HtmlReport.write(model, dir, timing);
-    out.println("report: " + dir.resolve("index.html") + " (" + Summary.totals(model)
+    out.println("report: " + io.blocksim.sim.runner.ScenarioFiles.display(dir.resolve("index.html"))
+        + " (" + Summary.totals(model)
         + (model.baseline() != null ? "; " + Summary.baselineLine(model) : "") + ")");
     return 0;
   }

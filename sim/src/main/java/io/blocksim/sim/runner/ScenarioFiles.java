@@ -1,5 +1,6 @@
 package io.blocksim.sim.runner;
 
+import io.blocksim.sim.files.RepositoryRoot;
 import io.blocksim.sim.scenario.Location;
 import io.blocksim.sim.scenario.Scenario;
 import io.blocksim.sim.scenario.ScenarioError;
@@ -54,15 +55,36 @@ public final class ScenarioFiles {
     return new Loaded(scenarios, errors);
   }
 
-  /** Returns the path as the user wrote it, with forward slashes and no leading "./". */
+  /**
+   * Returns how a file is shown (in results, errors, {@code reproduce:} lines, JUnit, and as a
+   * scenario's path): relative to the repository root when inside it, else absolute, with
+   * forward slashes; so the same file reads the same from any working directory, however it was
+   * spelled. Outside a checkout (no root known): as the user wrote it, without a leading "./".
+   */
   public static String display(Path file) {
-    String s = file.normalize().toString().replace('\\', '/');
+    Path root = RepositoryRoot.find();
+    if (root != null) {
+      Path absolute = file.toAbsolutePath().normalize();
+      return slashes(absolute.startsWith(root) ? root.relativize(absolute) : absolute);
+    }
+    String s = slashes(file.normalize());
     return s.startsWith("./") ? s.substring(2) : s;
+  }
+
+  /** Returns the file a {@link #display} path names, whatever the working directory. */
+  public static Path file(String display) {
+    Path path = Path.of(display);
+    Path root = RepositoryRoot.find();
+    return root == null || path.isAbsolute() ? path : root.resolve(path);
+  }
+
+  private static String slashes(Path path) {
+    return path.toString().replace('\\', '/');
   }
 
   /** Returns the golden file of a case: NAME.out, or NAME.CASE.out for matrix cases. */
   public static Path golden(String scenarioPath, String caseName) {
     String base = scenarioPath.substring(0, scenarioPath.length() - ".yaml".length());
-    return Path.of(caseName.isEmpty() ? base + ".out" : base + "." + caseName + ".out");
+    return file(caseName.isEmpty() ? base + ".out" : base + "." + caseName + ".out");
   }
 }

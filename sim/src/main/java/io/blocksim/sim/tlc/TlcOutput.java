@@ -24,42 +24,59 @@ final class TlcOutput {
   private static final Pattern DEPTH = Pattern.compile("search is (\\d+)");
   private static final Pattern INVARIANT = Pattern.compile("Invariant (\\w+) is violated");
 
+  /** TLC's severity of an error message ({@code tlc2.output.MP.ERROR}); 2 is a TLC bug. */
+  static final int SEVERITY_ERROR = 1;
+
+  static final int SEVERITY_TLC_BUG = 2;
+
   /** One framed message. */
-  record Message(int code, String text) {}
+  record Message(int code, int severity, String text) {
+    Message(int code, String text) {
+      this(code, 0, text);
+    }
+  }
 
   private final List<Message> messages;
   private final String plainText;
+  private final List<String> unframed;
 
-  private TlcOutput(List<Message> messages, String plainText) {
+  private TlcOutput(List<Message> messages, String plainText, List<String> unframed) {
     this.messages = messages;
     this.plainText = plainText;
+    this.unframed = unframed;
   }
 
   static TlcOutput parse(String raw) {
     List<Message> messages = new ArrayList<>();
     StringBuilder plain = new StringBuilder();
     StringBuilder current = null;
+    List<String> unframed = new ArrayList<>();
     int code = 0;
+    int severity = 0;
     for (String line : raw.split("\n", -1)) {
       Matcher start = START.matcher(line);
       if (start.find()) {
         code = Integer.parseInt(start.group(1));
+        severity = Integer.parseInt(start.group(2));
         current = new StringBuilder();
         continue;
       }
       if (END.matcher(line).find()) {
         if (current != null) {
-          messages.add(new Message(code, current.toString().strip()));
+          messages.add(new Message(code, severity, current.toString().strip()));
         }
         current = null;
         continue;
       }
       if (current != null) {
         current.append(line).append('\n');
+      } else if (!line.isBlank() && !line.startsWith("Parsing file ")
+          && !line.startsWith("Semantic processing of module ")) {
+        unframed.add(line); // SANY's parse and semantic errors come unframed.
       }
       plain.append(line).append('\n');
     }
-    return new TlcOutput(List.copyOf(messages), plain.toString());
+    return new TlcOutput(List.copyOf(messages), plain.toString(), List.copyOf(unframed));
   }
 
   List<Message> messages() {
@@ -92,6 +109,26 @@ final class TlcOutput {
       }
     }
     return depth;
+  }
+
+  /**
+   * Returns TLC's own error messages (SANY's parse and semantic errors, printed unframed, then
+   * configuration and evaluation errors, a TLC bug), one after another, or, when TLC printed none in its framed form (it could not start), the last
+   * lines of its output. Shown when a check ends in an error nobody expected.
+   */
+  String errorText() {
+    List<String> errors = new ArrayList<>(unframed);
+    for (Message message : messages) {
+      if (message.severity() == SEVERITY_ERROR || message.severity() == SEVERITY_TLC_BUG) {
+        errors.add(message.text());
+      }
+    }
+    if (!errors.isEmpty()) {
+      return String.join("\n", errors);
+    }
+    String[] lines = plainText.strip().split("\n");
+    return String.join("\n",
+        java.util.Arrays.asList(lines).subList(Math.max(0, lines.length - 15), lines.length));
   }
 
   /** Returns the name of the first invariant reported as violated, or null. */

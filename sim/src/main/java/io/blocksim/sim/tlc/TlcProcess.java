@@ -1,5 +1,6 @@
 package io.blocksim.sim.tlc;
 
+import io.blocksim.sim.files.Cleanup;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
@@ -50,7 +51,9 @@ final class TlcProcess {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot start TLC: " + String.join(" ", command), e);
     }
-    try (InputStream output = process.getInputStream()) {
+    // Ctrl-C or SIGTERM of blocksim check: the TLC JVM goes too, not left running orphaned.
+    try (InputStream output = process.getInputStream();
+        Cleanup.Handle child = Cleanup.register(() -> Cleanup.killTree(process))) {
       output.transferTo(out);
       int status = waitFor(process);
       return status == TLC_BAD_ARGUMENTS ? TlcRunner.EXIT_BAD_ARGUMENTS : status;

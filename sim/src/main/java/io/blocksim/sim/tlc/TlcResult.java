@@ -15,6 +15,7 @@ package io.blocksim.sim.tlc;
  * @param depth depth of the state graph search, or -1
  * @param millis time the run took (for reports only; never compared)
  * @param output TLC's output with the tool-mode markers removed
+ * @param errorText TLC's own error messages (or its last lines when it printed none), "" if none
  */
 public record TlcResult(
     String module,
@@ -25,7 +26,15 @@ public record TlcResult(
     long generatedStates,
     int depth,
     long millis,
-    String output) {
+    String output,
+    String errorText) {
+
+  /** A result without error text (a run that passed, or one made up by a test). */
+  public TlcResult(String module, String config, int exitCode, String violatedInvariant,
+      long distinctStates, long generatedStates, int depth, long millis, String output) {
+    this(module, config, exitCode, violatedInvariant, distinctStates, generatedStates, depth,
+        millis, output, "");
+  }
 
   /** Exit status of a run that found no error. */
   public static final int EXIT_OK = 0;

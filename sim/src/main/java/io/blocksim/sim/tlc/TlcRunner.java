@@ -49,6 +49,26 @@ public final class TlcRunner {
    * a failure, so a new spec cannot be forgotten. TLC's scratch files go under {@code workDir}.
    */
   public static int checkAll(Path specsDir, Path workDir, PrintStream out) {
+    return checkAll(specsDir, workDir, out, new ArrayList<>());
+  }
+
+  /** How one check ended, for JUnit: a wrong result, or an invariant TLC found unexpectedly. */
+  public enum Kind { PASSED, FAILED, UNEXPECTED_VIOLATION }
+
+  /**
+   * One check's outcome: {@code message} says why it failed (null if it passed), {@code detail}
+   * is TLC's own error text or the whole output.
+   */
+  public record Outcome(String module, String config, Kind kind, String message, String detail,
+      long millis) {}
+
+  /** The column headings of {@link #checkAll}'s table. */
+  static final String HEADER = String.format(Locale.ROOT, "%-46s %-6s %-34s %15s %10s",
+      "CONFIGURATION", "RESULT", "TLC VERDICT", "DISTINCT STATES", "TIME");
+
+  /** As {@link #checkAll(Path, Path, PrintStream)}, adding each check's outcome to the list. */
+  public static int checkAll(Path specsDir, Path workDir, PrintStream out,
+      List<Outcome> outcomes) {
     Path manifestFile = specsDir.resolve("manifest.json");
     SpecManifest manifest;
     try {
@@ -59,17 +79,37 @@ public final class TlcRunner {
     }
     int passed = 0;
     int failed = 0;
+    out.println(HEADER);
     for (SpecManifest.Check check : manifest.checks()) {
       if (!Files.isRegularFile(specsDir.resolve(check.module() + ".tla"))
           || !Files.isRegularFile(specsDir.resolve(check.config()))) {
-        out.println(String.format(Locale.ROOT, "%-46s fail  %s.tla or %s is missing",
-            check.config(), check.module(), check.config()));
+        String why = check.module() + ".tla or " + check.config() + " is missing";
+        out.println(String.format(Locale.ROOT, "%-46s %-6s %s", check.config(), "fail", why));
+        outcomes.add(new Outcome(check.module(), check.config(), Kind.FAILED, why, null, 0));
         failed++;
         continue;
       }
       TlcResult result = run(specsDir, check, workDir);
       String mismatch = check.mismatch(result);
       out.println(formatLine(check, result, mismatch));
+      // An error nobody expected (a parse, configuration or evaluation error): TLC's own words.
+      boolean unexpectedError = mismatch != null && !result.passed()
+          && result.exitCode() != TlcResult.EXIT_SAFETY
+          && result.exitCode() != TlcResult.EXIT_DEADLOCK;
+      if (unexpectedError && !result.errorText().isEmpty()) {
+        out.println("    TLC said:");
+        for (String line : result.errorText().split("\n")) {
+          out.println("      " + line);
+        }
+      }
+      // A spec that should hold but TLC found a counterexample: a bug, not a wrong count.
+      boolean foundBug = "pass".equals(check.expectedVerdict())
+          && (result.exitCode() == TlcResult.EXIT_SAFETY
+              || result.exitCode() == TlcResult.EXIT_DEADLOCK);
+      Kind kind = mismatch == null ? Kind.PASSED
+          : foundBug ? Kind.UNEXPECTED_VIOLATION : Kind.FAILED;
+      outcomes.add(new Outcome(check.module(), check.config(), kind, mismatch,
+          unexpectedError ? result.errorText() : result.output(), result.millis()));
       if (mismatch == null) {
         passed++;
       } else {
@@ -77,7 +117,10 @@ public final class TlcRunner {
       }
     }
     for (String config : unlistedConfigs(specsDir, manifest)) {
-      out.println(String.format(Locale.ROOT, "%-46s fail  not in manifest.json", config));
+      out.println(String.format(Locale.ROOT, "%-46s %-6s %s", config, "fail",
+          "not in manifest.json"));
+      outcomes.add(new Outcome(config.replaceFirst("\\.cfg$", ""), config, Kind.FAILED,
+          "not in manifest.json", null, 0));
       failed++;
     }
     out.println(String.format(Locale.ROOT, "%d passed, %d failed", passed, failed));
@@ -131,7 +174,7 @@ public final class TlcRunner {
       long[] counts = output.stateCounts();
       return new TlcResult(module, config.getFileName().toString(), exitCode,
           output.violatedInvariant(), counts[1], counts[0], output.depth(), millis,
-          output.plainText());
+          output.plainText(), output.errorText());
     }
   }
 
@@ -147,7 +190,7 @@ public final class TlcRunner {
   }
 
   private static String formatLine(SpecManifest.Check check, TlcResult result, String mismatch) {
-    String line = String.format(Locale.ROOT, "%-46s %-5s %-34s %9d distinct states %7d ms",
+    String line = String.format(Locale.ROOT, "%-46s %-6s %-34s %15d %7d ms",
         check.config(), mismatch == null ? "pass" : "fail", result.verdict(),
         result.distinctStates(), result.millis());
     return mismatch == null ? line : line + "\n    " + mismatch;

@@ -58,4 +58,19 @@ class TlcOutputTest {
     assertThat(output.depth()).isEqualTo(-1);
     assertThat(output.violatedInvariant()).isNull();
   }
+
+  @Test
+  void errorTextHasSanysUnframedErrorsAndTlcsErrorMessagesOnly() {
+    TlcOutput output = TlcOutput.parse(String.join("\n",
+        "@!@!@STARTMSG 2220:0 @!@!@", "Starting SANY...", "@!@!@ENDMSG 2220 @!@!@",
+        "Parsing file /x/Broken.tla", "Semantic processing of module Broken",
+        "line 4, col 14 to line 4, col 31 of module Broken", "",
+        "Unknown operator: `Nope'.", "",
+        "@!@!@STARTMSG 3002:1 @!@!@", "Parsing or semantic analysis failed.",
+        "@!@!@ENDMSG 3002 @!@!@",
+        "@!@!@STARTMSG 2186:0 @!@!@", "Finished in 2730ms", "@!@!@ENDMSG 2186 @!@!@", ""));
+
+    assertThat(output.errorText()).isEqualTo("line 4, col 14 to line 4, col 31 of module Broken\n"
+        + "Unknown operator: `Nope'.\nParsing or semantic analysis failed.");
+  }
 }
