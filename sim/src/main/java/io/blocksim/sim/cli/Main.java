@@ -16,7 +16,8 @@ import picocli.CommandLine.Command;
 @Command(name = "blocksim", mixinStandardHelpOptions = true, version = "blocksim 0.1",
     description = "Deterministic simulation of QEMU 7.2's block layer.",
     subcommands = {RunCommand.class, DiffCommand.class, CheckCommand.class, BenchCommand.class,
-        SemanticsCommand.class, SweepCommand.class, ModelsCommand.class, ReportCommand.class})
+        SemanticsCommand.class, WhatIfCommand.class, SweepCommand.class, ModelsCommand.class,
+        ReportCommand.class})
 public final class Main implements Callable<Integer> {
   public static final int EXIT_OK = 0;
   public static final int EXIT_FAILED = 1;
