@@ -29,7 +29,9 @@ CONSTANTS
     Syncs,      \* sync modes explored: subset of {"bitmap", "full", "top"}
     MaxWrites,  \* bound on guest writes
     MaxTxns,    \* bound on backup transactions
-    BUG         \* "none" or one of the planted engine bugs below
+    BUG,        \* "none" or one of the planted engine bugs below
+    PROPOSAL    \* "none" or one of the proposals of the "add 'always' bitmap sync policy"
+                \* thread below (blocksim's proposal: semantics variants)
 
 Bugs == {"none",
          "successor-not-recording",  \* guest writes miss the successor
@@ -37,7 +39,14 @@ Bugs == {"none",
          "no-copy-before-write",     \* guest writes overwrite clusters the job has not copied
          "copy-bitmap-from-sync"}    \* copy bitmap taken from the sync bitmap at creation
 
+\* What a cancel does to a bitmap-mode always backup's bitmap, per proposal: QEMU 7.2 ("none")
+\* syncs it on every end; force-cancel-skips-sync gives it back (reclaim) on the user's forced
+\* cancel only; cancel-only-reclaims gives it back on every cancel, user or transaction;
+\* always-not-grouped refuses bitmap-mode always in a grouped transaction instead.
+Proposals == {"none", "force-cancel-skips-sync", "cancel-only-reclaims", "always-not-grouped"}
+
 ASSUME BUG \in Bugs
+ASSUME PROPOSAL \in Proposals
 ASSUME Modes \subseteq {"on-success", "always", "never"}
 ASSUME Syncs \subseteq {"bitmap", "full", "top"}
 
@@ -121,6 +130,7 @@ CreateTxn(group, grouped) ==
     /\ \E bm \in [group -> Bitmaps \ frozen], sy \in [group -> Syncs], md \in [group -> Modes] :
         /\ \A j, k \in group : j # k => bm[j] # bm[k]
         /\ \A j \in group : ValidPair(sy[j], md[j])
+        /\ ~(PROPOSAL = "always-not-grouped" /\ grouped /\ \E j \in group : md[j] = "always")
         /\ frozen' = frozen \cup {bm[j] : j \in group}
         /\ jobs' = [j \in Jobs |->
                      IF j \notin group THEN jobs[j]
@@ -160,13 +170,16 @@ EngineBitmap(job, outcome, parent, successor) ==
               ELSE successor \cup job.copy                     \* abdicate, merge R
          ELSE parent \cup successor                            \* reclaim
 
-\* Ends the jobs in set ended, each with the outcome given by outcomeOf.
-Conclude(ended, outcomeOf(_)) ==
+\* Ends the jobs in set ended, each with the outcome given by outcomeOf; a job for which
+\* givesBack holds (a proposal) reclaims its bitmap instead of what the engine does.
+Conclude(ended, outcomeOf(_), givesBack(_)) ==
     LET bitmapOf(j) == jobs[j].bitmap
         touched == {bitmapOf(j) : j \in ended}
         jobOf(b) == CHOOSE j \in ended : bitmapOf(j) = b
         newBitmap(j) ==
-            EngineBitmap(jobs[j], outcomeOf(j), bitmaps[bitmapOf(j)], successors[bitmapOf(j)])
+            IF givesBack(j) THEN bitmaps[bitmapOf(j)] \cup successors[bitmapOf(j)]
+            ELSE EngineBitmap(jobs[j], outcomeOf(j), bitmaps[bitmapOf(j)],
+                              successors[bitmapOf(j)])
     IN
     /\ bitmaps' = [b \in Bitmaps |-> IF b \in touched THEN newBitmap(jobOf(b)) ELSE bitmaps[b]]
     /\ successors' = [b \in Bitmaps |-> IF b \in touched THEN {} ELSE successors[b]]
@@ -191,8 +204,9 @@ Conclude(ended, outcomeOf(_)) ==
 AbortTxn ==
     LET created == {j \in Jobs : jobs[j].status = "created"}
         outcomeOf(j) == "aborted"
+        givesBack(j) == FALSE
     IN /\ created # {}
-       /\ Conclude(created, outcomeOf)
+       /\ Conclude(created, outcomeOf, givesBack)
        /\ UNCHANGED <<disabled, blind, disk, writes, txns>>
 
 Copy(j, c) ==
@@ -220,25 +234,33 @@ Live(group) == {k \in group : jobs[k].status \in {"running", "waiting", "pending
 \* its job-transaction are force-cancelled (§5.4).
 Fail(j) ==
     LET outcomeOf(k) == IF k = j THEN "failed" ELSE "cancelled"
+        \* the others are cancelled by the transaction, not by the user
+        givesBack(k) == k # j /\ jobs[k].mode = "always" /\ PROPOSAL = "cancel-only-reclaims"
     IN /\ jobs[j].status = "running"
        /\ jobs[j].copy # {}
-       /\ Conclude(Live(jobs[j].group), outcomeOf)
+       /\ Conclude(Live(jobs[j].group), outcomeOf, givesBack)
        /\ UNCHANGED <<disabled, blind, disk, writes, txns>>
 
 \* job-cancel or block-job-cancel; backup treats every cancel as force (§5.5), so both end the
 \* same way; force is kept as a parameter so that both verbs appear as edges.
 Cancel(j, force) ==
     LET outcomeOf(k) == "cancelled"
+        \* the user cancelled j; the other members are cancelled by the transaction
+        givesBack(k) ==
+            /\ jobs[k].mode = "always"
+            /\ \/ PROPOSAL = "cancel-only-reclaims"
+               \/ PROPOSAL = "force-cancel-skips-sync" /\ force /\ k = j
     IN /\ force \in BOOLEAN
        /\ jobs[j].status \in {"running", "waiting", "pending"}
-       /\ Conclude(Live(jobs[j].group), outcomeOf)
+       /\ Conclude(Live(jobs[j].group), outcomeOf, givesBack)
        /\ UNCHANGED <<disabled, blind, disk, writes, txns>>
 
 \* job-finalize (or auto-finalize): one member finalizes the whole job-transaction.
 Finalize(j) ==
     LET outcomeOf(k) == "success"
+        givesBack(k) == FALSE
     IN /\ jobs[j].status = "pending"
-       /\ Conclude(jobs[j].group, outcomeOf)
+       /\ Conclude(jobs[j].group, outcomeOf, givesBack)
        /\ UNCHANGED <<disabled, blind, disk, writes, txns>>
 
 \* job-dismiss (or auto-dismiss): the job disappears and its id may be used again.

@@ -308,6 +308,15 @@ public final class DirtyBitmap {
    * runs {@link #checkMergeFrom} first.
    */
   public HBitmap mergeFrom(DirtyBitmap source, boolean keepBackup) {
+    return mergeFrom(source, keepBackup, false);
+  }
+
+  /**
+   * As {@link #mergeFrom(DirtyBitmap, boolean)}; {@code emptySourceReturnsEarly} switches on
+   * {@code bug:merge-empty-source-clears} in the merge that builds a fresh result.
+   */
+  public HBitmap mergeFrom(DirtyBitmap source, boolean keepBackup,
+      boolean emptySourceReturnsEarly) {
     Check.that(!readonly, "dirty bitmap '%s': merge into a readonly bitmap", name);
     Check.that(!inconsistent, "dirty bitmap '%s': merge into an inconsistent bitmap", name);
     Check.that(!source.inconsistent, "dirty bitmap '%s': merge from an inconsistent one", name);
@@ -318,7 +327,8 @@ public final class DirtyBitmap {
     HBitmap backup = bitmap;
     bitmap = new HBitmap(sizeBytes, backup.granularityLog2());
     // As in QEMU, a bitmap merged into itself reads the new (empty) array as its source.
-    HBitmap.merge(backup, source == this ? bitmap : source.bitmap, bitmap);
+    HBitmap.merge(backup, source == this ? bitmap : source.bitmap, bitmap,
+        emptySourceReturnsEarly);
     return backup;
   }
 

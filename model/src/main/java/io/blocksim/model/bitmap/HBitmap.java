@@ -266,6 +266,19 @@ public final class HBitmap {
    * run by run, each dirty byte run set() into result, which rounds it outward.
    */
   public static void merge(HBitmap a, HBitmap b, HBitmap result) {
+    merge(a, b, result, false);
+  }
+
+  /**
+   * As {@link #merge(HBitmap, HBitmap, HBitmap)}; with {@code emptySourceReturnsEarly} (the
+   * {@code bug:merge-empty-source-clears} variant) an empty b returns at once, before a is copied
+   * into a separate result, as hbitmap_merge did before 4.2 ("hbitmap: Fix merge when b is empty,
+   * and result is not an alias of a").
+   */
+  public static void merge(HBitmap a, HBitmap b, HBitmap result, boolean emptySourceReturnsEarly) {
+    if (emptySourceReturnsEarly && b.countBits() == 0) {
+      return;
+    }
     Check.that(
         a.origSizeBytes == result.origSizeBytes,
         "hbitmap merge: size of a (%d) differs from result (%d)",

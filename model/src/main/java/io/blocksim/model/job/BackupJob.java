@@ -271,13 +271,29 @@ public final class BackupJob extends Job {
     }
   }
 
+  /**
+   * Whether the end of the job gives the bitmap back instead of syncing it: the proposals of the
+   * "add 'always' bitmap sync policy" thread ({@link Variant#FORCE_CANCEL_SKIPS_SYNC}, {@link
+   * Variant#CANCEL_ONLY_RECLAIMS}).
+   */
+  private boolean reclaimsUnderProposal(int result) {
+    if (result >= 0 || bitmapMode != BitmapSyncMode.ALWAYS || !isCancelRequested()) {
+      return false;
+    }
+    if (manager.layer().variant(Variant.CANCEL_ONLY_RECLAIMS)) {
+      return true;
+    }
+    return manager.layer().variant(Variant.FORCE_CANCEL_SKIPS_SYNC)
+        && Boolean.TRUE.equals(userCancelForce);
+  }
+
   /** backup_cleanup_sync_bitmap: abdicate or reclaim per mode; always-on-failure adds R. */
   void cleanupSyncBitmap(int result) {
     boolean abdicate = (result == 0 || bitmapMode == BitmapSyncMode.ALWAYS)
-        && bitmapMode != BitmapSyncMode.NEVER;
+        && bitmapMode != BitmapSyncMode.NEVER && !reclaimsUnderProposal(result);
     DirtyBitmap.Handover handover = abdicate ? syncBitmap.abdicate() : syncBitmap.reclaim();
     source.bitmaps().remove(handover.released());
-    if (result < 0 && bitmapMode == BitmapSyncMode.ALWAYS
+    if (abdicate && result < 0 && bitmapMode == BitmapSyncMode.ALWAYS
         && !manager.layer().variant(Variant.ALWAYS_DROPS_UNCOPIED)) {
       handover.survivor().mergeFrom(bcs.copyBitmap(), false);
     }

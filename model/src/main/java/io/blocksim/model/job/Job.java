@@ -39,6 +39,12 @@ public abstract class Job implements ProgressMeter {
   long progressTotal;
   long speed;
   String ioStatus = "ok";
+  /**
+   * The force flag of the user's cancel (job-cancel is force), or null while no user cancelled
+   * the job; a cancel induced by a failed member of a grouped transaction leaves it null. QEMU
+   * keeps no such record; the proposal: variants about cancel and bitmap sync need it.
+   */
+  Boolean userCancelForce;
   /** Whether the source node of the job was drained when the job was created (transactions). */
   boolean drainedAtCreation;
   /** Drained sections that ended before the job reached its pause point; resumed once paused. */
@@ -216,6 +222,11 @@ public abstract class Job implements ProgressMeter {
 
   boolean isCancelled() {
     return forceCancel;
+  }
+
+  /** job_cancel_requested: a cancel, forced or not, was asked for. */
+  boolean isCancelRequested() {
+    return cancelled;
   }
 
   boolean shouldPause() {

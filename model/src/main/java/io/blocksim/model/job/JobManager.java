@@ -1,5 +1,6 @@
 package io.blocksim.model.job;
 
+import io.blocksim.model.semantics.Variant;
 import io.blocksim.model.driver.blockcopy.CopyGate;
 import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.check.Check;
@@ -163,15 +164,25 @@ public final class JobManager {
     JobStatus from = job.status;
     Check.that(from.canBecome(to), "job '%s': transition %s -> %s not allowed", job.id,
         from.qapiName(), to.qapiName());
+    // A job the user paused (job-pause, or an error under the stop policy) runs again only
+    // after job-resume or a cancel, which clear user_paused first (job_user_resume_locked).
+    Check.that(!(job.userPaused && (from == JobStatus.PAUSED || from == JobStatus.STANDBY)
+        && (to == JobStatus.RUNNING || to == JobStatus.READY)),
+        "job '%s': %s -> %s while the user has it paused", job.id, from.qapiName(),
+        to.qapiName());
     job.status = to;
     if (job.id != null && from != to) {
       layer.emit("JOB_STATUS_CHANGE", BlockLayer.data("id", job.id, "status", to.qapiName()));
     }
   }
 
+
   private void applyVerb(Job job, JobVerb verb) throws QmpError {
-    if (!verb.allowedIn(job.status)
-        && !(verb == JobVerb.SET_SPEED && layer.variant(io.blocksim.model.semantics.Variant.SET_SPEED_ANY_STATUS))) {
+    boolean refusedByVariant = verb == JobVerb.COMPLETE && job.status == JobStatus.STANDBY
+        && layer.variant(Variant.STANDBY_REFUSES_COMPLETE);
+    boolean allowedByVariant = verb == JobVerb.SET_SPEED
+        && layer.variant(Variant.SET_SPEED_ANY_STATUS);
+    if ((!verb.allowedIn(job.status) && !allowedByVariant) || refusedByVariant) {
       throw QmpError.generic("Job '" + job.id + "' in state '" + job.status.qapiName()
           + "' cannot accept command verb '" + verb.qapiName() + "'");
     }
@@ -449,6 +460,7 @@ public final class JobManager {
 
   public void userCancel(Job job, boolean force) throws QmpError {
     applyVerb(job, JobVerb.CANCEL);
+    job.userCancelForce = job.userCancelForce == null ? force : job.userCancelForce || force;
     cancel(job, force);
   }
 

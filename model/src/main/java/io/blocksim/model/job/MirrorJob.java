@@ -1,5 +1,6 @@
 package io.blocksim.model.job;
 
+import io.blocksim.model.semantics.Variant;
 import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.driver.filter.JobFilterDriver;
@@ -127,6 +128,7 @@ public final class MirrorJob extends ChunkedJob {
 
   // ---------------------------------------------------------------- run
 
+
   @Override
   protected void run() {
     if (isCancelled()) {
@@ -145,7 +147,8 @@ public final class MirrorJob extends ChunkedJob {
           return;
         }
       }
-    } else if (bdevLength != targetLength) {
+    } else if (bdevLength != targetLength
+        && !manager.layer().variant(Variant.MIRROR_SIZE_MISMATCH)) {
       fail(-HostIoException.EINVAL, "Source and target image have different sizes");
       return;
     }
@@ -157,9 +160,10 @@ public final class MirrorJob extends ChunkedJob {
     loopTop();
   }
 
+
   /** mirror_dirty_init. */
   private int dirtyInit() {
-    if (zeroTarget) {
+    if (zeroTarget && !manager.layer().variant(Variant.MIRROR_TRUSTS_ZERO_INIT)) {
       if (!target.discardUnmap()) {
         bitmap.setDirty(0, bdevLength);
         return 0;
@@ -197,8 +201,29 @@ public final class MirrorJob extends ChunkedJob {
     pausePoint(this::loopBody);
   }
 
+
+  /** Whether the last pass ended in a failed flush (the `continue` of QEMU before 6.2). */
+  private boolean flushFailed;
+
+  /**
+   * The `continue` after a failed flush. Under the variant a cancelled job passes no pause point
+   * and never stops retrying, as QEMU's job spun; the simulator spaces the retries a slice apart
+   * (instead of recursing without end) so that such a run reaches its await timeout quickly.
+   */
+  private void retryAfterFailedFlush() {
+    flushFailed = true;
+    if (isCancelled() && manager.layer().variant(Variant.CANCEL_IGNORED_ON_FLUSH_ERROR)) {
+      afterIo(SLICE_NS, this::loopTop);
+    } else {
+      loopTop();
+    }
+  }
+
   private void loopBody() {
-    if (isCancelled()) {
+    boolean skipCancelCheck = flushFailed
+        && manager.layer().variant(Variant.CANCEL_IGNORED_ON_FLUSH_ERROR);
+    flushFailed = false;
+    if (isCancelled() && !skipCancelCheck) {
       runReturned(0);
       return;
     }
@@ -225,7 +250,7 @@ public final class MirrorJob extends ChunkedJob {
     }
     boolean complete = false;
     if (cnt == 0) {
-      if (!status.ready()) {
+      if (manager.layer().variant(Variant.MIRROR_UNSYNCED_ON_ERROR) ? !synced : !status.ready()) {
         try {
           BlockIo.flush(target);
         } catch (HostIoException e) {
@@ -233,10 +258,11 @@ public final class MirrorJob extends ChunkedJob {
               == BlockErrorAction.REPORT) {
             opRet = -e.errno();
           }
-          loopTop();
+          retryAfterFailedFlush();
           return;
         }
         manager.transitionToReady(this);
+        synced = true;
       }
       complete = shouldComplete || cancelled;
       cnt = bitmap.countBytes();
@@ -248,7 +274,7 @@ public final class MirrorJob extends ChunkedJob {
         if (manager.errorAction(this, onTargetError, false, e.errno()) == BlockErrorAction.REPORT) {
           opRet = -e.errno();
         }
-        loopTop();
+        retryAfterFailedFlush();
         return;
       }
       runReturned(0);
@@ -375,7 +401,14 @@ public final class MirrorJob extends ChunkedJob {
     workDone(bytes);
   }
 
+
+  /** s->synced of QEMU before 6.2: set at READY, cleared by an error under the variant. */
+  private boolean synced;
+
   private void opFailed(long offset, long bytes, boolean isRead, int errno) {
+    if (manager.layer().variant(Variant.MIRROR_UNSYNCED_ON_ERROR)) {
+      synced = false;
+    }
     bitmap.setDirty(offset, bytes);
     BlockErrorAction action = manager.errorAction(this,
         isRead ? onSourceError : onTargetError, isRead, errno);
@@ -401,6 +434,7 @@ public final class MirrorJob extends ChunkedJob {
     }
   }
 
+
   /** do_sync_target_write for a guest write that reached the source (write-blocking mode). */
   public void activeWrite(long offset, long length, byte[] buf, int pos, boolean zero)
       throws HostIoException {
@@ -409,7 +443,14 @@ public final class MirrorJob extends ChunkedJob {
     }
     long start = offset;
     long bytes = length;
-    if (start % granularity != 0 && bitmap.hbitmap().get(start)) {
+    if (manager.layer().variant(Variant.ACTIVE_MIRROR_UNALIGNED_RESET)) {
+      // Before 4.1: the whole request is written and its range reset, which hbitmap_reset
+      // rounded out to whole granules, clean or not.
+      long from = offset / granularity * granularity;
+      long to = Math.min((offset + length + granularity - 1) / granularity * granularity,
+          bdevLength);
+      bitmap.resetDirty(from, to - from);
+    } else if (start % granularity != 0 && bitmap.hbitmap().get(start)) {
       long skip = (start + granularity - 1) / granularity * granularity - start;
       if (bytes <= skip) {
         return;
@@ -417,7 +458,8 @@ public final class MirrorJob extends ChunkedJob {
       start += skip;
       bytes -= skip;
     }
-    if ((start + bytes) % granularity != 0 && bitmap.hbitmap().get(start + bytes - 1)) {
+    if (!manager.layer().variant(Variant.ACTIVE_MIRROR_UNALIGNED_RESET)
+        && (start + bytes) % granularity != 0 && bitmap.hbitmap().get(start + bytes - 1)) {
       long tail = (start + bytes) % granularity;
       if (bytes <= tail) {
         return;
@@ -426,7 +468,8 @@ public final class MirrorJob extends ChunkedJob {
     }
     long alignedStart = (start + granularity - 1) / granularity * granularity;
     long alignedEnd = (start + bytes) / granularity * granularity;
-    if (alignedStart < alignedEnd) {
+    if (alignedStart < alignedEnd
+        && !manager.layer().variant(Variant.ACTIVE_MIRROR_UNALIGNED_RESET)) {
       bitmap.resetDirty(alignedStart, alignedEnd - alignedStart);
     }
     progressTotal += bytes;
@@ -442,6 +485,9 @@ public final class MirrorJob extends ChunkedJob {
       long to = Math.min((start + bytes + granularity - 1) / granularity * granularity,
           bdevLength);
       bitmap.setDirty(from, to - from);
+      if (manager.layer().variant(Variant.MIRROR_UNSYNCED_ON_ERROR)) {
+        synced = false;
+      }
       if (manager.errorAction(this, onTargetError, false, e.errno()) == BlockErrorAction.REPORT
           && opRet == 0) {
         opRet = -e.errno();
@@ -456,6 +502,7 @@ public final class MirrorJob extends ChunkedJob {
     return true;
   }
 
+
   /** mirror_complete. */
   @Override
   protected void complete() throws QmpError {
@@ -469,7 +516,7 @@ public final class MirrorJob extends ChunkedJob {
       }
     }
     shouldComplete = true;
-    if (!paused) {
+    if (!paused || manager.layer().variant(Variant.COMPLETE_ENTERS_PAUSED_JOB)) {
       enter();
     }
   }

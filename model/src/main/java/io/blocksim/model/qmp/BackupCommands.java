@@ -1,5 +1,6 @@
 package io.blocksim.model.qmp;
 
+import io.blocksim.model.semantics.Variant;
 import io.blocksim.model.driver.blockcopy.BlockCopy;
 import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.bitmap.DirtyBitmap;
@@ -43,7 +44,11 @@ final class BackupCommands {
         // QEMU runs the command as a one-action transaction (blockdev_do_action), which
         // starts by draining all I/O.
         Options options = parse(type, args);
-        manager.drainAll();
+        options.undrained = manager.layer().variant(type.equals("drive-backup")
+            ? Variant.DRIVE_BACKUP_COMMAND_UNDRAINED : Variant.BACKUP_COMMAND_UNDRAINED);
+        if (!options.undrained) {
+          manager.drainAll();
+        }
         BackupAction action = new BackupAction(type, args, null);
         action.parsed = options;
         try {
@@ -59,6 +64,11 @@ final class BackupCommands {
       });
     }
   }
+
+
+
+
+
 
   TransactionAction transactionAction(String type, Args data, TransactionContext context) {
     if (!type.equals("blockdev-backup") && !type.equals("drive-backup")) {
@@ -93,6 +103,8 @@ final class BackupCommands {
     String target;
     String format;
     String mode;
+    /** The plain command under a *-command-undrained variant: no drained section. */
+    boolean undrained;
   }
 
   private static Options parse(String type, Args args) throws QmpError {
@@ -154,13 +166,19 @@ final class BackupCommands {
     @Override
     public void prepare() throws QmpError {
       Options o = parsed != null ? parsed : parse(type, args);
+      if (txn != null && o.bitmapMode == BitmapSyncMode.ALWAYS
+          && manager.layer().variant(Variant.ALWAYS_NOT_GROUPED)) {
+        // The proposal's refusal; its text is blocksim's, QEMU never had one.
+        throw QmpError.generic("bitmap-mode 'always' cannot be used in a transaction with "
+            + "completion-mode 'grouped'");
+      }
       BlockNode source = lookup(o.device);
       if (type.equals("blockdev-backup")) {
         BlockNode target = lookup(o.target);
-        drained = manager.drainedBegin(source);
+        drained = o.undrained ? null : manager.drainedBegin(source);
         job = doBackupCommon(o, source, target, false, txn);
       } else {
-        drained = manager.drainedBegin(source);
+        drained = o.undrained ? null : manager.drainedBegin(source);
         job = driveBackup(o, source, txn);
       }
     }
@@ -384,7 +402,8 @@ final class BackupCommands {
     }
     BlockLayer layer = manager.layer();
     if (bitmap != null) {
-      if (o.bitmapMode != BitmapSyncMode.NEVER) {
+      if (o.bitmapMode != BitmapSyncMode.NEVER
+          || manager.layer().variant(Variant.READONLY_BITMAP_NEVER_REFUSED)) {
         check(bitmap.checkUsable(DirtyBitmap.CHECK_DEFAULT));
       }
       check(bitmap.checkCreateSuccessor());
@@ -393,7 +412,8 @@ final class BackupCommands {
     BlockCopy bcs = null;
     BlockNode filter = null;
     try {
-      if (target.length() != source.length()) {
+      if (target.length() != source.length()
+          && !manager.layer().variant(Variant.BACKUP_SIZE_MISMATCH)) {
         throw QmpError.generic("Source and target image have different sizes");
       }
       CopyBeforeWriteDriver.checkNodeName(layer, o.filterNodeName);
@@ -417,8 +437,9 @@ final class BackupCommands {
       filter.setBlockingJobType("backup");
       target.setBlockingJobType("backup");
       // The job is created inside the action's drained section (and any other one of the
-      // transaction that quiesces its nodes): it starts paused once per section.
-      if (!manager.pauseForActiveSections(job)) {
+      // transaction that quiesces its nodes): it starts paused once per section, unless the
+      // command is undrained (bug:backup-command-undrained).
+      if (!o.undrained && !manager.pauseForActiveSections(job)) {
         job.beginCreationDrain();
       }
       return job;

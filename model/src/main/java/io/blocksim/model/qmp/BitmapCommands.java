@@ -1,5 +1,6 @@
 package io.blocksim.model.qmp;
 
+import io.blocksim.model.semantics.Variant;
 import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.bitmap.HBitmap;
 import io.blocksim.model.graph.BlockLayer;
@@ -122,7 +123,7 @@ public final class BitmapCommands {
       if (node.bitmap(name) != null) {
         throw QmpError.generic("Bitmap already exists: " + name);
       }
-      if (DirtyBitmap.isNameTooLong(name)) {
+      if (DirtyBitmap.isNameTooLong(name) && !layer.variant(Variant.LONG_TRANSIENT_BITMAP_NAME)) {
         throw QmpError.generic("Bitmap name too long: " + name);
       }
       created = new DirtyBitmap(name, node.length(), granularityBytes);
@@ -157,6 +158,13 @@ public final class BitmapCommands {
       found = lookup(args);
       args.checkNoExtra();
       check(found.bitmap, DirtyBitmap.CHECK_BUSY | DirtyBitmap.CHECK_READONLY);
+      if (found.bitmap.persistent()
+          && layer.variant(Variant.REMOVE_UNSTORED_PERSISTENT_KEEPS_BITMAP)
+          && PersistenceSupport.storedOthersOnly(found.node, found.bitmap.name())) {
+        // -EINVAL without an error message: the command succeeds and nothing is removed.
+        found = null;
+        return;
+      }
       if (found.bitmap.persistent()) {
         // QEMU deletes the stored copy now; an aborted transaction does not bring it back.
         PersistenceSupport.removeStored(found.node, found.bitmap.name());
@@ -167,6 +175,9 @@ public final class BitmapCommands {
 
     @Override
     public void commit() {
+      if (found == null) {
+        return;
+      }
       found.bitmap.setBusy(false);
       found.node.bitmaps().remove(found.bitmap);
     }
@@ -245,6 +256,9 @@ public final class BitmapCommands {
     }
   }
 
+
+
+
   private final class Merge implements TransactionAction {
     private final Args args;
     private DirtyBitmap target;
@@ -292,7 +306,7 @@ public final class BitmapCommands {
         throw QmpError.generic(error);
       }
       target = dst.bitmap;
-      backup = target.mergeFrom(scratch, true);
+      backup = target.mergeFrom(scratch, true, layer.variant(Variant.MERGE_EMPTY_SOURCE_CLEARS));
     }
 
     @Override

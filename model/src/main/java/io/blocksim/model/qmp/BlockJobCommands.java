@@ -274,6 +274,7 @@ final class BlockJobCommands {
   }
 
   /** commit_start. */
+
   private Object startCommit(String jobId, BlockNode bs, BlockNode base, BlockNode top,
       long speed, ErrorPolicy onError, String backingFile, String filterNodeName,
       boolean autoFinalize, boolean autoDismiss) throws QmpError {
@@ -291,7 +292,17 @@ final class BlockJobCommands {
         throw e;
       }
     }
-    BlockNode filter = JobFilterDriver.insert(layer(), "commit_top", top, filterNodeName);
+    BlockNode filter;
+    try {
+      filter = JobFilterDriver.insert(layer(), "commit_top", top, filterNodeName);
+    } catch (QmpError e) {
+      // commit_start's fail: path gives base back its read-only mode.
+      manager.dismissEarly(job);
+      if (baseReadOnly && !layer().variant(Variant.COMMIT_BASE_RW_AFTER_EARLY_FAILURE)) {
+        Chains.reopen(layer(), base, true);
+      }
+      throw e;
+    }
     // bdrv_new_open_driver(&bdrv_commit_top, ..., 0): opened without BDRV_O_RDWR.
     filter.setReadOnly(true);
     job.attachFilter(filter);

@@ -1,9 +1,11 @@
 package io.blocksim.model.qmp;
 
 import io.blocksim.model.driver.Qcow2Driver;
+import io.blocksim.model.driver.qcow2.Qcow2Image;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.qapi.QmpError;
+import java.util.List;
 
 /**
  * Where persistent bitmaps may be stored (qcow2 v3 only, within qcow2's limits) and the immediate
@@ -25,6 +27,23 @@ final class PersistenceSupport {
     if (problem != null) {
       throw QmpError.generic("Can't make bitmap '" + name + "' persistent in '" + node.name()
           + "': " + problem);
+    }
+  }
+
+  /**
+   * Returns whether the image holds stored bitmaps but none of that name: the case that the 4.2
+   * regression of {@code bug:remove-unstored-persistent-keeps-bitmap} answered with -EINVAL.
+   */
+  static boolean storedOthersOnly(BlockNode node, String name) throws QmpError {
+    if (!(node.driver() instanceof Qcow2Driver qcow2)) {
+      return false;
+    }
+    try {
+      List<Qcow2Image.BitmapEntry> stored = qcow2.image().bitmapDirectory();
+      return !stored.isEmpty() && stored.stream().noneMatch(e -> e.name().equals(name));
+    } catch (HostIoException e) {
+      throw QmpError.generic("Failed to update bitmap extension: "
+          + HostIoException.strerror(e.errno()));
     }
   }
 

@@ -16,7 +16,8 @@ import picocli.CommandLine.Command;
 @Command(name = "blocksim", mixinStandardHelpOptions = true, version = "blocksim 0.1",
     description = "Deterministic simulation of QEMU 7.2's block layer.",
     subcommands = {RunCommand.class, DiffCommand.class, CheckCommand.class, BenchCommand.class,
-        SemanticsCommand.class, SweepCommand.class, ModelsCommand.class, ReportCommand.class,
+        SemanticsCommand.class, WhatIfCommand.class, SweepCommand.class, ModelsCommand.class,
+        ReportCommand.class,
         io.blocksim.sim.explore.ExploreCommand.class,
         io.blocksim.sim.explore.ExploreMergeCommand.class,
         io.blocksim.sim.explore.FuzzCommand.class})

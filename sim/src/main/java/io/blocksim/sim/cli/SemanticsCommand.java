@@ -1,18 +1,87 @@
 package io.blocksim.sim.cli;
 
 import io.blocksim.sim.scenario.Semantics;
+import io.blocksim.sim.variants.ExploreHook;
+import io.blocksim.sim.variants.KillTable;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
-/** {@code blocksim semantics}: the named engine variants. */
-@Command(name = "semantics", mixinStandardHelpOptions = true, description = "List the named engine variants.")
+/**
+ * {@code blocksim semantics}: lists the named engine variants; with {@code --kill}, runs every
+ * {@code bug:} variant against the bundled corpus (and against {@code blocksim explore} once
+ * that exists) and prints which case or checker killed it and how long that took. Exit code 1
+ * when a variant survives.
+ */
+@Command(name = "semantics", mixinStandardHelpOptions = true,
+    description = "List the named engine variants; --kill runs every bug: variant against the "
+        + "corpus and prints what killed it.")
 final class SemanticsCommand implements Callable<Integer> {
+  @Option(names = "--kill", description = "Run every bug: variant against the corpus.")
+  boolean kill;
+
+  @Option(names = "--variant", description = "Only these variants (with --kill).")
+  List<String> only = new ArrayList<>();
+
+  @Option(names = "--explore-budget", paramLabel = "SECONDS",
+      description = "Time budget per variant for blocksim explore (default 30).")
+  int exploreBudget = 30;
+
+  @Option(names = "--no-times", description = "Leave out the wall-clock times (stable output).")
+  boolean noTimes;
+
+  @Parameters(arity = "0..*", paramLabel = "PATH",
+      description = "Corpus for --kill: scenario files or folders (default: scenarios).")
+  List<Path> corpus = new ArrayList<>();
+
   @Override
-  public Integer call() {
-    for (Map.Entry<String, String> e : Semantics.known().entrySet()) {
-      Main.out.println(e.getKey() + "  " + e.getValue());
+  public Integer call() throws Exception {
+    if (!kill) {
+      for (Map.Entry<String, String> e : Semantics.known().entrySet()) {
+        Main.out.println(e.getKey() + "  " + e.getValue());
+      }
+      return Main.EXIT_OK;
     }
-    return Main.EXIT_OK;
+    List<String> variants = new ArrayList<>();
+    for (String name : only.isEmpty() ? Semantics.names() : only) {
+      if (!Semantics.known().containsKey(name)) {
+        Main.err.println("blocksim: error: unknown semantics variant '" + name + "'");
+        Main.err.println("hint: 'blocksim semantics' lists them");
+        return Main.EXIT_BAD_INPUT;
+      }
+      if (name.startsWith("bug:")) {
+        variants.add(name);
+      }
+    }
+    KillTable table = KillTable.load(corpus.isEmpty() ? List.of(Path.of("scenarios")) : corpus);
+    Main.out.println("kill table: " + variants.size() + " bug: variants against "
+        + table.caseCount() + " corpus cases");
+    int survivors = 0;
+    for (String variant : variants) {
+      KillTable.Row row = table.run(variant);
+      Main.out.println(format(row));
+      if (!row.killed()) {
+        survivors++;
+      }
+      Main.out.println("    explore: " + ExploreHook.run(variant, exploreBudget));
+    }
+    Main.out.println((variants.size() - survivors) + " killed, " + survivors + " survived");
+    return survivors == 0 ? Main.EXIT_OK : Main.EXIT_FAILED;
+  }
+
+  private String format(KillTable.Row row) {
+    String time = noTimes ? "" : String.format(Locale.ROOT, " in %.1fs", row.millis() / 1000.0);
+    if (!row.killed()) {
+      return row.variant() + "\n    SURVIVED the corpus (" + row.casesRun() + " cases" + time + ")";
+    }
+    return row.variant() + "\n    killed by " + row.killedBy() + " after " + row.casesRun()
+        + (row.casesRun() == 1 ? " case" : " cases") + time + "\n    " + row.how();
   }
 }

@@ -17,7 +17,7 @@ public final class Semantics {
 
   static {
     for (Variant v : Variant.values()) {
-      KNOWN.put(v.spelling(), v.description());
+      KNOWN.put(v.spelling(), v.line());
     }
   }
 

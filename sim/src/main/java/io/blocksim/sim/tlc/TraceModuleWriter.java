@@ -87,6 +87,7 @@ public final class TraceModuleWriter {
       constant(text, "Types", "{\"backup\", \"mirror\"}");
     }
     constant(text, "BUG", "\"none\"");
+    constant(text, "PROPOSAL", "\"none\"");
     text.append("    Trace <- TraceLog\n");
     text.append("INIT TraceInit\nNEXT TraceNext\n");
     // Acceptance is read from the wrapper's "TraceMatched" prints, not signalled by violating an

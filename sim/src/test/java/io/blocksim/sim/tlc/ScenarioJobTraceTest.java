@@ -50,8 +50,17 @@ class ScenarioJobTraceTest {
         cases++;
         String name = scenario.path() + (scenarioCase.name().isEmpty() ? ""
             : " [" + scenarioCase.name() + "]");
+        if (scenario.semantics().stream().anyMatch(v -> v.startsWith("proposal:"))) {
+          // A proposal is not QEMU 7.2; the spec models 7.2's lifecycle.
+          notApplicable.add(name + ": runs a proposal: variant");
+          continue;
+        }
+        // A bug scenario's steps under 7.2's semantics (its baseline); with the bug switched on
+        // the spec rejects some of them, which is the point of those scenarios.
+        TreeSet<String> semantics = new TreeSet<>(scenario.semantics());
+        semantics.removeIf(v -> v.startsWith("bug:"));
         JobTracingBackend backend = new JobTracingBackend(
-            new SimBackend(scenario.seed(), new TreeSet<>(scenario.semantics())));
+            new SimBackend(scenario.seed(), semantics));
         new CaseRunner(scenario, scenarioCase, backend).run();
         backend.flush();
         JobTraceRecorder recorder = backend.recorder();

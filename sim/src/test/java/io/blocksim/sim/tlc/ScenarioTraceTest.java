@@ -51,7 +51,13 @@ class ScenarioTraceTest {
         }
         String name = scenario.path() + (scenarioCase.name().isEmpty() ? ""
             : " [" + scenarioCase.name() + "]");
+        if (scenario.semantics().stream().anyMatch(v -> v.startsWith("proposal:"))) {
+          continue; // a proposal is not QEMU 7.2; its trace modules check PROPOSAL = "none"
+        }
+        // A bug scenario's steps under 7.2's semantics (its baseline); the variants come only
+        // from the caller, which expects them to be rejected.
         TreeSet<String> semantics = new TreeSet<>(scenario.semantics());
+        semantics.removeIf(v -> v.startsWith("bug:"));
         semantics.addAll(extraSemantics);
         TracingBackend backend = new TracingBackend(new SimBackend(scenario.seed(), semantics));
         new CaseRunner(scenario, scenarioCase, backend).run();

@@ -1,5 +1,6 @@
 package io.blocksim.model.driver.blockcopy;
 
+import io.blocksim.model.semantics.Variant;
 import io.blocksim.model.driver.blockcopy.ProgressMeter;
 import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.bitmap.DirtyBitmap;
@@ -452,12 +453,28 @@ public final class BlockCopy {
     return compress ? clusterSize : Math.max(clusterSize, MAX_BUFFER);
   }
 
+
+  /** The chunk from a dirty cluster on, clean clusters included, up to a task in flight. */
+  private HBitmap.DirtyArea wholeChunkFrom(long start, long limit, long maxChunk) {
+    long end = Math.min(Math.min(start + maxChunk, limit), (len + clusterSize - 1) / clusterSize
+        * clusterSize);
+    for (Task task : tasks) {
+      if (task.offset >= start && task.offset < end) {
+        end = task.offset;
+      }
+    }
+    return new HBitmap.DirtyArea(start, end - start);
+  }
+
   /** block_copy_task_create: claims the next dirty area of [offset, offset + bytes). */
   private Task createTask(Call call, long offset, long bytes) {
     long maxChunk = call.maxChunk == 0 ? chunkSize() : Math.min(chunkSize(), call.maxChunk);
     HBitmap.DirtyArea area = copyBitmap.hbitmap().nextDirtyArea(offset, offset + bytes, maxChunk);
     if (area == null) {
       return null;
+    }
+    if (layer.variant(Variant.BACKUP_COPIES_CLEAN_CLUSTERS)) {
+      area = wholeChunkFrom(area.offsetBytes(), offset + bytes, maxChunk);
     }
     Check.that(area.offsetBytes() % clusterSize == 0, "block-copy: area at %d not aligned",
         area.offsetBytes());
@@ -573,17 +590,17 @@ public final class BlockCopy {
     return latencyNs;
   }
 
+
   /** The end of block_copy_task_entry: records the result, then block_copy_task_end. */
   private void finishTaskData(Task task) {
     if (task.ended) {
       return;
     }
-    if (task.result < 0) {
-      if (task.call.ret == 0) {
-        task.call.ret = task.result;
-        task.call.errorIsRead = task.errorIsRead;
-      }
-    } else if (progress != null) {
+    if (task.result < 0 && task.call.ret == 0) {
+      task.call.ret = task.result;
+      task.call.errorIsRead = task.errorIsRead;
+    } else if ((task.result >= 0 || layer.variant(Variant.BLOCK_COPY_PROGRESS_ON_FAILURE))
+        && progress != null) {
       progress.workDone(task.bytes);
     }
     endTask(task, task.result);
