@@ -1,6 +1,6 @@
 ----------------------------- MODULE BitmapSync -----------------------------
 (***************************************************************************)
-(* Dirty bitmaps driving backup jobs in QEMU 7.2 (qemu-semantics.md §2.5,   *)
+(* Dirty bitmaps driving backup jobs in QEMU 7.2 (docs/qemu-behaviour.md §2.5,   *)
 (* §4, §5.4, §6).  One node with a disk of a few clusters; guest writes at *)
 (* any time; named bitmaps; backup jobs created by a transaction (one job, *)
 (* or several with completion-mode individual or grouped).  Creating a job *)
@@ -319,7 +319,7 @@ NoLostWrite ==
         LET restored == Restore(chain[b], Len(chain[b]))
         IN {c \in Clusters : disk[c] # restored[c]} \subseteq bitmaps[b] \cup successors[b]
 
-\* qemu-semantics.md §6.6 with S (bitmap at creation), W (successor), R (not copied).
+\* docs/qemu-behaviour.md §6.6 with S (bitmap at creation), W (successor), R (not copied).
 ExpectedBitmap(mode, outcome, S, W, R) ==
     CASE outcome = "success" /\ mode = "never" -> S \cup W
       [] outcome = "success"                    -> W

@@ -1,7 +1,7 @@
 ----------------------------- MODULE Checkpoints -----------------------------
 (***************************************************************************)
 (* Checkpoints as a chain of bitmaps ("slices"), the way libvirt builds    *)
-(* them from QEMU 7.2 bitmap commands (qemu-semantics.md §3, §4).  Each    *)
+(* them from QEMU 7.2 bitmap commands (docs/qemu-behaviour.md §3, §4).  Each    *)
 (* checkpoint owns one bitmap that records the writes made after it and    *)
 (* before the next checkpoint; only the newest one is enabled.             *)
 (*   create - a transaction of block-dirty-bitmap-add (new, enabled) and   *)

@@ -1,6 +1,6 @@
 ---------------------------- MODULE JobLifecycle ----------------------------
 (***************************************************************************)
-(* The life of a QEMU 7.2 job (qemu-semantics.md §5): statuses, the QMP    *)
+(* The life of a QEMU 7.2 job (docs/qemu-behaviour.md §5): statuses, the QMP    *)
 (* verbs, auto-finalize and auto-dismiss, user pause, cancel (soft and     *)
 (* force), and mirror's ready/standby with job-complete.                   *)
 (*                                                                         *)
@@ -29,7 +29,7 @@ Statuses == {"undefined", "created", "running", "paused", "ready", "standby", "w
 
 Verbs == {"cancel", "pause", "resume", "set-speed", "complete", "finalize", "dismiss"}
 
-\* qemu-semantics.md §5.1: from -> allowed next statuses.
+\* docs/qemu-behaviour.md §5.1: from -> allowed next statuses.
 TransitionTable ==
     [s \in Statuses |->
         CASE s = "undefined" -> {"created"}
@@ -44,7 +44,7 @@ TransitionTable ==
           [] s = "concluded" -> {"null"}
           [] s = "null"      -> {}]
 
-\* qemu-semantics.md §5.2: verb -> statuses that accept it.
+\* docs/qemu-behaviour.md §5.2: verb -> statuses that accept it.
 VerbTable ==
     [v \in Verbs |->
         CASE v = "cancel"    -> {"created", "running", "paused", "ready", "standby", "waiting",

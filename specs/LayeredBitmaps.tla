@@ -1,7 +1,7 @@
 --------------------------- MODULE LayeredBitmaps ---------------------------
 (***************************************************************************)
 (* Bitmaps on a backing chain top -> mid -> base in QEMU 7.2               *)
-(* (qemu-semantics.md §2.4, §7, §8, §9): copy-on-read and block-stream     *)
+(* (docs/qemu-behaviour.md §2.4, §7, §8, §9): copy-on-read and block-stream     *)
 (* populate the top without dirtying it, an intermediate block-commit      *)
 (* mid -> base writes into the base with ordinary writes (enabled base     *)
 (* bitmaps dirty, disabled ones do not), and a mirror of the active node   *)

@@ -9,7 +9,7 @@ import java.util.List;
 /**
  * The reference rule for requests that carry the write-unchanged flag (copy-on-read population,
  * stream): the guest-visible data of the node does not change, so no dirty bitmap of that node
- * may change either (qemu-semantics.md §2.4, §8). The block layer takes a snapshot before such a
+ * may change either (docs/qemu-behaviour.md §2.4, §8). The block layer takes a snapshot before such a
  * request and checks it afterwards; a change is a violated invariant, which the scenario runner
  * reports at the step where it happened (exit code 3, with the seed and the replay command).
  *

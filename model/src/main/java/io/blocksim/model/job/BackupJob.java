@@ -17,7 +17,7 @@ import java.util.List;
  * <p>Fault model: source reads and target writes may fail (blkdebug). The error policy decides:
  * report ends the job with the error, ignore retries at once (failed clusters were set dirty
  * again), stop pauses the job until job-resume, then retries. Whatever the outcome, the sync
- * bitmap ends as §6.6 of qemu-semantics.md says.
+ * bitmap ends as §6.6 of docs/qemu-behaviour.md says.
  */
 public final class BackupJob extends Job {
   final BlockNode source;

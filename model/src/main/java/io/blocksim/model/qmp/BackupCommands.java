@@ -29,7 +29,7 @@ import java.util.Map;
 /**
  * {@code blockdev-backup} and {@code drive-backup}, as commands and as transaction actions
  * (blockdev.c: *_backup_prepare/commit/abort/clean, do_backup_common; block/backup.c:
- * backup_job_create), with QEMU 7.2's checks in QEMU's order (qemu-semantics.md §6.1).
+ * backup_job_create), with QEMU 7.2's checks in QEMU's order (docs/qemu-behaviour.md §6.1).
  */
 final class BackupCommands {
   private final JobManager manager;

@@ -13,7 +13,7 @@ import java.util.Map;
 
 /**
  * The dirty-bitmap QMP commands and their transaction actions, with QEMU 7.2's checks in QEMU's
- * order (qemu-semantics.md §3, §4). A plain command is its action prepared and committed.
+ * order (docs/qemu-behaviour.md §3, §4). A plain command is its action prepared and committed.
  */
 public final class BitmapCommands {
   private final BlockLayer layer;

@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Unit tests for {@link DirtyBitmap}. Goal: flags, successor handling and error texts follow
- * QEMU 7.2's block/dirty-bitmap.c as described in qemu-semantics.md §2 and §3. Method: drive one
+ * QEMU 7.2's block/dirty-bitmap.c as described in docs/qemu-behaviour.md §2 and §3. Method: drive one
  * bitmap through each transition and compare with the documented outcome; a small list stands in
  * for the node's bitmap list to check the order QEMU shows in queries.
  */

@@ -20,7 +20,7 @@ import net.jqwik.api.state.Transformer;
 
 /**
  * Property tests pitting {@link HBitmap} against {@link ReferenceBitmap}, a BitSet that follows the
- * byte-level definitions of qemu-semantics.md §1.
+ * byte-level definitions of docs/qemu-behaviour.md §1.
  *
  * <p>Method: jqwik action chains start from a bitmap of a random granularity (1 B to 64 KiB) and a
  * size chosen near word (64 bits), page (4096 bits) and summary-level (2^18, 2^24 bits) edges, with

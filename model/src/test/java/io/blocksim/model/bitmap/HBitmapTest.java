@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Unit tests for {@link HBitmap}. Goal: each operation behaves as QEMU 7.2's util/hbitmap.c on
  * hand-computed cases. Method: small bitmaps whose expected bits follow from the rules in
- * qemu-semantics.md §1; the sha256 values were produced by real QEMU (§1.3, experiments E1/E5).
+ * docs/qemu-behaviour.md §1; the sha256 values were produced by real QEMU (§1.3, experiments E1/E5).
  */
 class HBitmapTest {
   private static final long KIB = 1024;

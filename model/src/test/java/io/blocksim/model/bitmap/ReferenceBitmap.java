@@ -4,7 +4,7 @@ import java.util.BitSet;
 
 /**
  * A deliberately plain model of QEMU's HBitmap for property tests: one java.util.BitSet bit per
- * granule, every operation written from its byte-level definition in qemu-semantics.md §1 rather
+ * granule, every operation written from its byte-level definition in docs/qemu-behaviour.md §1 rather
  * than from the word algorithms of {@link HBitmap}. Sizes are limited to 2^31 bits by BitSet.
  */
 final class ReferenceBitmap {

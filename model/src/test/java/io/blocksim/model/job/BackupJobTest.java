@@ -9,7 +9,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Event sequences of backup jobs against qemu-semantics.md §5.3 and Appendix A (E2, E3, E6, E7,
+ * Event sequences of backup jobs against docs/qemu-behaviour.md §5.3 and Appendix A (E2, E3, E6, E7,
  * E9): each test drives a 64 MiB raw source and target through QMP and compares the job events
  * with the sequences QEMU 7.2 emitted in the experiments.
  */

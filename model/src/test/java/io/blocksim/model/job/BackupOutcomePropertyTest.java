@@ -19,7 +19,7 @@ import net.jqwik.api.Provide;
 /**
  * Random guest writes, bitmap-sync backups, host read faults and cancels on a 4 MiB raw disk,
  * checked after every step against a reference model of the bitmap-mode outcome table
- * (qemu-semantics.md §6.6): on-success gives W on success and S ∪ W otherwise; always gives
+ * (docs/qemu-behaviour.md §6.6): on-success gives W on success and S ∪ W otherwise; always gives
  * W on success and (S − copied) ∪ W otherwise; never gives S ∪ W. While a job runs the bitmap is
  * frozen at S and its successor holds W. "Copied" is read from the target's data, not from the
  * engine's bitmaps, and every copied cluster must hold the source's data as of the job's start.

@@ -13,7 +13,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The bitmap counts of qemu-semantics.md §6.7 (iotest 257) on raw images: the test follows 257's
+ * The bitmap counts of docs/qemu-behaviour.md §6.7 (iotest 257) on raw images: the test follows 257's
  * script (write groups, a backup with a cancel in pending, a blkdebug read error, or no failure,
  * then a recovery backup) and computes the expected bits as 257's EmulatedBitmap does, from the
  * write groups and the rules of §6.6, not from any engine output.

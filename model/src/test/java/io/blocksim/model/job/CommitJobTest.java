@@ -7,7 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.blocksim.model.driver.Qcow2Driver;
 import org.junit.jupiter.api.Test;
 
-/** Intermediate block-commit against qemu-semantics.md §9 and E4c. */
+/** Intermediate block-commit against docs/qemu-behaviour.md §9 and E4c. */
 class CommitJobTest {
   /** E4c: mid has 128 KiB at 0 and 4 KiB at 16 MiB, top (backing mid) is the active layer. */
   private static ChainWorld e4c() throws Exception {

@@ -6,7 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** The transition and verb tables against qemu-semantics.md §5.1 and §5.2, row by row. */
+/** The transition and verb tables against docs/qemu-behaviour.md §5.1 and §5.2, row by row. */
 class JobStatusTest {
   /** Lists the allowed targets of a status as the letters of §5.1's header. */
   private static String targets(JobStatus from) {

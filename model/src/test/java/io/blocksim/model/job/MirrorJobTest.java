@@ -8,7 +8,7 @@ import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.graph.BlockNode;
 import org.junit.jupiter.api.Test;
 
-/** blockdev-mirror against qemu-semantics.md §7 and E4a. */
+/** blockdev-mirror against docs/qemu-behaviour.md §7 and E4a. */
 class MirrorJobTest {
   private static ChainWorld twoDisks() throws Exception {
     ChainWorld w = new ChainWorld()

@@ -12,7 +12,7 @@ import io.blocksim.model.semantics.Variant;
 import org.junit.jupiter.api.Test;
 
 /**
- * block-stream and copy-on-read against qemu-semantics.md §8 and E4b: population writes dirty no
+ * block-stream and copy-on-read against docs/qemu-behaviour.md §8 and E4b: population writes dirty no
  * bitmap, the chain is rewritten at the end, and the write-unchanged check catches the
  * bug:write-unchanged-dirties variant.
  */

@@ -18,7 +18,7 @@ import java.util.function.LongConsumer;
 
 /**
  * Guest I/O as the {@code io:} step defines it: qemu-io connected to a short-lived NBD export of
- * the node (qemu-semantics.md §10.3). Reads are answered sparsely, as QEMU's NBD server does with
+ * the node (docs/qemu-behaviour.md §10.3). Reads are answered sparsely, as QEMU's NBD server does with
  * structured replies: ranges the whole chain reports as zero are not read at all (so no
  * {@code read_aio} and no blkdebug rule fires for them). When qemu-io disconnects it flushes the
  * export, so every session ends with a flush of the node.

@@ -41,7 +41,7 @@ import java.util.stream.Stream;
  * name), runs {@code qemu-io -f raw nbd+unix://...}, and deletes the export again; the export's
  * own {@code BLOCK_EXPORT_DELETED} events are kept out of {@link #events()}. While a job has a
  * filter above the node, the export goes on top of the filter, where a guest device would be
- * (see {@link #guestTop}). qemu-io flushes when it disconnects (qemu-semantics §10.3), which is
+ * (see {@link #guestTop}). qemu-io flushes when it disconnects (docs/qemu-behaviour.md §10.3), which is
  * QEMU's real behaviour and the simulator's too.
  *
  * <p>Fault model: the daemon may crash or hang. A crash is reported as {@code "QEMU crashed

@@ -6,7 +6,6 @@ import io.blocksim.model.check.InvariantViolation;
 import io.blocksim.model.qapi.Json;
 import io.blocksim.model.qapi.QmpEvent;
 import io.blocksim.sim.loop.LimitReached;
-import io.blocksim.sim.report.StepTimeline;
 import io.blocksim.sim.scenario.Scenario;
 import io.blocksim.sim.scenario.Step;
 import java.util.ArrayList;

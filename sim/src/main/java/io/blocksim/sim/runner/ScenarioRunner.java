@@ -2,7 +2,6 @@ package io.blocksim.sim.runner;
 
 import io.blocksim.sim.port.Backend;
 import io.blocksim.sim.backend.SimBackend;
-import io.blocksim.sim.report.GoldenDifference;
 import io.blocksim.sim.scenario.Scenario;
 import io.blocksim.sim.scenario.Semantics;
 import java.io.IOException;

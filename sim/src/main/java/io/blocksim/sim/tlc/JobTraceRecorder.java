@@ -411,7 +411,7 @@ public final class JobTraceRecorder {
     TreeSet<String> group = announcedGroups.get(id);
     if (manualFinalizeGroups.contains(id)) {
       // One job-finalize finalizes every member, and a member with auto-finalize waits in
-      // pending for the others (qemu-semantics §5.4): JobLifecycle's Finalize is one job's.
+      // pending for the others (docs/qemu-behaviour.md §5.4): JobLifecycle's Finalize is one job's.
       notApplicable.add("a grouped transaction with auto-finalize false; JobLifecycle "
           + "finalizes one job per job-finalize");
     }

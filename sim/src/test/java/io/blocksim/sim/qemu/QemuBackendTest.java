@@ -27,7 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  * QemuBackend against the installed qemu-storage-daemon 7.2 (skipped only when QEMU is not
  * installed). Goal: every Backend operation does on real QEMU what the scenario contract says.
  * Method: drive a daemon as a scenario would, and check the answers against values derived
- * independently — the bitmap hashes of qemu-semantics.md §1.3 (E1), and SHA-256 sums of image
+ * independently — the bitmap hashes of docs/qemu-behaviour.md §1.3 (E1), and SHA-256 sums of image
  * contents computed here from the bytes that were written.
  */
 class QemuBackendTest {

@@ -1,5 +1,7 @@
 package io.blocksim.sim.report;
 
+import io.blocksim.sim.runner.GoldenDifference;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.blocksim.sim.cli.Main;

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
  * The job-lifecycle trace check bites. Goal: a status change QEMU's table forbids, a verb accepted
  * where QEMU refuses it, and a verb refused where QEMU accepts it are each rejected at the state
  * that shows it, and QEMU's own sequences are accepted. Method: QMP streams written by hand
- * (QEMU 7.2's, qemu-semantics §5.3) fed to {@link JobTraceRecorder}, and engines with a planted
+ * (QEMU 7.2's, docs/qemu-behaviour.md §5.3) fed to {@link JobTraceRecorder}, and engines with a planted
  * mistake under {@link GeneratedJobWorkload}.
  */
 @Tag("tlc")

@@ -14,7 +14,7 @@ import io.blocksim.model.qapi.Args;
 import io.blocksim.model.qapi.QmpError;
 
 /**
- * QEMU 7.2's blkdebug fault injector (qemu-semantics.md §10).
+ * QEMU 7.2's blkdebug fault injector (docs/qemu-behaviour.md §10).
  *
  * <p>Fault model: an {@code inject-error} rule becomes active when its event is raised in its
  * state; the first later request whose iotype and sector match fails with the rule's errno and is

@@ -21,7 +21,7 @@ import java.util.Map;
  * layer from the node's backing file down to bottom allocates) is read through the backing chain
  * and written into the node, cluster-aligned, with the write-unchanged flag. QEMU issues that
  * write below the tracked-write completion, so it dirties no bitmap and does not bump the write
- * generation (qemu-semantics.md §8); all-zero data is written as write-zeroes. The
+ * generation (docs/qemu-behaviour.md §8); all-zero data is written as write-zeroes. The
  * {@code bug:write-unchanged-dirties} variant makes the population write an ordinary tracked
  * write, as it once was.
  */
@@ -59,7 +59,8 @@ public final class CopyOnReadDriver extends ForwardingDriver {
     this.populateDirties = populateDirties;
   }
 
-  /** bug:stream-populates-zeroes: the population writes zeroes instead of the data (planted). */  private boolean populateZeroes;
+  /** bug:stream-populates-zeroes: the population writes zeroes instead of the data (planted). */
+  private boolean populateZeroes;
 
   public void setPopulateZeroes(boolean populateZeroes) {
     this.populateZeroes = populateZeroes;

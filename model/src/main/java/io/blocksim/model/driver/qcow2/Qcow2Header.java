@@ -28,7 +28,7 @@ final class Qcow2Header {
   static final int EXT_FEATURE_TABLE = 0x6803f857;
   static final int EXT_CRYPTO_HEADER = 0x0537be77;
   /**
-   * Persistent dirty bitmaps (qemu-semantics.md §11): nb_bitmaps, reserved, directory size and
+   * Persistent dirty bitmaps (docs/qemu-behaviour.md §11): nb_bitmaps, reserved, directory size and
    * offset, parsed into {@link #nbBitmaps} and friends and rebuilt by {@link #build} after the
    * feature table, where QEMU writes it. See {@link Qcow2Bitmaps}.
    */

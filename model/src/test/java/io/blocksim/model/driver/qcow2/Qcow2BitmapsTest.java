@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Goal: the persistent-bitmap extension is what QEMU 7.2 writes and reads (qemu-semantics.md §11,
+ * Goal: the persistent-bitmap extension is what QEMU 7.2 writes and reads (docs/qemu-behaviour.md §11,
  * E5). Method: store bitmaps through the engine and check the directory and data against the
  * byte values E5 measured on real QEMU, the open-time in-use marking, removal, and that real
  * {@code qemu-img} reads the result (when installed).

@@ -1,4 +1,4 @@
-package io.blocksim.sim.report;
+package io.blocksim.sim.runner;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -1,4 +1,4 @@
-package io.blocksim.sim.report;
+package io.blocksim.sim.runner;
 
 import io.blocksim.model.qapi.QmpEvent;
 import io.blocksim.sim.port.Backend;
