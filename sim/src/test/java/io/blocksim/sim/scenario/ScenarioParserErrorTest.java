@@ -125,7 +125,7 @@ class ScenarioParserErrorTest {
         .containsExactly(
             "2:1: unknown top-level key 'stpes' | did you mean 'steps'?",
             "4:1: unknown top-level key 'group' | a scenario takes: name, description, seed,"
-                + " sim-only, semantics, matrix, images, steps");
+                + " sim-only, semantics, checkers, matrix, images, steps");
   }
 
   @Test
