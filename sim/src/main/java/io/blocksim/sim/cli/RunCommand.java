@@ -124,7 +124,7 @@ final class RunCommand implements Callable<Integer> {
           + paths.stream().map(Path::toString).collect(java.util.stream.Collectors.joining(" ")),
           io.blocksim.sim.report.ReportInputs.fromRun(results, semantics), List.of(), baseline,
           reportDir, String.format(java.util.Locale.ROOT, "wall time: %.2f s", // determinism-ok
-              (System.nanoTime() - start) / 1e9), out, Main.err) != Main.EXIT_OK) {
+              (System.nanoTime() - start) / 1e9), out, Main.err) != Main.EXIT_OK) {  // determinism-ok: wall time for the user's report or time budget only, never fed to a run
         return Main.EXIT_BAD_INPUT;
       }
       return report(scenarios, results, runner);

@@ -101,7 +101,7 @@ public final class ExploreCommand implements Callable<Integer> {
     }
     long runCount = runs != null ? runs : time != null ? 0 : 1000;
     // determinism-ok: time budget (wall clock bounds the campaign, never a run)
-    long started = System.nanoTime();
+    long started = System.nanoTime();  // determinism-ok: wall time for the user's report or time budget only, never fed to a run
     long deadline = budgetNs == 0 ? 0 : started + budgetNs;
     Set<String> variants = new TreeSet<>(semantics);
     Campaign.Plan plan = new Campaign.Plan(seed, runCount, deadline, variants, shardParts[0],
@@ -115,7 +115,7 @@ public final class ExploreCommand implements Callable<Integer> {
     double cpuSeconds = (threads.getCurrentThreadCpuTime() - cpuStarted) / 1e9;
     live.finish();
     // determinism-ok: time budget (throughput report)
-    double seconds = (System.nanoTime() - started) / 1e9;
+    double seconds = (System.nanoTime() - started) / 1e9;  // determinism-ok: wall time for the user's report or time budget only, never fed to a run
     List<Map<String, Object>> failures = new ArrayList<>();
     for (Campaign.Failure f : tally.failures) {
       failures.add(report(f, variants));

@@ -35,7 +35,7 @@ final class LiveLine implements Campaign.Progress {
       return;
     }
     // determinism-ok: time budget (progress display only)
-    long now = System.nanoTime();
+    long now = System.nanoTime();  // determinism-ok: wall time for the user's report or time budget only, never fed to a run
     if (now - lastDrawNanos < 200_000_000L) {
       return;
     }

@@ -81,8 +81,8 @@ public final class ScenarioRunner {
       return results;
     }
     // determinism-ok: independent cases in parallel, output ordered
-    ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
-      Thread t = new Thread(null, r, "blocksim-case", CASE_STACK_BYTES);
+    ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {  // determinism-ok: independent cases in parallel, output ordered
+      Thread t = new Thread(null, r, "blocksim-case", CASE_STACK_BYTES);  // determinism-ok: independent cases in parallel, output ordered
       t.setDaemon(true);
       return t;
     });
