@@ -54,6 +54,36 @@ public final class Cleanup {
     };
   }
 
+  /** A temporary file whose deletion is registered; closing it unregisters the deletion. */
+  public record TempFile(Path path, Handle handle) implements AutoCloseable {
+    @Override
+    public void close() {
+      handle.close();
+    }
+  }
+
+  /**
+   * Creates a temporary file in the folder and registers its deletion in one step the shutdown
+   * hook cannot split: created before the hook runs, it is deleted by the hook; once the hook
+   * has started, nothing is created. (Creating first and registering after left a file behind
+   * when SIGTERM fell between the two.) Writers must open the file without CREATE, so a file the
+   * hook deleted is not created again.
+   */
+  public static synchronized TempFile createTempFile(Path dir, String prefix, String suffix)
+      throws IOException {
+    if (shuttingDown) {
+      throw new java.io.InterruptedIOException("interrupted: the process is ending");
+    }
+    Path file = Files.createTempFile(dir, prefix, suffix);
+    return new TempFile(file, register(() -> {
+      try {
+        Files.deleteIfExists(file);
+      } catch (IOException e) {
+        // Left behind; nothing more can be done here.
+      }
+    }));
+  }
+
   /** Returns whether the process is ending (a shutdown hook is running). */
   public static boolean shuttingDown() {
     return shuttingDown;

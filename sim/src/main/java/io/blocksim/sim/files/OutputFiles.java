@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 
 /**
  * Writes every output file (goldens, {@code --json}, {@code --junit}, reports, recordings) whole
@@ -32,10 +33,13 @@ public final class OutputFiles {
     try {
       Path dir = target.getParent();
       Files.createDirectories(dir);
-      tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
-      Path pending = tmp;
-      try (Cleanup.Handle ignored = Cleanup.register(() -> deleteQuietly(pending))) {
-        Files.writeString(tmp, text, StandardCharsets.UTF_8);
+      try (Cleanup.TempFile pending =
+          Cleanup.createTempFile(dir, "." + target.getFileName() + ".", ".tmp")) {
+        tmp = pending.path();
+        // No CREATE: if the shutdown hook has deleted the file, writing fails instead of
+        // leaving a new one behind.
+        Files.write(tmp, text.getBytes(StandardCharsets.UTF_8), StandardOpenOption.WRITE,
+            StandardOpenOption.TRUNCATE_EXISTING);
         keepPermissions(tmp, target);
         try {
           Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE,

@@ -31,6 +31,12 @@ class CleanupTest {
     Cleanup.register(() -> Cleanup.killTree(daemon));
     Cleanup.deleteOnExit(dir.resolve("scratch"));
     Cleanup.deleteOnExit(kept).close();
+    // sh forks its two sleeps a moment after it starts: wait for them (a count taken at once
+    // was 0 on a loaded CI machine).
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (daemon.descendants().count() < 2 && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
     long children = daemon.descendants().count();
 
     Cleanup.runAll();
@@ -44,5 +50,38 @@ class CleanupTest {
     Path late = Files.createDirectories(dir.resolve("late"));
     Cleanup.deleteOnExit(late);
     assertThat(late).doesNotExist();
+  }
+
+  @Test
+  void aTemporaryFileCreatedBeforeTheHookIsDeletedByItAndNoneIsCreatedAfter() throws Exception {
+    Cleanup.TempFile pending = Cleanup.createTempFile(dir, ".golden.out.", ".tmp");
+    assertThat(pending.path()).exists();
+
+    Cleanup.runAll();
+
+    assertThat(pending.path()).doesNotExist();
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+        () -> Cleanup.createTempFile(dir, ".late.", ".tmp"))
+        .isInstanceOf(java.io.InterruptedIOException.class);
+    try (java.util.stream.Stream<Path> left = Files.list(dir)) {
+      assertThat(left.toList()).isEmpty();
+    }
+  }
+
+  @Test
+  void anOutputFileWrittenWhileTheProcessEndsIsNotWrittenAndLeavesNoTemporaryFile()
+      throws Exception {
+    Path golden = dir.resolve("case.out");
+    Files.writeString(golden, "old\n");
+
+    Cleanup.runAll();
+
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> OutputFiles.write(golden, "new\n"))
+        .isInstanceOf(OutputFiles.Unwritable.class);
+    assertThat(golden).hasContent("old");
+    try (java.util.stream.Stream<Path> left = Files.list(dir)) {
+      assertThat(left.map(p -> p.getFileName().toString()).toList())
+          .containsExactly("case.out");
+    }
   }
 }
