@@ -1,6 +1,7 @@
 package io.blocksim.sim.backend;
 
 import io.blocksim.model.Engine;
+import io.blocksim.model.driver.Qcow2Driver;
 import io.blocksim.model.driver.qcow2.Qcow2Check;
 import io.blocksim.model.driver.qcow2.Qcow2Image;
 import io.blocksim.model.graph.BlockNode;
@@ -271,17 +272,48 @@ final class QemuImgInfo {
 
   // ---------------------------------------------------------------- check
 
+  /**
+   * qemu-img check (img_check): read-only, or with {@code -r leaks}/{@code -r all} read-write
+   * (BDRV_O_CHECK | BDRV_O_RDWR: persistent bitmaps are loaded, so consistent ones are marked in
+   * use and stored again at close, in-use ones stay in use). Messages of the check go to stderr
+   * and come first; the repair report and the summary (stdout, suppressed by -q) follow.
+   */
   static ImgOutcome check(HostStorage storage, List<String> words)
       throws StepException, HostIoException {
-    Common c = common("check", words, Set.of("-q"));
+    List<String> rest = new ArrayList<>();
+    String repair = null;
+    boolean quiet = false;
+    for (int i = 0; i < words.size(); i++) {
+      String w = words.get(i);
+      if (w.equals("-r") || w.equals("--repair")) {
+        repair = QemuImg.arg(words, ++i, w);
+      } else if (w.startsWith("--repair=")) {
+        repair = w.substring("--repair=".length());
+      } else if (w.startsWith("-r") && !w.startsWith("--")) {
+        repair = w.substring(2);
+      } else if (w.equals("-q")) {
+        quiet = true;
+      } else {
+        rest.add(w);
+      }
+    }
+    if (repair != null && !repair.equals("leaks") && !repair.equals("all")) {
+      return new ImgOutcome(List.of("qemu-img: Unknown option value for -r (expecting 'leaks' "
+          + "or 'all'): " + repair, "Try 'qemu-img --help' for more information"), 1);
+    }
+    Common c = common("check", rest, Set.of());
     HostFile file = openFile(storage, c.file());
     if (file == null) {
       return couldNotOpen(c.file());
     }
     String format = c.format() != null ? c.format() : Images.probeFormat(storage, c.file());
+    List<String> out = new ArrayList<>();
+    if (repair != null && c.format() == null && format.equals("raw")) {
+      out.addAll(probedRawWarning(c.file()));
+    }
     if (!format.equals("qcow2")) {
-      return new ImgOutcome(List.of("qemu-img: This image format does not support checks"),
-          63);
+      out.add("qemu-img: This image format does not support checks");
+      return new ImgOutcome(out, 63);
     }
     try {
       Qcow2Image.open(file, true);
@@ -289,8 +321,48 @@ final class QemuImgInfo {
       return new ImgOutcome(List.of("qemu-img: Could not open '" + c.file() + "': "
           + e.getMessage()), 1);
     }
-    Qcow2Check.Result result = Qcow2Check.check(file);
-    List<String> out = new ArrayList<>(result.messages());
+    List<String> stdout = new ArrayList<>();
+    Qcow2Check.Result result;
+    long leaksFixed = 0;
+    if (repair == null) {
+      result = Qcow2Check.check(file);
+      out.addAll(result.messages());
+    } else {
+      List<ImageChain.Layer> layers;
+      try {
+        layers = ImageChain.layers(storage, c.file(), format);
+      } catch (ImageChain.ChainError e) {
+        return error(e.getMessage());
+      }
+      try (ImageChain chain = ImageChain.open(storage, layers, Set.of(0))) {
+        Qcow2Image image = ((Qcow2Driver) chain.node(0).driver()).image();
+        Qcow2Check.Result first = image.check(true);
+        if (repair.equals("all") && (first.corruptions() > 0 || first.failure() != null)) {
+          throw new StepException("img: qemu-img check -r all on an image with corruptions "
+              + "(the refcount repair and rebuild of BDRV_FIX_ERRORS) is not supported by the "
+              + "simulator");
+        }
+        out.addAll(first.messages());
+        if (first.failure() != null) {
+          out.add("qemu-img: Check failed: " + first.failure());
+          return new ImgOutcome(out, 1);
+        }
+        result = first;
+        leaksFixed = first.leaksFixed();
+        if (leaksFixed > 0) {
+          stdout.add("The following inconsistencies were found and repaired:");
+          stdout.add("");
+          stdout.add("    " + first.leaksFixed() + " leaked clusters");
+          stdout.add("    0 corruptions");
+          stdout.add("");
+          stdout.add("Double checking the fixed image now...");
+          result = image.check(false);
+          out.addAll(result.messages());
+        }
+      } catch (ImageChain.ChainError e) {
+        return error(e.getMessage());
+      }
+    }
     if (c.json()) {
       // QEMU prints the ImageCheck members in its QDict's hash order, as observed here.
       Map<String, Object> m = new LinkedHashMap<>();
@@ -307,6 +379,10 @@ final class QemuImgInfo {
       if (result.leaks() != 0) {
         m.put("leaks", result.leaks());
       }
+      if (leaksFixed != 0) {
+        // Observed after "check-errors"/"leaks", before "allocated-clusters".
+        m.put("leaks-fixed", leaksFixed);
+      }
       if (result.allocatedClusters() != 0) {
         m.put("allocated-clusters", result.allocatedClusters());
       }
@@ -318,11 +394,24 @@ final class QemuImgInfo {
       if (result.compressedClusters() != 0) {
         m.put("compressed-clusters", result.compressedClusters());
       }
-      out.addAll(List.of(qemuJson(m, 0).split("\n")));
+      stdout.clear();
+      stdout.addAll(List.of(qemuJson(m, 0).split("\n")));
     } else {
-      out.addAll(result.summary());
+      stdout.addAll(result.summary());
+    }
+    if (!quiet) {
+      out.addAll(stdout);
     }
     return new ImgOutcome(out, result.exitCode());
+  }
+
+  /** What img_open prints when it probed a raw image it opens read-write. */
+  static List<String> probedRawWarning(String filename) {
+    return List.of("WARNING: Image format was not specified for '" + filename
+        + "' and probing guessed raw.",
+        "         Automatically detecting the format is dangerous for raw images, "
+            + "write operations on block 0 will be restricted.",
+        "         Specify the 'raw' format explicitly to remove the restrictions.");
   }
 
   // ---------------------------------------------------------------- bitmap

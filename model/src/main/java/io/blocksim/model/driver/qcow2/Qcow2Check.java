@@ -28,14 +28,34 @@ public final class Qcow2Check {
   private long fragmentedClusters;
   private long compressedClusters;
   private long nextContiguousOffset;
+  /** Set when a check with repair finds a cluster with a stored refcount of 0 in use. */
+  private boolean rebuild;
+  private long leaksFixed;
+  /** The errno text the check failed with (collect_image_check's ret), or null. */
+  private String failure;
+
+  /**
+   * Drops {@code by} references from one cluster, as compare_refcounts repairs a leak with
+   * update_refcount(..., QCOW2_DISCARD_ALWAYS); returns false when it failed.
+   */
+  interface LeakRepair {
+    boolean decrease(long clusterIndex, long by);
+  }
 
   /** What the check found; messages are the stderr lines qemu-img prints, in its order. */
   public record Result(long corruptions, long leaks, long checkErrors, long totalClusters,
       long allocatedClusters, long fragmentedClusters, long compressedClusters,
-      long imageEndOffset, List<String> messages) {
+      long imageEndOffset, List<String> messages, long leaksFixed, String failure) {
+    public Result(long corruptions, long leaks, long checkErrors, long totalClusters,
+        long allocatedClusters, long fragmentedClusters, long compressedClusters,
+        long imageEndOffset, List<String> messages) {
+      this(corruptions, leaks, checkErrors, totalClusters, allocatedClusters, fragmentedClusters,
+          compressedClusters, imageEndOffset, messages, 0, null);
+    }
+
     /** qemu-img check's exit code: 0 clean, 1 check errors, 2 corruptions, 3 leaks only. */
     public int exitCode() {
-      if (checkErrors > 0) {
+      if (checkErrors > 0 || failure != null) {
         return 1;
       }
       if (corruptions > 0) {
@@ -95,6 +115,17 @@ public final class Qcow2Check {
 
   /** Checks the qcow2 image in file. Throws only when the header itself cannot be read. */
   public static Result check(HostFile file) throws HostIoException {
+    return check(file, null);
+  }
+
+  /**
+   * Checks, and with {@code repair} given repairs the leaks as {@code qemu-img check -r leaks}
+   * does (qcow2_check_refcounts with BDRV_FIX_LEAKS): the comparison runs once reporting
+   * ("Leaked cluster ..."), then, if anything differs, once more repairing ("Repairing cluster
+   * ..."). A cluster in use with a stored refcount of 0 needs the refcount structure rebuilt,
+   * which only BDRV_FIX_ERRORS does: the check fails with EIO.
+   */
+  static Result check(HostFile file, LeakRepair repair) throws HostIoException {
     byte[] probe = new byte[Qcow2Header.V3_LENGTH];
     file.read(0, probe, 0, probe.length);
     int clusterBits = Bytes.getInt(probe, 20);
@@ -102,10 +133,10 @@ public final class Qcow2Check {
     byte[] first = new byte[Math.max(cs, Qcow2Header.V3_LENGTH)];
     file.read(0, first, 0, first.length);
     Qcow2Header h = Qcow2Header.parse(first, true);
-    return new Qcow2Check(file, h).run();
+    return new Qcow2Check(file, h).run(repair);
   }
 
-  private Result run() throws HostIoException {
+  private Result run(LeakRepair repair) throws HostIoException {
     long fileClusters = ceilDiv(file.length(), clusterSize);
     count(0, clusterSize);
     if (header.nbSnapshots != 0) {
@@ -136,12 +167,31 @@ public final class Qcow2Check {
       }
       count(offset, clusterSize);
     }
-    long highest = compare(reftable, fileClusters);
-    checkCopiedFlags(l1, reftable);
+    long preCorruptions = corruptions;
+    long preLeaks = leaks;
+    long highest = compare(reftable, fileClusters, null);
     long totalClusters = ceilDiv(header.size, clusterSize);
-    long end = (highest + 1) * clusterSize;
+    if (repair != null) {
+      if (rebuild) {
+        messages.add("ERROR need to rebuild refcount structures");
+        checkErrors++;
+        failure = "Input/output error";
+        return result(totalClusters, 0);
+      }
+      if (leaks > 0 || corruptions > 0) {
+        corruptions = preCorruptions;
+        leaks = preLeaks;
+        highest = compare(reftable, fileClusters, repair);
+      }
+    }
+    checkCopiedFlags(l1, reftable);
+    return result(totalClusters, (highest + 1) * clusterSize);
+  }
+
+  private Result result(long totalClusters, long end) {
     return new Result(corruptions, leaks, checkErrors, totalClusters, allocatedClusters,
-        fragmentedClusters, compressedClusters, end, List.copyOf(messages));
+        fragmentedClusters, compressedClusters, end, List.copyOf(messages), leaksFixed,
+        failure);
   }
 
   private long[] countL1() throws HostIoException {
@@ -248,7 +298,9 @@ public final class Qcow2Check {
     return Qcow2Bitmaps.parseDirectory(file, header, header.size);
   }
 
-  private long compare(long[] reftable, long fileClusters) throws HostIoException {
+  /** compare_refcounts; with {@code repair}, leaks are repaired (BDRV_FIX_LEAKS). */
+  private long compare(long[] reftable, long fileClusters, LeakRepair repair)
+      throws HostIoException {
     int entriesPerBlock = (int) (clusterSize * 8 >> header.refcountOrder);
     long highest = 0;
     long limit = Math.max(fileClusters, counted.length);
@@ -271,8 +323,11 @@ public final class Qcow2Check {
       long expected = i < counted.length ? counted[(int) i] : 0;
       if (i >= fileClusters) {
         if (expected > 0) {
-          messages.add("ERROR cluster " + i + " is referenced but lies beyond the end of the "
-              + "file");
+          if (repair == null) {
+            // Counted again, not printed again, when the repairing pass follows.
+            messages.add("ERROR cluster " + i + " is referenced but lies beyond the end of the "
+                + "file");
+          }
           corruptions++;
         }
         continue;
@@ -281,8 +336,16 @@ public final class Qcow2Check {
         highest = i;
       }
       if (stored != expected) {
-        messages.add((stored < expected ? "ERROR" : "Leaked") + " cluster " + i + " refcount="
-            + stored + " reference=" + expected);
+        if (stored == 0) {
+          rebuild = true;
+        }
+        boolean fixing = repair != null && stored > expected;
+        messages.add((fixing ? "Repairing" : stored < expected ? "ERROR" : "Leaked")
+            + " cluster " + i + " refcount=" + stored + " reference=" + expected);
+        if (fixing && repair.decrease(i, stored - expected)) {
+          leaksFixed++;
+          continue;
+        }
         if (stored < expected) {
           corruptions++;
         } else {

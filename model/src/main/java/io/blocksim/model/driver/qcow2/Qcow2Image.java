@@ -539,6 +539,33 @@ public final class Qcow2Image {
     s.refcounts.cache.write();
   }
 
+  /**
+   * qcow2_co_check on the open image ({@code qemu-img check}, and {@code -r leaks}/{@code -r
+   * all} with {@code fixLeaks}): the caches are written back first so that the check, which
+   * reads the file, sees what qcow2_check_refcounts sees through them; a leak is repaired by
+   * dropping the surplus references with QCOW2_DISCARD_ALWAYS (the freed cluster is discarded
+   * on the file when its refcount reaches 0), and the caches are written back again.
+   */
+  public Qcow2Check.Result check(boolean fixLeaks) throws HostIoException {
+    s.checkUsable();
+    flushToOs();
+    if (!fixLeaks) {
+      return Qcow2Check.check(s.file);
+    }
+    s.checkWritable();
+    Qcow2Check.Result result = Qcow2Check.check(s.file, (clusterIndex, by) -> {
+      try {
+        s.refcounts.updateRefcount(clusterIndex << s.clusterBits, s.clusterSize, by, true,
+            Qcow2Refcounts.DiscardType.ALWAYS);
+        return true;
+      } catch (HostIoException e) {
+        return false;
+      }
+    });
+    flushToOs();
+    return result;
+  }
+
   /** Writes the caches back and flushes the file (what a guest flush leaves on disk). */
   public void flush() throws HostIoException {
     flushToOs();
