@@ -41,6 +41,7 @@ final class QemuImg {
         case "commit" -> QemuImgCommit.run(storage, words);
         case "convert" -> QemuImgConvert.run(storage, words);
         case "resize" -> QemuImgResize.run(storage, words);
+        case "amend" -> QemuImgAmend.run(storage, words);
         case "info" -> QemuImgInfo.info(storage, words);
         case "check" -> QemuImgInfo.check(storage, words);
         case "bitmap" -> QemuImgInfo.bitmap(storage, words);

@@ -87,7 +87,8 @@ final class QemuImgResize {
         if ("CommandNotFound".equals(err.get("class"))) {
           throw new StepException("img resize: the engine has no block_resize yet");
         }
-        out.add("qemu-img: " + err.get("desc"));
+        out.addAll(List.of(("qemu-img: " + withHint(String.valueOf(err.get("desc"))))
+            .split("\n")));
         return new ImgOutcome(out, 1);
       }
     } catch (ImageChain.ChainError e) {
@@ -98,6 +99,15 @@ final class QemuImgResize {
       out.add("Image resized.");
     }
     return new ImgOutcome(out, 0);
+  }
+
+  /**
+   * The hint bdrv_dirty_bitmap_check appends to "Bitmap 'B' is inconsistent and cannot be
+   * used", which qemu-img prints (error_report_err) and QMP drops.
+   */
+  static String withHint(String desc) {
+    return desc.endsWith("is inconsistent and cannot be used")
+        ? desc + "\nTry block-dirty-bitmap-remove to delete this bitmap from disk" : desc;
   }
 
   private static ImgOutcome error(String message) {

@@ -10,13 +10,13 @@ import java.util.Set;
  * getopt_long} with each sub-command's option string from qemu-img.c), to find every file it
  * names: the operands, {@code -b} and the {@code backing_file}/{@code data_file} creation
  * options. Only the sub-commands img: runs are accepted (create, compare, rebase, bitmap,
- * check, info, commit, convert, resize), with their options; {@code --object} and {@code --image-opts}, which
- * would open files through option strings, are refused.
+ * check, info, commit, convert, resize, amend), with their options; {@code --object} and
+ * {@code --image-opts}, which would open files through option strings, are refused.
  */
 final class ImgCommandLine {
   static final String HINT =
-      "img: takes qemu-img create, compare, rebase, bitmap, check, info, commit, convert or"
-          + " resize with their options,"
+      "img: takes qemu-img create, compare, rebase, bitmap, check, info, commit, convert,"
+          + " resize or amend with their options,"
           + " naming files relative to the scratch directory";
 
   /** The files a command names, in order. */
@@ -39,6 +39,8 @@ final class ImgCommandLine {
               "skip-broken-bitmaps", false, "force-share", false), Set.of("B"), -1)),
           Map.entry("resize", new Syntax("f:hq", Map.of("help", false, "preallocation", true,
               "shrink", false), Set.of(), 1)),
+          Map.entry("amend", new Syntax("ho:f:t:pq", Map.of("help", false, "force", false),
+              Set.of(), -1)),
           Map.entry(
 "create", new Syntax("F:b:f:ho:qu", Map.of("help", false), Set.of("b"), 1)),
           Map.entry("check", new Syntax("hf:r:T:qU", Map.of("help", false, "format", true,

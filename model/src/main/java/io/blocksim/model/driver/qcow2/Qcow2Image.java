@@ -566,6 +566,70 @@ public final class Qcow2Image {
     return result;
   }
 
+  /**
+   * Changes the qcow2 version as {@code qemu-img amend -o compat=} does: qcow2_upgrade (v2 to
+   * v3: the header rewritten, now with the v3 fields and the feature table) or the end of
+   * qcow2_downgrade (v3 to v2: compatible and autoclear features cleared, the header rewritten
+   * without them). The caller has refused what qcow2_downgrade would have to convert first
+   * (zero clusters, a data file, refcount widths other than 16, persistent bitmaps).
+   */
+  public void amendVersion(int version) throws HostIoException {
+    s.checkUsable();
+    s.checkWritable();
+    Check.that(version == 2 || version == 3, "qcow2 version %d", version);
+    Qcow2Header h = s.header;
+    int oldVersion = h.version;
+    long oldCompatible = h.compatibleFeatures;
+    long oldAutoclear = h.autoclearFeatures;
+    h.version = version;
+    if (version == 2) {
+      h.compatibleFeatures = 0;
+      h.autoclearFeatures = 0;
+    }
+    try {
+      updateHeader();
+    } catch (HostIoException e) {
+      h.version = oldVersion;
+      h.compatibleFeatures = oldCompatible;
+      h.autoclearFeatures = oldAutoclear;
+      throw e;
+    }
+  }
+
+  /** qcow2_update_header as qcow2_amend_options calls it: the first cluster rewritten as is. */
+  public void rewriteHeader() throws HostIoException {
+    s.checkUsable();
+    s.checkWritable();
+    updateHeader();
+  }
+
+  /**
+   * Whether any L2 entry is a zero cluster (QCOW_OFLAG_ZERO): what qcow2_expand_zero_clusters
+   * would have to turn into data clusters before a downgrade to v2.
+   */
+  public boolean hasZeroClusters() throws HostIoException {
+    s.checkUsable();
+    flushToOs();
+    Qcow2Header h = s.header;
+    byte[] l1 = new byte[h.l1Size * 8];
+    s.file.read(h.l1TableOffset, l1, 0, l1.length);
+    byte[] l2 = new byte[(int) s.clusterSize];
+    for (int i = 0; i < h.l1Size; i++) {
+      long l2Offset = Bytes.getLong(l1, i * 8) & L1E_OFFSET_MASK;
+      if (l2Offset == 0) {
+        continue;
+      }
+      s.file.read(l2Offset, l2, 0, l2.length);
+      for (int j = 0; j < l2.length; j += 8) {
+        long entry = Bytes.getLong(l2, j);
+        if ((entry & OFLAG_COMPRESSED) == 0 && (entry & OFLAG_ZERO) != 0) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
   /** Writes the caches back and flushes the file (what a guest flush leaves on disk). */
   public void flush() throws HostIoException {
     flushToOs();

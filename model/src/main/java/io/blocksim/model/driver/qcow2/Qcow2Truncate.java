@@ -61,7 +61,8 @@ final class Qcow2Truncate {
 
   /** qcow2_get_last_cluster: the last cluster below the file's end with a refcount, or -1. */
   private static long lastClusterInUse(Qcow2State s, long fileLength) throws HostIoException {
-    for (long i = fileLength / s.clusterSize - 1; i >= 0; i--) {
+    // size_to_clusters rounds up: a partly written last cluster (a bitmap directory) counts.
+    for (long i = ceilDiv(fileLength, s.clusterSize) - 1; i >= 0; i--) {
       if (s.refcounts.getRefcount(i) > 0) {
         return i;
       }
