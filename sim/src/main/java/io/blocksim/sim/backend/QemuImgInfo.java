@@ -125,7 +125,8 @@ final class QemuImgInfo {
         info.put("backing-filename-format", image.backingFormat());
       }
     }
-    long virtualSize = image != null ? image.virtualSize() : file.length();
+    // bdrv_getlength: total_sectors, the file's length rounded up to 512 for a raw image.
+    long virtualSize = image != null ? image.virtualSize() : (file.length() + 511) / 512 * 512;
     info.put("virtual-size", virtualSize);
     info.put("filename", c.file());
     if (image != null) {

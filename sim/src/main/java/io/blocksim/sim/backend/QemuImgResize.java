@@ -22,6 +22,11 @@ final class QemuImgResize {
 
   static ImgOutcome run(HostStorage storage, List<String> words)
       throws StepException, HostIoException {
+    if (words.size() < 2) {
+      // img_resize: argc < 3 before the size is taken off the end.
+      return new ImgOutcome(List.of("qemu-img: Not enough arguments",
+          "Try 'qemu-img --help' for more information"), 1);
+    }
     String format = null;
     boolean shrink = false;
     boolean quiet = false;
@@ -46,7 +51,8 @@ final class QemuImgResize {
       }
     }
     if (positional.size() != 2) {
-      return error("Expecting image file name and size");
+      return new ImgOutcome(List.of("qemu-img: Expecting image file name and size",
+          "Try 'qemu-img --help' for more information"), 1);
     }
     String filename = positional.get(0);
     String size = positional.get(1);
