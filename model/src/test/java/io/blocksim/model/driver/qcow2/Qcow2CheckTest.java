@@ -60,6 +60,50 @@ class Qcow2CheckTest {
   }
 
   @Test
+  void repairingLeaksReportsThenRepairsAndLeavesAConsistentImage() throws Exception {
+    MemoryHostFile file = imageWithData();
+    Qcow2Image leaking = Qcow2Image.open(file, false);
+    long leaked = leaking.allocateClustersForTest(2 * 65536);
+    leaking.close();
+    file.write(leaked + 65536, new byte[] {1}, 0, 1);
+    long first = leaked / 65536;
+
+    Qcow2Image image = Qcow2Image.open(file, false);
+    Qcow2Check.Result repaired = image.check(true);
+    image.close();
+
+    // compare_refcounts runs twice: reporting, then repairing (qcow2_check_refcounts).
+    assertThat(repaired.messages()).containsExactly(
+        "Leaked cluster " + first + " refcount=1 reference=0",
+        "Leaked cluster " + (first + 1) + " refcount=1 reference=0",
+        "Repairing cluster " + first + " refcount=1 reference=0",
+        "Repairing cluster " + (first + 1) + " refcount=1 reference=0");
+    assertThat(repaired.leaksFixed()).isEqualTo(2);
+    assertThat(repaired.leaks()).isZero();
+    Qcow2Check.Result after = Qcow2Check.check(file);
+    assertThat(after.exitCode()).isZero();
+    assertThat(after.messages()).isEmpty();
+  }
+
+  @Test
+  void repairingLeaksDoesNotTouchACorruption() throws Exception {
+    MemoryHostFile file = imageWithData();
+    long reftable = Bytes.getLong(file.bytes(), 48);
+    byte[] entry = new byte[8];
+    file.read(reftable, entry, 0, 8);
+    file.write(Bytes.getLong(entry, 0), new byte[65536], 0, 65536);
+
+    Qcow2Check.Result result = Qcow2Check.check(file, (cluster, by) -> {
+      throw new AssertionError("no leak to repair, cluster " + cluster);
+    });
+
+    // A refcount of 0 in use needs a rebuild, which only BDRV_FIX_ERRORS does.
+    assertThat(result.messages()).last().isEqualTo("ERROR need to rebuild refcount structures");
+    assertThat(result.failure()).isEqualTo("Input/output error");
+    assertThat(result.exitCode()).isEqualTo(1);
+  }
+
+  @Test
   void aReferencedClusterWithoutRefcountIsACorruption() throws Exception {
     MemoryHostFile file = imageWithData();
     // Zero the whole first refcount block: every cluster loses its count.

@@ -67,6 +67,29 @@ class Qcow2ReopenResizeTest {
   }
 
   @Test
+  void aShrinkKeepsABitmapDirectoryInAPartlyWrittenLastCluster() throws Exception {
+    MemoryHostFile file = new MemoryHostFile();
+    Qcow2Image.create(file, 8 * MIB, Qcow2CreateOptions.defaults());
+    Qcow2Image writer = Qcow2Image.open(file, false);
+    writer.write(0, new byte[(int) MIB], 0, (int) MIB);
+    writer.storeBitmaps(List.of(
+        new Qcow2Image.BitmapToStore("b", GRANULE, true, false, new byte[16])));
+    writer.close();
+    long directoryEnd = file.length();
+    assertThat(directoryEnd % GRANULE).as("the directory ends inside its cluster").isNotZero();
+
+    Qcow2Image image = Qcow2Image.open(file, false);
+    image.truncate(2 * MIB, false);
+
+    // qcow2_get_last_cluster counts the file's clusters rounded up: the directory stays.
+    assertThat(file.length()).isGreaterThanOrEqualTo(directoryEnd);
+    image.close();
+    assertThat(Qcow2Image.open(file, true).bitmapDirectory())
+        .extracting(Qcow2Image.BitmapEntry::name).containsExactly("b");
+    assertThat(Qcow2Check.check(file).exitCode()).isZero();
+  }
+
+  @Test
   void growAndShrinkKeepTheImageConsistentAndDropTheCutData() throws Exception {
     MemoryHostFile file = new MemoryHostFile();
     Qcow2Image.create(file, 4 * MIB, Qcow2CreateOptions.defaults());
