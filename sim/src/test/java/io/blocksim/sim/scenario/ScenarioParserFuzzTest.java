@@ -123,7 +123,9 @@ class ScenarioParserFuzzTest {
           "check -r all %s", "compare x.qcow2 %s", "compare %s x.qcow2",
           "rebase -u -b %s -F raw x.qcow2", "rebase -u -b x.raw %s",
           "bitmap --add %s b0", "bitmap --merge b0 -b %s -F qcow2 x.qcow2 b1",
-          "bitmap --merge b0 --source-file=%s x.qcow2 b1", "info -- %s");
+          "bitmap --merge b0 --source-file=%s x.qcow2 b1", "info -- %s",
+          "amend -o compat=1.1 %s", "amend -f qcow2 -o data_file=%s x.qcow2",
+          "resize --shrink %s -1M");
 
   /**
    * Every QMP argument and qemu-img operand that names a file is checked, at any depth and in
