@@ -28,6 +28,8 @@ public final class CaseRunner {
   private final List<Object> observations = new ArrayList<>();
   private final List<Object> responses = new ArrayList<>();
   private final List<Object> maps = new ArrayList<>();
+  /** One entry per img step: its exit code and output, for the comparison with QEMU. */
+  private final List<Object> imgs = new ArrayList<>();
   private final Map<String, Integer> jobCursors = new LinkedHashMap<>();
   private final Map<String, Integer> eventCursors = new LinkedHashMap<>();
   private int eventsLogged;
@@ -99,6 +101,9 @@ public final class CaseRunner {
     result.put("responses", responses);
     if (!maps.isEmpty()) {
       result.put("maps", maps);
+    }
+    if (!imgs.isEmpty()) {
+      result.put("img", imgs);
     }
     List<Object> events = new ArrayList<>();
     for (QmpEvent event : backend.events()) {
@@ -376,6 +381,8 @@ public final class CaseRunner {
     for (String line : outcome.lines()) {
       log.append(line).append('\n');
     }
+    imgs.add(Json.object("step", s.index(), "exit", outcome.exitCode(), "output",
+        List.copyOf(outcome.lines())));
     if (s.error() != null) {
       if (outcome.exitCode() == 0) {
         throw new StepFailure("qemu-img " + s.command() + " succeeded, but the scenario expected "

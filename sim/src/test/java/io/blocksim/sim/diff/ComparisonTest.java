@@ -28,6 +28,32 @@ class ComparisonTest {
     return Json.object("event", name, "data", Json.object("id", "j", "status", status));
   }
 
+  private static Map<String, Object> withImg(int exit, String... output) {
+    Map<String, Object> r = result(List.of(), List.of(), List.of());
+    r.put("img", List.of(Json.object("step", 3, "exit", exit, "output", List.of(output))));
+    return r;
+  }
+
+  @Test
+  void imgStepsCompareExitCodeAndOutputButNotTheHostAllocation() {
+    Map<String, Object> qemu = withImg(0, "image: a.qcow2", "disk size: 1.41 MiB",
+        "    \"actual-size\": 1462272,", "Image end offset: 655360");
+    Map<String, Object> sameButSizes = withImg(0, "image: a.qcow2", "disk size: 1.46 MiB",
+        "    \"actual-size\": 1458176,", "Image end offset: 655360");
+    assertThat(Comparison.compare(qemu, sameButSizes)).isEmpty();
+
+    Map<String, Object> otherExit = withImg(3, "image: a.qcow2", "disk size: 1.41 MiB",
+        "    \"actual-size\": 1462272,", "Image end offset: 655360");
+    Map<String, Object> otherLine = withImg(0, "image: a.qcow2", "disk size: 1.41 MiB",
+        "    \"actual-size\": 1462272,", "Image end offset: 720896");
+    assertThat(Comparison.compare(qemu, otherExit, Map.of(3, 40)))
+        .extracting(Comparison.Difference::category, Comparison.Difference::where)
+        .containsExactly(org.assertj.core.groups.Tuple.tuple("img",
+            "img step 1 (step 3, line 40)"));
+    assertThat(Comparison.compare(qemu, otherLine))
+        .extracting(Comparison.Difference::category).containsExactly("img");
+  }
+
   @Test
   void identicalResultsHaveNoDifference() {
     Map<String, Object> a = result(List.of(bitmap(65536)), List.of(event("X", "running")),
