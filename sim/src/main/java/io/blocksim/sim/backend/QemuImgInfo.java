@@ -515,8 +515,9 @@ final class QemuImgInfo {
       Map<String, Object> reply = engine.execute(command, args);
       if (reply.containsKey("error")) {
         Map<?, ?> err = (Map<?, ?>) reply.get("error");
-        out.add("qemu-img: Operation " + action[0] + " on bitmap " + name + " failed: "
-            + err.get("desc"));
+        out.addAll(List.of(("qemu-img: Operation " + action[0] + " on bitmap " + name
+            + " failed: " + QemuImgResize.withHint(String.valueOf(err.get("desc"))))
+            .split("\n")));
         exit = 1;
         break;
       }
