@@ -8,6 +8,7 @@ import io.blocksim.sim.guest.QemuIoCommand;
 import io.blocksim.sim.port.Backend.ImageSpec;
 import io.blocksim.sim.port.Backend.ImgOutcome;
 import io.blocksim.sim.port.StepException;
+import io.blocksim.sim.scenario.ImgCommandLine;
 import io.blocksim.sim.scenario.ShellWords;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -34,7 +35,7 @@ final class QemuImg {
     }
     String verb = words.isEmpty() ? "" : words.remove(0);
     try {
-      return switch (verb) {
+      return withOpenWarnings(openWarnings(storage, verb, words), switch (verb) {
         case "create" -> create(storage, words);
         case "compare" -> compare(storage, words);
         case "rebase" -> QemuImgRebase.run(storage, words);
@@ -47,10 +48,97 @@ final class QemuImg {
         case "bitmap" -> QemuImgInfo.bitmap(storage, words);
         default -> throw new StepException("img: 'qemu-img " + verb
             + "' is not supported by the simulator yet");
-      };
+      });
     } catch (HostIoException e) {
       return new ImgOutcome(List.of("qemu-img: " + e.getMessage()), 1);
     }
+  }
+
+  /**
+   * What qcow2_read_extensions prints while opening each qcow2 image of the command whose
+   * bitmaps extension has its autoclear bit clear (a v2 image always: docs/qemu-behaviour.md
+   * §21.2): a warning and a hint, the hint without a newline. Modelled for the sub-commands that
+   * open one image and its backing chain (info, check, amend, resize, bitmap's target); the
+   * others open no image that could carry it in the bundled scenarios.
+   */
+  private static List<String> openWarnings(HostStorage storage, String verb, List<String> words)
+      throws HostIoException {
+    if (!List.of("info", "check", "amend", "resize", "bitmap").contains(verb)) {
+      return List.of();
+    }
+    List<String> files;
+    try {
+      List<String> all = new ArrayList<>(words);
+      all.add(0, verb);
+      files = ImgCommandLine.parse(all).files();
+    } catch (IllegalArgumentException e) {
+      return List.of();
+    }
+    if (files.isEmpty()) {
+      return List.of();
+    }
+    // bitmap names its -b source before the target among the files; the target is opened first.
+    String image = verb.equals("bitmap") ? files.get(files.size() - 1) : files.get(0);
+    List<String> layers = new ArrayList<>();
+    try {
+      for (ImageChain.Layer layer : ImageChain.layers(storage, image, null,
+          !verb.equals("info") || words.contains("--backing-chain"))) {
+        layers.add(layer.path());
+      }
+    } catch (ImageChain.ChainError | HostIoException e) {
+      return List.of();
+    }
+    List<String> lines = new ArrayList<>();
+    for (String path : layers) {
+      if (!Images.probeFormat(storage, path).equals("qcow2")) {
+        continue;
+      }
+      io.blocksim.model.driver.qcow2.Qcow2Image header;
+      try {
+        header = io.blocksim.model.driver.qcow2.Qcow2Image.open(storage.open(path), true);
+      } catch (HostIoException e) {
+        continue;
+      }
+      if (header.bitmapsDropped()) {
+        lines.add(header.version() < 3
+            ? "qemu-img: warning: This qcow2 v2 image contains bitmaps, but they may have been"
+                + " modified by a program without persistent bitmap support; so now they must"
+                + " all be considered inconsistent"
+            : "qemu-img: warning: a program lacking bitmap support modified this file, so all"
+                + " bitmaps are now considered inconsistent");
+        lines.add(UNTERMINATED + "Some clusters may be leaked, run 'qemu-img check -r' on the"
+            + " image file to fix.");
+      }
+    }
+    return lines;
+  }
+
+  /** Marks a line printed without its newline (error_printf): the next line continues it. */
+  private static final String UNTERMINATED = "\u0000";
+
+  /** The open warnings first (stderr, at open), each unterminated line joined with the next. */
+  private static ImgOutcome withOpenWarnings(List<String> warnings, ImgOutcome outcome) {
+    if (warnings.isEmpty()) {
+      return outcome;
+    }
+    List<String> all = new ArrayList<>(warnings);
+    all.addAll(outcome.lines());
+    List<String> lines = new ArrayList<>();
+    String pending = null;
+    for (String line : all) {
+      String text = line.startsWith(UNTERMINATED) ? line.substring(1) : line;
+      String joined = pending == null ? text : pending + text;
+      pending = null;
+      if (line.startsWith(UNTERMINATED)) {
+        pending = joined;
+      } else {
+        lines.add(joined);
+      }
+    }
+    if (pending != null) {
+      lines.add(pending);
+    }
+    return new ImgOutcome(lines, outcome.exitCode());
   }
 
   private static ImgOutcome create(HostStorage storage, List<String> words)

@@ -19,7 +19,7 @@ import java.util.Set;
  * loaded, stored again at close) and the options applied in qcow2_amend_options' order. What
  * blocksim does not model is refused by name: lazy refcounts, another refcount width, a new data
  * file name, dropping data_file_raw, encryption, and a downgrade that would have to convert zero
- * clusters or that meets persistent bitmaps (docs/qemu-behaviour.md §21.2 says what QEMU does).
+ * clusters. A downgrade with persistent bitmaps is QEMU's: docs/qemu-behaviour.md §21.2.
  */
 final class QemuImgAmend {
   private QemuImgAmend() {}
@@ -242,11 +242,9 @@ final class QemuImgAmend {
       if (image.hasDataFile()) {
         return "qemu-img: Cannot downgrade an image with a data file";
       }
-      if (!image.bitmapDirectory().isEmpty()) {
-        throw unsupported("compat=0.10 on an image with persistent bitmaps (QEMU 7.2 downgrades"
-            + " it and leaves a bitmaps extension that later opens ignore with a warning;"
-            + " docs/qemu-behaviour.md §21.2)");
-      }
+      // Persistent bitmaps do not stop it: qcow2_downgrade clears the autoclear bits, the
+      // bitmaps extension stays and the close stores the bitmaps again, so every later open
+      // ignores them with a warning (docs/qemu-behaviour.md §21.2).
       if (image.hasZeroClusters()) {
         throw unsupported("compat=0.10 on an image with zero clusters"
             + " (qcow2_expand_zero_clusters)");

@@ -13,14 +13,14 @@ import java.util.Set;
  * check, info, commit, convert, resize, amend), with their options; {@code --object} and
  * {@code --image-opts}, which would open files through option strings, are refused.
  */
-final class ImgCommandLine {
+public final class ImgCommandLine {
   static final String HINT =
       "img: takes qemu-img create, compare, rebase, bitmap, check, info, commit, convert,"
           + " resize or amend with their options,"
           + " naming files relative to the scratch directory";
 
   /** The files a command names, in order. */
-  record Parsed(String subCommand, List<String> files) {}
+  public record Parsed(String subCommand, List<String> files) {}
 
   /**
    * One sub-command: its short options (getopt syntax, {@code :} after an option that takes a
@@ -67,7 +67,7 @@ final class ImgCommandLine {
   private ImgCommandLine() {}
 
   /** Parses the words; throws IllegalArgumentException naming what is not accepted. */
-  static Parsed parse(List<String> words) {
+  public static Parsed parse(List<String> words) {
     List<String> rest = new ArrayList<>(words);
     if (!rest.isEmpty() && rest.get(0).equals("qemu-img")) {
       rest.remove(0);
