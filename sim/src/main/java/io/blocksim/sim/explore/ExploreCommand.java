@@ -2,6 +2,7 @@ package io.blocksim.sim.explore;
 
 import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.checker.CheckerFailure;
+import io.blocksim.sim.files.OutputFiles;
 import io.blocksim.sim.runner.CaseResult;
 import io.blocksim.sim.runner.ScenarioRunner;
 import io.blocksim.sim.scenario.Durations;
@@ -51,6 +52,10 @@ public final class ExploreCommand implements Callable<Integer> {
 
   @Option(names = "--json", paramLabel = "FILE", description = "Write the summary as JSON.")
   Path json;
+
+  @Option(names = "--report", paramLabel = "DIR", description = "Also write the HTML report:"
+      + " the campaign's summary and coverage, and a page per violation (its shrunk scenario).")
+  Path report;
 
   @Option(names = "--out", paramLabel = "DIR",
       description = "Where failures are written (default explore-failures).")
@@ -117,8 +122,9 @@ public final class ExploreCommand implements Callable<Integer> {
     // determinism-ok: time budget (throughput report)
     double seconds = (System.nanoTime() - started) / 1e9;  // determinism-ok: wall time for the user's report or time budget only, never fed to a run
     List<Map<String, Object>> failures = new ArrayList<>();
+    List<CaseResult> replays = new ArrayList<>();
     for (Campaign.Failure f : tally.failures) {
-      failures.add(report(f, variants));
+      failures.add(report(f, variants, replays));
     }
     out.println(String.format(java.util.Locale.ROOT,
         "explore: %d runs in %.1f s (%.0f runs/s; %.0f runs per CPU second), %d passed,"
@@ -128,14 +134,17 @@ public final class ExploreCommand implements Callable<Integer> {
         tally.failures.size(), seed, shard, variants.isEmpty() ? "QEMU 7.2" : variants));
     tally.coverage.print(out);
     if (json != null) {
-      Files.writeString(json, Json.pretty(Campaign.summary(plan, tally, seconds, cpuSeconds,
-          failures))
-          + "\n", StandardCharsets.UTF_8);
+      OutputFiles.write(json, Json.pretty(Campaign.summary(plan, tally, seconds, cpuSeconds,
+          failures)) + "\n");
+    }
+    if (report != null) {
+      ExploreReport.write(report, plan, tally, failures, replays, seconds, out);
     }
     return tally.failures.isEmpty() ? ExitCodes.OK : ExitCodes.INVARIANT;
   }
 
-  private Map<String, Object> report(Campaign.Failure f, Set<String> variants) throws Exception {
+  private Map<String, Object> report(Campaign.Failure f, Set<String> variants,
+      List<CaseResult> replays) throws Exception {
     CheckerFailure failure = f.failure();
     out.println("bug: checker " + failure.checker() + " violated: " + failure.message());
     out.println("seed=" + f.runSeed() + " (run " + f.runIndex() + " of campaign seed " + seed
@@ -160,10 +169,10 @@ public final class ExploreCommand implements Callable<Integer> {
         + f.run().steps().size() + " steps and " + f.run().images().size() + " images.\n"
         + "Features: " + f.run().features().toString().toLowerCase(java.util.Locale.ROOT) + "\n"
         + "Violation (checker " + last.checker() + "): " + last.message();
-    Files.writeString(file, ScenarioWriter.write("explore: " + last.checker() + " violated (seed "
+    OutputFiles.write(file, ScenarioWriter.write("explore: " + last.checker() + " violated (seed "
         + f.runSeed() + ")", description, f.runSeed(), variants, true, minimal.images(),
-        replayed.recorded()), StandardCharsets.UTF_8);
-    String confirmed = confirmReplay(file, failure.checker());
+        replayed.recorded()));
+    String confirmed = confirmReplay(file, failure.checker(), replays);
     out.println("shrunk: " + f.run().steps().size() + " → " + replayed.recorded().size()
         + " steps, " + f.run().images().size() + " → " + minimal.images().size() + " images ("
         + shrinkRuns + " runs); written to " + file);
@@ -180,11 +189,17 @@ public final class ExploreCommand implements Callable<Integer> {
 
   /** Runs the written file as {@code blocksim run} would; says whether it fails the same way. */
   static String confirmReplay(Path file, String checker) {
+    return confirmReplay(file, checker, new ArrayList<>());
+  }
+
+  /** As above, and adds the replay's result to {@code replays} (for the report). */
+  static String confirmReplay(Path file, String checker, List<CaseResult> replays) {
     try {
       Scenario scenario = ScenarioParser.parse(file, file.toString());
       ScenarioRunner runner = new ScenarioRunner(new ScenarioRunner.Options(null, false,
           Set.of(), null, false), new PrintStream(PrintStream.nullOutputStream()));
       CaseResult result = runner.simulate(scenario, scenario.cases().get(0));
+      replays.add(result);
       if (result.kind() != CaseResult.Kind.INVARIANT) {
         return "NOT confirmed: the replay " + (result.failure() == null ? "passed"
             : "failed otherwise: " + result.failure());
