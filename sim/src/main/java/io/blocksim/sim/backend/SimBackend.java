@@ -45,10 +45,29 @@ public final class SimBackend implements Backend {
   private boolean quit;
 
   public SimBackend(long seed, Set<String> semantics) {
+    this(seed, semantics, false);
+  }
+
+  /**
+   * A world whose disk is, when {@code perturbed}, of another speed than the default one (another
+   * schedule, {@code run --schedules}): each request's base latency is drawn from 1 µs up to a
+   * per-world bound between 20 µs and 5 ms, and the transfer rate is between 50 MB/s and 4 GB/s,
+   * so concurrent jobs and guest I/O interleave differently. The default world is unchanged.
+   */
+  public SimBackend(long seed, Set<String> semantics, boolean perturbed) {
     this.root = new Prng(seed);
     this.seeds = WorldSeeds.draw(root);
     this.disk = new FakeDisk();
-    this.loop = new EventLoop(new LatencyModel(new Prng(seeds.diskLatency())));
+    Prng latency = new Prng(seeds.diskLatency());
+    if (perturbed) {
+      // Drawn after every WorldSeeds component, so the other components keep their seeds.
+      Prng speed = new Prng(root.nextLong());
+      this.loop = new EventLoop(new LatencyModel(latency, 1_000,
+          speed.rangeInclusive(20_000, 5_000_000), speed.rangeInclusive(50_000_000,
+          4_000_000_000L)));
+    } else {
+      this.loop = new EventLoop(new LatencyModel(latency));
+    }
     this.semantics = semantics;
     this.engine = newEngine();
   }
