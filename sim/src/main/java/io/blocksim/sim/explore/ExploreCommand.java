@@ -75,6 +75,10 @@ public final class ExploreCommand implements Callable<Integer> {
   @Option(names = "--shrink-budget", description = "Runs the shrinker may spend (default 3000).")
   int shrinkBudget = 3000;
 
+  @Option(names = "--tla", paramLabel = "N", description = "Spec acceptance, sampled: every N-th"
+      + " run that passed is checked with TLC against BitmapSync and JobLifecycle (0: off).")
+  int tlaEvery;
+
   @Option(names = "--image-max", description = "Largest image in bytes (default 262144).")
   long imageMax = Profile.DEFAULT.imageBytesMax();
 
@@ -111,7 +115,7 @@ public final class ExploreCommand implements Callable<Integer> {
     Set<String> variants = new TreeSet<>(semantics);
     Campaign.Plan plan = new Campaign.Plan(seed, runCount, deadline, variants, shardParts[0],
         shardParts[1], new Profile(imageMax, Profile.DEFAULT.stepsMin(),
-            Profile.DEFAULT.stepsMax()), keepGoing, checkers);
+            Profile.DEFAULT.stepsMax()), keepGoing, checkers, Math.max(0, tlaEvery));
     LiveLine live = LiveLine.create(err, started, budgetNs, runCount);
     java.lang.management.ThreadMXBean threads =
         java.lang.management.ManagementFactory.getThreadMXBean();
@@ -126,6 +130,8 @@ public final class ExploreCommand implements Callable<Integer> {
     for (Campaign.Failure f : tally.failures) {
       failures.add(report(f, variants, replays));
     }
+    int specFailures = tally.sampled.isEmpty() ? 0 : specAcceptance(tally.sampled, variants,
+        failures);
     out.println(String.format(java.util.Locale.ROOT,
         "explore: %d runs in %.1f s (%.0f runs/s; %.0f runs per CPU second), %d passed,"
             + " %d at a simulation limit, %d violations (seed %d, shard %s, semantics %s)",
@@ -140,7 +146,47 @@ public final class ExploreCommand implements Callable<Integer> {
     if (report != null) {
       ExploreReport.write(report, plan, tally, failures, replays, seconds, out);
     }
-    return tally.failures.isEmpty() ? ExitCodes.OK : ExitCodes.INVARIANT;
+    return tally.failures.isEmpty() && specFailures == 0 ? ExitCodes.OK : ExitCodes.INVARIANT;
+  }
+
+  /**
+   * Checks the sampled runs' traces with TLC; prints and writes each rejected run (not shrunk:
+   * each candidate would cost a TLC run). Returns the number of rejections.
+   */
+  private int specAcceptance(List<SpecSampling.Sample> sampled, Set<String> variants,
+      List<Map<String, Object>> failures) throws Exception {
+    Path root = io.blocksim.sim.files.RepositoryRoot.find();
+    Path specs = root != null ? root.resolve("specs") : Path.of("specs");
+    Path work = Files.createTempDirectory("blocksim-tla-");
+    SpecSampling.Outcome outcome;
+    try (io.blocksim.sim.files.Cleanup.Handle cleanup =
+        io.blocksim.sim.files.Cleanup.deleteOnExit(work)) {
+      outcome = SpecSampling.check(sampled, variants, specs, work);
+    } finally {
+      io.blocksim.sim.files.Cleanup.deleteTree(work);
+    }
+    out.println("spec acceptance: " + sampled.size() + " runs sampled (one in " + tlaEvery
+        + " runs, those that passed): " + outcome.bitmapTraces() + " BitmapSync and "
+        + outcome.jobTraces() + " JobLifecycle traces checked with TLC, "
+        + outcome.rejections().size() + " rejected");
+    for (SpecSampling.Rejection r : outcome.rejections()) {
+      Files.createDirectories(outDir);
+      Path file = outDir.resolve("spec-acceptance-" + r.sample().seed() + ".yaml");
+      OutputFiles.write(file, r.sample().scenario("Found by blocksim explore --tla (campaign"
+          + " seed " + seed + "): spec " + r.spec() + " rejects the run's trace:\n"
+          + r.detail()));
+      out.println("bug: checker spec-acceptance violated: spec " + r.spec() + " rejects the trace"
+          + " of run seed=" + r.sample().seed() + ": " + r.detail());
+      out.println("replay: ./blocksim run --trace-tla DIR " + file + "  (then TLC on DIR, as the"
+          + " README's run --trace-tla says)");
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("checker", "spec-acceptance");
+      m.put("message", "spec " + r.spec() + ": " + r.detail());
+      m.put("seed", r.sample().seed());
+      m.put("file", file.toString());
+      failures.add(m);
+    }
+    return outcome.rejections().size();
   }
 
   private Map<String, Object> report(Campaign.Failure f, Set<String> variants,

@@ -98,6 +98,18 @@ class ExploreTest {
   }
 
   @Test
+  void sampledRunsAreBehavioursOfTheSpecs(@TempDir Path dir) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    int code = Main.execute(new String[] {"explore", "--runs", "30", "--tla", "10", "--out",
+        dir.toString()}, new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(out));
+    String text = out.toString(StandardCharsets.UTF_8);
+    assertThat(code).as(text).isEqualTo(Main.EXIT_OK);
+    assertThat(text).contains("spec acceptance: 3 runs sampled (one in 10 runs")
+        .contains("0 rejected");
+  }
+
+  @Test
   void exploreReportShowsTheCampaignAndAPagePerViolation(@TempDir Path dir) throws Exception {
     PrintStream quiet = new PrintStream(OutputStreamSink.INSTANCE);
     Path report = dir.resolve("report");
