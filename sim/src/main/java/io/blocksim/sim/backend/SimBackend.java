@@ -391,7 +391,9 @@ public final class SimBackend implements Backend {
     try {
       return NbdClient.map(engine, export, context);
     } catch (HostIoException e) {
-      return new MapOutcome(List.of(), "nbdinfo: " + e.getMessage());
+      // The server fails the whole NBD_CMD_BLOCK_STATUS with the errno as NBD carries it.
+      return new MapOutcome(List.of(), "nbdinfo: nbd_block_status: block-status: command failed: "
+          + HostIoException.strerror(GuestIo.overNbd(e.errno())));
     }
   }
 
