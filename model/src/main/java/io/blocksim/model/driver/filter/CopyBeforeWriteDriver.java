@@ -295,7 +295,7 @@ public final class CopyBeforeWriteDriver extends ForwardingDriver {
   }
 
   /** hbitmap_status as QEMU 7.2 has it (util/hbitmap.c). */
-  static boolean hbitmapStatus(DirtyBitmap bitmap, long start, long count, long[] pnum) {
+  public static boolean hbitmapStatus(DirtyBitmap bitmap, long start, long count, long[] pnum) {
     long nextDirty = bitmap.hbitmap().nextDirty(start, count);
     if (nextDirty == -1) {
       pnum[0] = count;
