@@ -70,6 +70,11 @@ public final class GuestIo {
         default -> throw new IllegalStateException();
       }
     } catch (HostIoException e) {
+      if (command.kind() == QemuIoCommand.Kind.FLUSH) {
+        // qemu-io's flush_f returns blk_flush's error without printing it: qemu-io exits 1.
+        error = "qemu-io exited with status 1";
+        return finish(node, lines, error);
+      }
       String verb = switch (command.kind()) {
         case WRITE -> "write";
         case READ -> "read";
@@ -79,6 +84,10 @@ public final class GuestIo {
       error = verb + " failed: " + HostIoException.strerror(overNbd(e.errno()));
       lines.add(error);
     }
+    return finish(node, lines, error);
+  }
+
+  private static Result finish(BlockNode node, List<String> lines, String error) {
     // qemu-io's disconnect flushes the export; a failure there is not reported by qemu-io.
     try {
       BlockIo.flush(node);
