@@ -15,7 +15,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * The fleecing graph of docs/qemu-behaviour.md §22: a copy-before-write filter added with
+ * The fleecing graph of docs/qemu-behaviour.md §23: a copy-before-write filter added with
  * blockdev-add above a source, a temporary overlay as its target and a snapshot-access node on
  * it, driven through the block layer (the scenarios under scenarios/fleecing compare the same
  * flows with QEMU 7.2).

@@ -26,7 +26,7 @@ import java.util.Map;
  * break-guest-write (the default, and always under backup) the guest request fails with the
  * copy's error and is not passed down, and the failed clusters stay dirty. With break-snapshot
  * the request passes down, no later request copies anything, and every snapshot-API request
- * fails with EACCES from then on (docs/qemu-behaviour.md §22).
+ * fails with EACCES from then on (docs/qemu-behaviour.md §23).
  *
  * <p>The node carries two disabled bitmaps, listed as QEMU lists them: the access bitmap (a copy
  * of the initial copy bitmap: what a fleecing reader may read) and the done bitmap (ranges
@@ -280,7 +280,7 @@ public final class CopyBeforeWriteDriver extends ForwardingDriver {
    * cbw_snapshot_read_lock: null when the range is not accessible (after a break-snapshot
    * failure, or where the access bitmap is clean); else the child to read and how far the
    * answer holds, from 7.2's hbitmap_status on the done bitmap, which answers "not done" for a
-   * range that starts done and becomes not done within it (docs/qemu-behaviour.md §22.3).
+   * range that starts done and becomes not done within it (docs/qemu-behaviour.md §23.3).
    */
   private Lock lock(long offset, long bytes) {
     if (snapshotError != 0) {
