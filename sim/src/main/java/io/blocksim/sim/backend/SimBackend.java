@@ -145,7 +145,7 @@ public final class SimBackend implements Backend {
     } catch (IllegalArgumentException e) {
       throw new StepException("io: " + e.getMessage());
     }
-    BlockNode top = aboveJobFilters(node);
+    BlockNode top = aboveJobFilters(engine.graph(), node);
     // The harness's export asks for consistent read (and write, unless the node is read-only)
     // and fails to attach, before any drain, where a running job's parent withholds them.
     String conflict = Permissions.attachConflict(top, !top.readOnly());
@@ -173,9 +173,10 @@ public final class SimBackend implements Backend {
    * Returns the node a guest device attached to {@code node} talks to: a job inserts its filter
    * (copy-before-write, mirror_top, commit_top, stream's unnamed copy-on-read) above the node and
    * takes over its parents, so the harness's export goes above those filters as well, as
-   * QemuBackend does.
+   * QemuBackend does. A filter added with blockdev-add (a fleecing copy-before-write) is the
+   * scenario's own: it took no parent of the node, so the export stays below it.
    */
-  static BlockNode aboveJobFilters(BlockNode node) {
+  static BlockNode aboveJobFilters(io.blocksim.model.graph.NodeGraph graph, BlockNode node) {
     BlockNode top = node;
     boolean moved = true;
     while (moved) {
@@ -183,7 +184,7 @@ public final class SimBackend implements Backend {
       for (BlockNode parent : top.parents()) {
         boolean jobFilter = JOB_FILTERS.contains(parent.driver().name())
             || (parent.driver().name().equals("copy-on-read") && parent.autoNamed());
-        if (jobFilter && parent.primaryChild() == top) {
+        if (jobFilter && parent.primaryChild() == top && !graph.isMonitorOwned(parent)) {
           top = parent;
           moved = true;
           break;
@@ -390,7 +391,9 @@ public final class SimBackend implements Backend {
     try {
       return NbdClient.map(engine, export, context);
     } catch (HostIoException e) {
-      return new MapOutcome(List.of(), "nbdinfo: " + e.getMessage());
+      // The server fails the whole NBD_CMD_BLOCK_STATUS with the errno as NBD carries it.
+      return new MapOutcome(List.of(), "nbdinfo: nbd_block_status: block-status: command failed: "
+          + HostIoException.strerror(GuestIo.overNbd(e.errno())));
     }
   }
 
