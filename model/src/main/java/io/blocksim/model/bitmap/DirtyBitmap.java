@@ -238,9 +238,26 @@ public final class DirtyBitmap {
    * this, ALLOW_RO checks on source, equal sizes), or null when the merge may proceed.
    */
   public String checkMergeFrom(DirtyBitmap source) {
+    return checkMergeFrom(source, false, false);
+  }
+
+  /**
+   * As {@link #checkMergeFrom(DirtyBitmap)}, with two historical variants switched by the caller:
+   * {@code busySourceAllowed} checks the source for inconsistency only ({@code
+   * bug:merge-busy-source}, before "block/dirty-bitmaps: disallow busy bitmaps as merge source"),
+   * {@code sameGranularityOnly} refuses sources of another granularity as hbitmap_can_merge did
+   * ({@code bug:merge-granularity-refused}, before "hbitmap: enable merging across
+   * granularities").
+   */
+  public String checkMergeFrom(DirtyBitmap source, boolean busySourceAllowed,
+      boolean sameGranularityOnly) {
     String error = checkUsable(CHECK_DEFAULT);
     if (error == null) {
-      error = source.checkUsable(CHECK_ALLOW_RO);
+      error = source.checkUsable(busySourceAllowed ? CHECK_INCONSISTENT : CHECK_ALLOW_RO);
+    }
+    if (error == null && sameGranularityOnly
+        && source.granularityBytes() != granularityBytes()) {
+      error = "Bitmaps are incompatible and can't be merged";
     }
     if (error == null && source.sizeBytes != sizeBytes) {
       error =

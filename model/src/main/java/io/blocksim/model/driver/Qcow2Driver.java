@@ -4,6 +4,7 @@ import io.blocksim.model.driver.qcow2.Qcow2BlockStatus;
 import io.blocksim.model.driver.qcow2.Qcow2Image;
 import io.blocksim.model.driver.qcow2.Qcow2OpenOptions;
 import io.blocksim.model.graph.BlockLayer;
+import io.blocksim.model.semantics.Variant;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.graph.BlockStatus;
@@ -95,7 +96,7 @@ public final class Qcow2Driver implements Driver {
       node.setChild(DATA_FILE, dataFile);
     }
     node.setDriver(driver);
-    driver.createLoadedBitmaps(readOnly);
+    driver.createLoadedBitmaps(readOnly, layer.variant(Variant.IN_USE_BITMAP_NOT_LOADED));
     BlockNode backing = null;
     if (backingGiven && backingRef != null) {
       Map<String, Object> backingInherit = new LinkedHashMap<>(inherit);
@@ -124,9 +125,14 @@ public final class Qcow2Driver implements Driver {
    * Creates the bitmaps found in the image at open (qcow2_load_dirty_bitmaps): each is prepended,
    * so the node lists them in reverse directory order; an entry that was in use becomes
    * inconsistent; one without {@code auto} is disabled; all are readonly on a read-only node.
+   * With {@code skipInUse} ({@code bug:in-use-bitmap-not-loaded}) an entry that was in use is not
+   * loaded at all, as qcow2_load_dirty_bitmaps did before 4.0.
    */
-  private void createLoadedBitmaps(boolean readOnly) {
+  private void createLoadedBitmaps(boolean readOnly, boolean skipInUse) {
     for (Qcow2Image.LoadedBitmap loaded : image.loadedBitmaps()) {
+      if (skipInUse && loaded.inconsistent()) {
+        continue;
+      }
       DirtyBitmap bitmap = new DirtyBitmap(loaded.name(), node.length(),
           loaded.granularityBytes());
       if (loaded.data() != null) {

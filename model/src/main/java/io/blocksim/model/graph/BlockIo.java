@@ -113,6 +113,14 @@ public final class BlockIo {
     }
     long generation = node.writeGeneration();
     BlockNode primary = node.primaryChild();
+    if (node.driver().name().equals("copy-before-write")) {
+      // cbw_co_flush replaces the generic flush: the file only, no blkdebug event, no target.
+      if (primary != null) {
+        flush(primary);
+      }
+      node.setFlushedGeneration(generation);
+      return;
+    }
     raiseEvent(primary, "flush_to_os");
     node.driver().flushToOs(node);
     if (node.flushedGeneration() != generation) {
@@ -143,10 +151,13 @@ public final class BlockIo {
    * Whether a (writable) node holds write permission on its child in that role, which decides
    * whether a flush reaches the child: never on a backing file (bdrv_default_perms_for_cow asks
    * for consistent read only), never below commit_top (bdrv_commit_top_child_perm asks for
-   * nothing); a format's file and data file, a filter's child and a copy-before-write target do.
+   * nothing), never below snapshot-access (snapshot_access_child_perm asks for nothing); a
+   * format's file and data file and a filter's child do. (A copy-before-write filter flushes
+   * its file only: see {@link #flush}.)
    */
   public static boolean holdsWrite(BlockNode node, String role) {
-    if (node.driver().name().equals("commit_top")) {
+    String driver = node.driver().name();
+    if (driver.equals("commit_top") || driver.equals("snapshot-access")) {
       return false;
     }
     return !role.equals(BlockNode.BACKING) || node.driver().isFilter();

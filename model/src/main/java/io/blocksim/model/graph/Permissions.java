@@ -12,15 +12,17 @@ import java.util.List;
  * <ul>
  *   <li>a block job's child (block_job_add_bdrv): stream's intermediate nodes share no write,
  *       commit's and mirror's share no consistent read;
- *   <li>a copy-before-write filter on its source (cbw_child_perm): no write;
+ *   <li>a copy-before-write filter on its source (cbw_child_perm): no write, once the filter has
+ *       a parent (a fleecing filter added with blockdev-add has none until snapshot-access or an
+ *       export sits on it); on its target it shares everything but resize;
  *   <li>a qcow2 node on its file (bdrv_default_perms_for_storage, the metadata child): no write;
  *   <li>a node on its backing file (bdrv_default_perms_for_cow): write only if every parent of
  *       that node shares write, so a backup or a stream above a chain keeps the chain's lower
  *       nodes from being written.
  * </ul>
  *
- * Other parents are taken to share what a user asks for: mirror_top and commit_top share
- * everything; copy-on-read and raw pass their own parents' sharing through.
+ * Other parents are taken to share what a user asks for: mirror_top, commit_top and
+ * snapshot-access share everything; copy-on-read and raw pass their own parents' sharing through.
  */
 public final class Permissions {
   private Permissions() {}
@@ -78,8 +80,13 @@ public final class Permissions {
 
   private static boolean sharesResize(BlockNode parent, String role) {
     String driver = parent.driver().name();
-    if (driver.equals("mirror_top") || driver.equals("commit_top")) {
-      return true;
+    if (driver.equals("mirror_top") || driver.equals("commit_top")
+        || driver.equals("snapshot-access")) {
+      return true; // snapshot_access_child_perm shares everything
+    }
+    if (driver.equals("copy-before-write") && role.equals(BlockNode.FILE)
+        && !hasParents(parent)) {
+      return true; // cbw_child_perm: a filter without parents passes everything through
     }
     if (role.equals(BlockNode.BACKING) && !parent.driver().isFilter()) {
       return everyParentSharesWrite(parent); // bdrv_default_perms_for_cow
@@ -112,8 +119,13 @@ public final class Permissions {
 
   private static boolean sharesWrite(BlockNode parent, String role) {
     String driver = parent.driver().name();
-    if (driver.equals("copy-before-write") && role.equals(BlockNode.FILE)) {
-      return false;
+    if (driver.equals("copy-before-write")) {
+      // cbw_child_perm: the target shares all but resize; the file shares no write once the
+      // filter has a parent (a snapshot-access node, an export, the backup job).
+      return !role.equals(BlockNode.FILE) || !hasParents(parent);
+    }
+    if (driver.equals("snapshot-access")) {
+      return true; // snapshot_access_child_perm shares everything
     }
     if (driver.equals("qcow2") && role.equals(BlockNode.FILE)) {
       return false; // bdrv_default_perms_for_storage: the metadata child never shares write.
@@ -124,6 +136,12 @@ public final class Permissions {
     // A backing file, a copy-on-read filter's child, raw's file: write is shared as far as the
     // parent's own parents share it.
     return everyParentSharesWrite(parent);
+  }
+
+  /** Whether anything holds the node as its child: a node, an export, a job. */
+  private static boolean hasParents(BlockNode node) {
+    return !node.parents().isEmpty() || !node.users().isEmpty()
+        || !node.jobChildren().isEmpty() || node.blockingJobType() != null;
   }
 
   private static boolean everyParentSharesWrite(BlockNode node) {

@@ -206,16 +206,20 @@ public final class MirrorJob extends ChunkedJob {
   private boolean flushFailed;
 
   /**
-   * The `continue` after a failed flush. Under the variant a cancelled job passes no pause point
-   * and never stops retrying, as QEMU's job spun; the simulator spaces the retries a slice apart
-   * (instead of recursing without end) so that such a run reaches its await timeout quickly.
+   * The `continue` after a failed flush. The flush was I/O: mirror_run's coroutine yielded in
+   * blk_flush until the error came back (blkdebug completes a failed request from a bottom half),
+   * so the next pass of the loop runs after the event loop has had its turn, and a policy that
+   * does not end the job (ignore; stop after job-resume) retries the flush pass after pass
+   * without recursion. Under the variant a cancelled job passes no pause point and never stops
+   * retrying, as QEMU's job spun; the simulator spaces those retries a slice apart so that such a
+   * run reaches its await timeout quickly.
    */
   private void retryAfterFailedFlush() {
     flushFailed = true;
     if (isCancelled() && manager.layer().variant(Variant.CANCEL_IGNORED_ON_FLUSH_ERROR)) {
       afterIo(SLICE_NS, this::loopTop);
     } else {
-      loopTop();
+      afterIo(ioLatencyNs(0), this::loopTop);
     }
   }
 

@@ -402,7 +402,10 @@ final class BackupCommands {
     }
     BlockLayer layer = manager.layer();
     if (bitmap != null) {
-      if (o.bitmapMode != BitmapSyncMode.NEVER
+      if (manager.layer().variant(Variant.READONLY_BITMAP_BACKUP_ACCEPTED)) {
+        // Before 4.0 backup_job_create checked only that the bitmap was not frozen.
+        check(bitmap.checkUsable(DirtyBitmap.CHECK_ALLOW_RO));
+      } else if (o.bitmapMode != BitmapSyncMode.NEVER
           || manager.layer().variant(Variant.READONLY_BITMAP_NEVER_REFUSED)) {
         check(bitmap.checkUsable(DirtyBitmap.CHECK_DEFAULT));
       }

@@ -118,7 +118,7 @@ public final class BitmapCommands {
         granularityBytes = DirtyBitmap.defaultGranularityBytes(node.driver().clusterSize());
       }
       if (persistent) {
-        PersistenceSupport.checkCanStore(node, name, granularityBytes);
+        PersistenceSupport.checkCanStore(layer, node, name, granularityBytes);
       }
       if (node.bitmap(name) != null) {
         throw QmpError.generic("Bitmap already exists: " + name);
@@ -295,7 +295,8 @@ public final class BitmapCommands {
           external.checkNoExtra();
           src = lookup(node, name).bitmap;
         }
-        String error = scratch.checkMergeFrom(src);
+        String error = scratch.checkMergeFrom(src, layer.variant(Variant.MERGE_BUSY_SOURCE),
+            layer.variant(Variant.MERGE_GRANULARITY_REFUSED));
         if (error != null) {
           throw QmpError.generic(error);
         }

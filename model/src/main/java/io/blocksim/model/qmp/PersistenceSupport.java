@@ -2,9 +2,11 @@ package io.blocksim.model.qmp;
 
 import io.blocksim.model.driver.Qcow2Driver;
 import io.blocksim.model.driver.qcow2.Qcow2Image;
+import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.qapi.QmpError;
+import io.blocksim.model.semantics.Variant;
 import java.util.List;
 
 /**
@@ -15,7 +17,8 @@ import java.util.List;
 final class PersistenceSupport {
   private PersistenceSupport() {}
 
-  static void checkCanStore(BlockNode node, String name, long granularity) throws QmpError {
+  static void checkCanStore(BlockLayer layer, BlockNode node, String name, long granularity)
+      throws QmpError {
     if (!(node.driver() instanceof Qcow2Driver qcow2)) {
       throw QmpError.generic("Can't store persistent bitmaps to " + node.name()
           + ": Operation not supported");
@@ -24,9 +27,24 @@ final class PersistenceSupport {
       throw QmpError.generic("Bitmap already exists: " + name);
     }
     String problem = qcow2.canStoreNewBitmap(name, granularity);
+    if (problem == null && layer.variant(Variant.IN_USE_BITMAP_NOT_LOADED)
+        && storedNamed(qcow2, name)) {
+      // Before 4.0 qcow2_can_store_new_dirty_bitmap looked the name up in the image's bitmap
+      // directory, where an entry left in use (and so not loaded) still was.
+      problem = "Bitmap with the same name is already stored";
+    }
     if (problem != null) {
       throw QmpError.generic("Can't make bitmap '" + name + "' persistent in '" + node.name()
           + "': " + problem);
+    }
+  }
+
+  private static boolean storedNamed(Qcow2Driver qcow2, String name) {
+    try {
+      return qcow2.image().bitmapDirectory().stream().anyMatch(e -> e.name().equals(name));
+    } catch (HostIoException e) {
+      // The directory was read at open; a failure to read it again is left to the store.
+      return false;
     }
   }
 

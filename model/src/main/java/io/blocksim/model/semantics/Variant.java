@@ -45,6 +45,26 @@ public enum Variant {
           + "read-write",
       "block/commit.c; BlockJobCommands.startCommit",
       "commit: Make base read-only if there is an early failure", "4.1.0"),
+  MERGE_BUSY_SOURCE("bug:merge-busy-source", Kind.BUG,
+      "block-dirty-bitmap-merge accepts a source bitmap that a job is using (busy), reading "
+          + "a bitmap whose owner may still change it",
+      "block/dirty-bitmap.c; BitmapCommands.Merge, DirtyBitmap.checkMergeFrom",
+      "block/dirty-bitmaps: disallow busy bitmaps as merge source", "4.0.0"),
+  READONLY_BITMAP_BACKUP_ACCEPTED("bug:readonly-bitmap-backup-accepted", Kind.BUG,
+      "a backup accepts a readonly bitmap for every bitmap-mode, though on-success and always "
+          + "change the bitmap when the job ends",
+      "block/backup.c; BackupCommands.createJob",
+      "block/dirty-bitmaps: prohibit readonly bitmaps for backups", "4.0.0"),
+  IN_USE_BITMAP_NOT_LOADED("bug:in-use-bitmap-not-loaded", Kind.BUG,
+      "a stored bitmap left in use (by a crash) is not loaded when the image is opened: it is "
+          + "missing from query-block, cannot be removed, and its name cannot be used again",
+      "block/qcow2-bitmap.c; Qcow2Driver.createLoadedBitmaps",
+      "74da6b9435 block/dirty-bitmaps: implement inconsistent bit", "4.0.0"),
+  MERGE_GRANULARITY_REFUSED("bug:merge-granularity-refused", Kind.BUG,
+      "block-dirty-bitmap-merge refuses a source whose granularity differs from the target's "
+          + "(hbitmap_can_merge compared granularities)",
+      "util/hbitmap.c; BitmapCommands.Merge, DirtyBitmap.checkMergeFrom",
+      "hbitmap: enable merging across granularities", "4.2.0"),
   READONLY_BITMAP_NEVER_REFUSED("bug:readonly-bitmap-never-refused", Kind.BUG,
       "a backup with bitmap-mode=never refuses a readonly bitmap, which it would only read",
       "block/backup.c; BackupCommands.createJob",

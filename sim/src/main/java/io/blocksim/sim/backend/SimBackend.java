@@ -45,10 +45,29 @@ public final class SimBackend implements Backend {
   private boolean quit;
 
   public SimBackend(long seed, Set<String> semantics) {
+    this(seed, semantics, false);
+  }
+
+  /**
+   * A world whose disk is, when {@code perturbed}, of another speed than the default one (another
+   * schedule, {@code run --schedules}): each request's base latency is drawn from 1 µs up to a
+   * per-world bound between 20 µs and 5 ms, and the transfer rate is between 50 MB/s and 4 GB/s,
+   * so concurrent jobs and guest I/O interleave differently. The default world is unchanged.
+   */
+  public SimBackend(long seed, Set<String> semantics, boolean perturbed) {
     this.root = new Prng(seed);
     this.seeds = WorldSeeds.draw(root);
     this.disk = new FakeDisk();
-    this.loop = new EventLoop(new LatencyModel(new Prng(seeds.diskLatency())));
+    Prng latency = new Prng(seeds.diskLatency());
+    if (perturbed) {
+      // Drawn after every WorldSeeds component, so the other components keep their seeds.
+      Prng speed = new Prng(root.nextLong());
+      this.loop = new EventLoop(new LatencyModel(latency, 1_000,
+          speed.rangeInclusive(20_000, 5_000_000), speed.rangeInclusive(50_000_000,
+          4_000_000_000L)));
+    } else {
+      this.loop = new EventLoop(new LatencyModel(latency));
+    }
     this.semantics = semantics;
     this.engine = newEngine();
   }
@@ -126,7 +145,7 @@ public final class SimBackend implements Backend {
     } catch (IllegalArgumentException e) {
       throw new StepException("io: " + e.getMessage());
     }
-    BlockNode top = aboveJobFilters(node);
+    BlockNode top = aboveJobFilters(engine.graph(), node);
     // The harness's export asks for consistent read (and write, unless the node is read-only)
     // and fails to attach, before any drain, where a running job's parent withholds them.
     String conflict = Permissions.attachConflict(top, !top.readOnly());
@@ -154,9 +173,10 @@ public final class SimBackend implements Backend {
    * Returns the node a guest device attached to {@code node} talks to: a job inserts its filter
    * (copy-before-write, mirror_top, commit_top, stream's unnamed copy-on-read) above the node and
    * takes over its parents, so the harness's export goes above those filters as well, as
-   * QemuBackend does.
+   * QemuBackend does. A filter added with blockdev-add (a fleecing copy-before-write) is the
+   * scenario's own: it took no parent of the node, so the export stays below it.
    */
-  static BlockNode aboveJobFilters(BlockNode node) {
+  static BlockNode aboveJobFilters(io.blocksim.model.graph.NodeGraph graph, BlockNode node) {
     BlockNode top = node;
     boolean moved = true;
     while (moved) {
@@ -164,7 +184,7 @@ public final class SimBackend implements Backend {
       for (BlockNode parent : top.parents()) {
         boolean jobFilter = JOB_FILTERS.contains(parent.driver().name())
             || (parent.driver().name().equals("copy-on-read") && parent.autoNamed());
-        if (jobFilter && parent.primaryChild() == top) {
+        if (jobFilter && parent.primaryChild() == top && !graph.isMonitorOwned(parent)) {
           top = parent;
           moved = true;
           break;
@@ -371,7 +391,9 @@ public final class SimBackend implements Backend {
     try {
       return NbdClient.map(engine, export, context);
     } catch (HostIoException e) {
-      return new MapOutcome(List.of(), "nbdinfo: " + e.getMessage());
+      // The server fails the whole NBD_CMD_BLOCK_STATUS with the errno as NBD carries it.
+      return new MapOutcome(List.of(), "nbdinfo: nbd_block_status: block-status: command failed: "
+          + HostIoException.strerror(GuestIo.overNbd(e.errno())));
     }
   }
 

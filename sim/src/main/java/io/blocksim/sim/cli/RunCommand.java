@@ -57,6 +57,10 @@ final class RunCommand implements Callable<Integer> {
       description = "Write each case's run as a TLA+ trace of specs/BitmapSync to DIR.")
   Path traceTla;
 
+  @Option(names = "--schedules", paramLabel = "N", description = "Also run each case under N "
+      + "schedules (seeds from the case's on) and print its distinct outcomes with counts.")
+  int schedules = 1;
+
   @Option(names = "--report", paramLabel = "DIR",
       description = "Write the HTML report (index.html, a page per case, summary.md) to DIR.")
   Path reportDir;
@@ -69,6 +73,11 @@ final class RunCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     PrintStream out = Main.out;
     PrintStream err = Main.err;
+    if (schedules < 1) {
+      err.println("blocksim: error: --schedules must be at least 1, but found " + schedules);
+      err.println("hint: --schedules 8 runs each case under eight schedules");
+      return Main.EXIT_BAD_INPUT;
+    }
     if (baseline != null && reportDir == null) {
       err.println("blocksim: error: --baseline needs --report DIR");
       err.println("hint: blocksim run --report DIR --baseline OLD.json PATH...");
@@ -127,8 +136,52 @@ final class RunCommand implements Callable<Integer> {
               (System.nanoTime() - start) / 1e9), out, Main.err) != Main.EXIT_OK) {  // determinism-ok: wall time for the user's report or time budget only, never fed to a run
         return Main.EXIT_BAD_INPUT;
       }
-      return report(scenarios, results, runner);
+      int code = report(scenarios, results, runner);
+      return schedules > 1 ? outcomeSets(scenarios, runner, out, code) : code;
     }
+  }
+
+  /**
+   * Prints each case's distinct outcomes over the schedules; a schedule that violates an
+   * invariant or hits a limit is a bug whatever the golden says, with its replay command.
+   */
+  private int outcomeSets(List<Scenario> scenarios, ScenarioRunner runner, PrintStream out,
+      int code) {
+    int worst = code;
+    for (Scenario scenario : scenarios) {
+      java.util.Set<String> variants = new TreeSet<>(scenario.semantics());
+      variants.addAll(semantics);
+      for (Scenario.Case c : scenario.cases()) {
+        if (onlyCase != null && !onlyCase.equals(c.name())) {
+          continue;
+        }
+        io.blocksim.sim.diff.OutcomeSet set = io.blocksim.sim.diff.OutcomeSet.of(runner,
+            scenario, c, variants, runner.seedOf(scenario), schedules);
+        String name = c.name().isEmpty() ? scenario.path() : scenario.path() + " [" + c.name()
+            + "]";
+        int n = set.outcomes().size();
+        out.println("schedules: " + name + ": " + n + " outcome" + (n == 1 ? "" : "s") + " in "
+            + schedules + " schedules");
+        for (String line : set.describe()) {
+          out.println("  " + line);
+        }
+        io.blocksim.sim.diff.OutcomeSet.Outcome bug = set.bug();
+        // A scenario that demonstrates a bug: variant is meant to be flagged (as run checks).
+        if (bug != null && !ScenarioRunner.demonstratesBug(scenario)
+            && semantics.stream().noneMatch(Semantics::isBug)) {
+          boolean invariant = bug.first().kind() == CaseResult.Kind.INVARIANT;
+          worst = invariant ? Main.EXIT_INVARIANT
+              : worst == Main.EXIT_INVARIANT ? worst : Main.EXIT_LIMIT;
+          // Schedule i > 0 is a perturbed world: replayed by the same --schedules run.
+          out.println("  reproduce: ./blocksim run --seed " + runner.seedOf(scenario)
+              + " --schedules " + schedules
+              + (c.name().isEmpty() ? "" : " --case '" + c.name() + "'")
+              + (semantics.isEmpty() ? "" : " --semantics " + String.join(",", semantics))
+              + " " + scenario.path());
+        }
+      }
+    }
+    return worst;
   }
 
   /** Writes --json and --junit, and lists what --update did. */

@@ -16,9 +16,10 @@ import picocli.CommandLine.Parameters;
 
 /**
  * {@code blocksim semantics}: lists the named engine variants; with {@code --kill}, runs every
- * {@code bug:} variant against the bundled corpus (and against {@code blocksim explore} once
- * that exists) and prints which case or checker killed it and how long that took. Exit code 1
- * when a variant survives.
+ * {@code bug:} variant against the bundled corpus, then a small {@code blocksim explore}
+ * campaign under each variant the corpus did not kill (or every variant, {@code --explore all}),
+ * and prints which case or checker killed it and how long that took. Exit code 1 when a variant
+ * survives both.
  */
 @Command(name = "semantics", mixinStandardHelpOptions = true,
     description = "List the named engine variants; --kill runs every bug: variant against the "
@@ -30,9 +31,23 @@ final class SemanticsCommand implements Callable<Integer> {
   @Option(names = "--variant", description = "Only these variants (with --kill).")
   List<String> only = new ArrayList<>();
 
+  @Option(names = "--explore", paramLabel = "WHICH",
+      description = "Which variants blocksim explore runs under: survivors (of the corpus, the "
+          + "default), all, or none.")
+  String explore = "survivors";
+
   @Option(names = "--explore-budget", paramLabel = "SECONDS",
-      description = "Time budget per variant for blocksim explore (default 30).")
+      description = "Time budget per variant for blocksim explore (default 30; not with "
+          + "--no-times).")
   int exploreBudget = 30;
+
+  @Option(names = "--explore-runs", paramLabel = "N",
+      description = "Run budget per variant for blocksim explore (default 200).")
+  long exploreRuns = 200;
+
+  @Option(names = "--explore-seed", paramLabel = "SEED",
+      description = "Campaign seed of blocksim explore (default 1).")
+  long exploreSeed = 1;
 
   @Option(names = "--no-times", description = "Leave out the wall-clock times (stable output).")
   boolean noTimes;
@@ -60,6 +75,18 @@ final class SemanticsCommand implements Callable<Integer> {
         variants.add(name);
       }
     }
+    if (!List.of("survivors", "all", "none").contains(explore)) {
+      Main.err.println("blocksim: error: --explore must be survivors, all or none, but found '"
+          + explore + "'");
+      return Main.EXIT_BAD_INPUT;
+    }
+    if (exploreRuns < 1) {
+      Main.err.println("blocksim: error: --explore-runs must be at least 1, but found "
+          + exploreRuns);
+      return Main.EXIT_BAD_INPUT;
+    }
+    ExploreHook.Budget budget = new ExploreHook.Budget(exploreSeed, exploreRuns, exploreBudget,
+        !noTimes);
     KillTable table = KillTable.load(corpus.isEmpty() ? List.of(Path.of("scenarios")) : corpus);
     Main.out.println("kill table: " + variants.size() + " bug: variants against "
         + table.caseCount() + " corpus cases");
@@ -67,10 +94,19 @@ final class SemanticsCommand implements Callable<Integer> {
     for (String variant : variants) {
       KillTable.Row row = table.run(variant);
       Main.out.println(format(row));
-      if (!row.killed()) {
-        survivors++;
+      if (explore.equals("all") || explore.equals("survivors") && !row.killed()) {
+        ExploreHook.Result explored = ExploreHook.run(variant, budget);
+        Main.out.println("    explore: " + explored.line());
+        if (!row.killed() && !explored.killed()) {
+          survivors++;
+        }
+      } else {
+        if (!row.killed()) {
+          survivors++;
+        }
+        Main.out.println("    explore: not run (" + (row.killed() ? "the corpus killed it; "
+            + "--explore all runs it anyway" : "--explore none") + ")");
       }
-      Main.out.println("    explore: " + ExploreHook.run(variant, exploreBudget));
     }
     Main.out.println((variants.size() - survivors) + " killed, " + survivors + " survived");
     return survivors == 0 ? Main.EXIT_OK : Main.EXIT_FAILED;

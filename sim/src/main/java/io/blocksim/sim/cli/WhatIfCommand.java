@@ -1,5 +1,8 @@
 package io.blocksim.sim.cli;
 
+import io.blocksim.sim.report.ReportInputs;
+import io.blocksim.sim.report.ReportModel;
+import io.blocksim.sim.report.Reports;
 import io.blocksim.sim.runner.CaseResult;
 import io.blocksim.sim.runner.ScenarioFiles;
 import io.blocksim.sim.runner.ScenarioRunner;
@@ -12,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
@@ -24,7 +28,8 @@ import picocli.CommandLine.Parameters;
  * semantics and with the variants switched on, and prints per case what changed, side by side:
  * bitmap counts at each observation, how each job ended, the events and replies that differ, and
  * which checkers fired. Plain text for a terminal; {@link WhatIf} holds the comparison for other
- * writers (the HTML report).
+ * writers: {@code --report DIR} writes the HTML report, each case's page showing its run under
+ * the variant beside its run under 7.2's semantics, as a baseline diff does.
  */
 @Command(name = "whatif", mixinStandardHelpOptions = true,
     description = "Run cases under QEMU 7.2's semantics and under a variant and show what changes.")
@@ -35,6 +40,11 @@ final class WhatIfCommand implements Callable<Integer> {
 
   @Option(names = "--changed-only", description = "Leave out the cases that did not change.")
   boolean changedOnly;
+
+  @Option(names = "--report", paramLabel = "DIR",
+      description = "Also write the HTML report: every case under the variant, beside its run "
+          + "under QEMU 7.2's semantics.")
+  Path report;
 
   @Parameters(arity = "1..*", paramLabel = "PATH", description = "Scenario files or folders.")
   List<Path> paths;
@@ -61,6 +71,9 @@ final class WhatIfCommand implements Callable<Integer> {
     out.println("what if: " + String.join(", ", variants) + " (left: QEMU 7.2, right: variant)");
     int changed = 0;
     int cases = 0;
+    List<CaseResult> afterRuns = new ArrayList<>();
+    List<Map<String, Object>> beforeRuns = new ArrayList<>();
+    List<List<String>> rows = new ArrayList<>();
     for (Scenario scenario : loaded.scenarios()) {
       Set<String> base = new TreeSet<>(scenario.semantics());
       base.removeAll(variants);
@@ -71,6 +84,13 @@ final class WhatIfCommand implements Callable<Integer> {
         CaseResult before = runner.simulate(scenario, c, base);
         CaseResult after = runner.simulate(scenario, c, with);
         WhatIf diff = WhatIf.compare(before, after);
+        afterRuns.add(after);
+        beforeRuns.add(before.observations());
+        if (!diff.unchanged()) {
+          rows.add(List.of(before.displayName(), outcome(before), outcome(after),
+              String.join("; ", diff.lines().subList(0, Math.min(3, diff.lines().size())))
+                  + (diff.lines().size() > 3 ? "; …" : "")));
+        }
         if (diff.unchanged()) {
           if (!changedOnly) {
             out.println();
@@ -88,6 +108,26 @@ final class WhatIfCommand implements Callable<Integer> {
     }
     out.println();
     out.println(changed + " of " + cases + " cases changed");
+    if (report != null) {
+      String name = String.join(", ", variants);
+      Reports.writeComparison("blocksim whatif --semantics " + String.join(",", variants),
+          ReportInputs.fromRun(afterRuns, new ArrayList<>(variants)), beforeRuns,
+          "QEMU 7.2 semantics", List.of(new ReportModel.Section("What if: " + name,
+              changed + " of " + cases + " cases change under " + name + ". Each case's page "
+                  + "shows its run under the variant beside its run under QEMU 7.2's semantics "
+                  + "(the baseline).",
+              List.of("case", "QEMU 7.2", name, "what changes"), rows)),
+          report, out);
+    }
     return Main.EXIT_OK;
+  }
+
+  private static String outcome(CaseResult r) {
+    return switch (r.kind()) {
+      case PASSED -> "passed";
+      case INVARIANT -> "invariant violated";
+      case LIMIT -> "simulation limit";
+      default -> "failed";
+    };
   }
 }

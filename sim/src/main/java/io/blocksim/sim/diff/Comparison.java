@@ -34,8 +34,13 @@ public final class Comparison {
     }
 
     public String render() {
+      return render("qemu: ", "sim:  ");
+    }
+
+    /** As {@link #render()}, with other names for the two sides (each padded alike). */
+    public String render(String left, String right) {
       return category + " differ at " + where + (path.equals("$") ? "" : ", " + path) + ":\n"
-          + "    qemu: " + show(qemu) + "\n    sim:  " + show(sim);
+          + "    " + left + show(qemu) + "\n    " + right + show(sim);
     }
 
     private static String show(Object value) {

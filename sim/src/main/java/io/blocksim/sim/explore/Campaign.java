@@ -15,8 +15,15 @@ import java.util.Set;
  */
 final class Campaign {
   /** What the caller asked for; {@code deadlineNanos} is wall-clock based (determinism-ok: budget only), or 0 for none. */
+  /** What to run; {@code tlaEvery} > 0 samples every that many runs for spec acceptance. */
   record Plan(long seed, long runs, long deadlineNanos, Set<String> semantics, int shardIndex,
-      int shardCount, Profile profile, boolean keepGoing, List<String> checkers) {}
+      int shardCount, Profile profile, boolean keepGoing, List<String> checkers, int tlaEvery) {
+    Plan(long seed, long runs, long deadlineNanos, Set<String> semantics, int shardIndex,
+        int shardCount, Profile profile, boolean keepGoing, List<String> checkers) {
+      this(seed, runs, deadlineNanos, semantics, shardIndex, shardCount, profile, keepGoing,
+          checkers, 0);
+    }
+  }
 
   /** A run that violated an invariant. */
   record Failure(long runIndex, long runSeed, CheckerFailure failure, RunExecutor.Result result,
@@ -29,6 +36,8 @@ final class Campaign {
     long limits;
     long steps;
     final List<Failure> failures = new ArrayList<>();
+    /** The runs sampled for spec acceptance ({@code --tla}), checked after the campaign. */
+    final List<SpecSampling.Sample> sampled = new ArrayList<>();
     final Coverage coverage = new Coverage();
   }
 
@@ -65,7 +74,12 @@ final class Campaign {
       tally.runs++;
       tally.steps += run.steps().size();
       switch (result.verdict()) {
-        case PASSED -> tally.passed++;
+        case PASSED -> {
+          tally.passed++;
+          if (plan.tlaEvery() > 0 && tally.runs % plan.tlaEvery() == 0) {
+            tally.sampled.add(SpecSampling.sample(run, result.recorded(), plan.semantics()));
+          }
+        }
         case LIMIT -> tally.limits++;
         case VIOLATION -> tally.failures.add(new Failure(index, seed, result.failure(), result,
             run));

@@ -2,6 +2,7 @@ package io.blocksim.sim.explore;
 
 import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.checker.CheckerFailure;
+import io.blocksim.sim.files.OutputFiles;
 import io.blocksim.sim.runner.CaseResult;
 import io.blocksim.sim.runner.ScenarioRunner;
 import io.blocksim.sim.scenario.Durations;
@@ -52,6 +53,10 @@ public final class ExploreCommand implements Callable<Integer> {
   @Option(names = "--json", paramLabel = "FILE", description = "Write the summary as JSON.")
   Path json;
 
+  @Option(names = "--report", paramLabel = "DIR", description = "Also write the HTML report:"
+      + " the campaign's summary and coverage, and a page per violation (its shrunk scenario).")
+  Path report;
+
   @Option(names = "--out", paramLabel = "DIR",
       description = "Where failures are written (default explore-failures).")
   Path outDir = Path.of("explore-failures");
@@ -69,6 +74,10 @@ public final class ExploreCommand implements Callable<Integer> {
 
   @Option(names = "--shrink-budget", description = "Runs the shrinker may spend (default 3000).")
   int shrinkBudget = 3000;
+
+  @Option(names = "--tla", paramLabel = "N", description = "Spec acceptance, sampled: every N-th"
+      + " run that passed is checked with TLC against BitmapSync and JobLifecycle (0: off).")
+  int tlaEvery;
 
   @Option(names = "--image-max", description = "Largest image in bytes (default 262144).")
   long imageMax = Profile.DEFAULT.imageBytesMax();
@@ -106,7 +115,7 @@ public final class ExploreCommand implements Callable<Integer> {
     Set<String> variants = new TreeSet<>(semantics);
     Campaign.Plan plan = new Campaign.Plan(seed, runCount, deadline, variants, shardParts[0],
         shardParts[1], new Profile(imageMax, Profile.DEFAULT.stepsMin(),
-            Profile.DEFAULT.stepsMax()), keepGoing, checkers);
+            Profile.DEFAULT.stepsMax()), keepGoing, checkers, Math.max(0, tlaEvery));
     LiveLine live = LiveLine.create(err, started, budgetNs, runCount);
     java.lang.management.ThreadMXBean threads =
         java.lang.management.ManagementFactory.getThreadMXBean();
@@ -117,9 +126,12 @@ public final class ExploreCommand implements Callable<Integer> {
     // determinism-ok: time budget (throughput report)
     double seconds = (System.nanoTime() - started) / 1e9;  // determinism-ok: wall time for the user's report or time budget only, never fed to a run
     List<Map<String, Object>> failures = new ArrayList<>();
+    List<CaseResult> replays = new ArrayList<>();
     for (Campaign.Failure f : tally.failures) {
-      failures.add(report(f, variants));
+      failures.add(report(f, variants, replays));
     }
+    int specFailures = tally.sampled.isEmpty() ? 0 : specAcceptance(tally.sampled, variants,
+        failures);
     out.println(String.format(java.util.Locale.ROOT,
         "explore: %d runs in %.1f s (%.0f runs/s; %.0f runs per CPU second), %d passed,"
             + " %d at a simulation limit, %d violations (seed %d, shard %s, semantics %s)",
@@ -128,14 +140,57 @@ public final class ExploreCommand implements Callable<Integer> {
         tally.failures.size(), seed, shard, variants.isEmpty() ? "QEMU 7.2" : variants));
     tally.coverage.print(out);
     if (json != null) {
-      Files.writeString(json, Json.pretty(Campaign.summary(plan, tally, seconds, cpuSeconds,
-          failures))
-          + "\n", StandardCharsets.UTF_8);
+      OutputFiles.write(json, Json.pretty(Campaign.summary(plan, tally, seconds, cpuSeconds,
+          failures)) + "\n");
     }
-    return tally.failures.isEmpty() ? ExitCodes.OK : ExitCodes.INVARIANT;
+    if (report != null) {
+      ExploreReport.write(report, plan, tally, failures, replays, seconds, out);
+    }
+    return tally.failures.isEmpty() && specFailures == 0 ? ExitCodes.OK : ExitCodes.INVARIANT;
   }
 
-  private Map<String, Object> report(Campaign.Failure f, Set<String> variants) throws Exception {
+  /**
+   * Checks the sampled runs' traces with TLC; prints and writes each rejected run (not shrunk:
+   * each candidate would cost a TLC run). Returns the number of rejections.
+   */
+  private int specAcceptance(List<SpecSampling.Sample> sampled, Set<String> variants,
+      List<Map<String, Object>> failures) throws Exception {
+    Path root = io.blocksim.sim.files.RepositoryRoot.find();
+    Path specs = root != null ? root.resolve("specs") : Path.of("specs");
+    Path work = Files.createTempDirectory("blocksim-tla-");
+    SpecSampling.Outcome outcome;
+    try (io.blocksim.sim.files.Cleanup.Handle cleanup =
+        io.blocksim.sim.files.Cleanup.deleteOnExit(work)) {
+      outcome = SpecSampling.check(sampled, variants, specs, work);
+    } finally {
+      io.blocksim.sim.files.Cleanup.deleteTree(work);
+    }
+    out.println("spec acceptance: " + sampled.size() + " runs sampled (one in " + tlaEvery
+        + " runs, those that passed): " + outcome.bitmapTraces() + " BitmapSync and "
+        + outcome.jobTraces() + " JobLifecycle traces checked with TLC, "
+        + outcome.rejections().size() + " rejected");
+    for (SpecSampling.Rejection r : outcome.rejections()) {
+      Files.createDirectories(outDir);
+      Path file = outDir.resolve("spec-acceptance-" + r.sample().seed() + ".yaml");
+      OutputFiles.write(file, r.sample().scenario("Found by blocksim explore --tla (campaign"
+          + " seed " + seed + "): spec " + r.spec() + " rejects the run's trace:\n"
+          + r.detail()));
+      out.println("bug: checker spec-acceptance violated: spec " + r.spec() + " rejects the trace"
+          + " of run seed=" + r.sample().seed() + ": " + r.detail());
+      out.println("replay: ./blocksim run --trace-tla DIR " + file + "  (then TLC on DIR, as the"
+          + " README's run --trace-tla says)");
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("checker", "spec-acceptance");
+      m.put("message", "spec " + r.spec() + ": " + r.detail());
+      m.put("seed", r.sample().seed());
+      m.put("file", file.toString());
+      failures.add(m);
+    }
+    return outcome.rejections().size();
+  }
+
+  private Map<String, Object> report(Campaign.Failure f, Set<String> variants,
+      List<CaseResult> replays) throws Exception {
     CheckerFailure failure = f.failure();
     out.println("bug: checker " + failure.checker() + " violated: " + failure.message());
     out.println("seed=" + f.runSeed() + " (run " + f.runIndex() + " of campaign seed " + seed
@@ -160,10 +215,10 @@ public final class ExploreCommand implements Callable<Integer> {
         + f.run().steps().size() + " steps and " + f.run().images().size() + " images.\n"
         + "Features: " + f.run().features().toString().toLowerCase(java.util.Locale.ROOT) + "\n"
         + "Violation (checker " + last.checker() + "): " + last.message();
-    Files.writeString(file, ScenarioWriter.write("explore: " + last.checker() + " violated (seed "
+    OutputFiles.write(file, ScenarioWriter.write("explore: " + last.checker() + " violated (seed "
         + f.runSeed() + ")", description, f.runSeed(), variants, true, minimal.images(),
-        replayed.recorded()), StandardCharsets.UTF_8);
-    String confirmed = confirmReplay(file, failure.checker());
+        replayed.recorded()));
+    String confirmed = confirmReplay(file, failure.checker(), replays);
     out.println("shrunk: " + f.run().steps().size() + " → " + replayed.recorded().size()
         + " steps, " + f.run().images().size() + " → " + minimal.images().size() + " images ("
         + shrinkRuns + " runs); written to " + file);
@@ -180,11 +235,17 @@ public final class ExploreCommand implements Callable<Integer> {
 
   /** Runs the written file as {@code blocksim run} would; says whether it fails the same way. */
   static String confirmReplay(Path file, String checker) {
+    return confirmReplay(file, checker, new ArrayList<>());
+  }
+
+  /** As above, and adds the replay's result to {@code replays} (for the report). */
+  static String confirmReplay(Path file, String checker, List<CaseResult> replays) {
     try {
       Scenario scenario = ScenarioParser.parse(file, file.toString());
       ScenarioRunner runner = new ScenarioRunner(new ScenarioRunner.Options(null, false,
           Set.of(), null, false), new PrintStream(PrintStream.nullOutputStream()));
       CaseResult result = runner.simulate(scenario, scenario.cases().get(0));
+      replays.add(result);
       if (result.kind() != CaseResult.Kind.INVARIANT) {
         return "NOT confirmed: the replay " + (result.failure() == null ? "passed"
             : "failed otherwise: " + result.failure());

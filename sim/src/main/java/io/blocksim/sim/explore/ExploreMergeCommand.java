@@ -76,7 +76,7 @@ public final class ExploreMergeCommand implements Callable<Integer> {
       merged.put("seconds", seconds);
       merged.put("failures", failures);
       merged.put("coverage", coverage.toJson());
-      Files.writeString(json, Json.pretty(merged) + "\n", StandardCharsets.UTF_8);
+      io.blocksim.sim.files.OutputFiles.write(json, Json.pretty(merged) + "\n");
     }
     return failures.isEmpty() ? ExitCodes.OK : ExitCodes.INVARIANT;
   }

@@ -10,7 +10,8 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Minimises a failing run to a small run that fails the same checker: steps after the failure
+ * Minimises a failing run to a small run that fails the same way (the same checker for explore,
+ * the same kind of divergence from QEMU for fuzz): steps after the failure
  * cut, then steps dropped (halves, quarters, ... single steps), then what remains made smaller
  * (io offsets and lengths, optional QMP arguments, granularities, waits, transaction actions,
  * blkdebug wrappers), then images made smaller and unused ones dropped, until nothing changes or
@@ -23,14 +24,30 @@ final class Shrinker {
       "base-node", "top-node", "persistent", "disabled", "properties", "force", "bitmap-mode",
       "x-perf");
 
-  private final Set<String> semantics;
-  private final String checker;
+  /**
+   * What a smaller run must still do: returns how many of its steps it takes to do it (the rest
+   * is cut), or null when it no longer does.
+   */
+  interface Oracle {
+    Integer failingPrefix(GeneratedRun run);
+  }
+
+  private final Oracle oracle;
   private final int budget;
   private int executions;
 
+  /** Shrinks a run that violates the checker under the semantics. */
   Shrinker(Set<String> semantics, String checker, int budget) {
-    this.semantics = semantics;
-    this.checker = checker;
+    this(run -> {
+      RunExecutor.Result r = RunExecutor.execute(run, semantics, null);
+      return r.verdict() == RunExecutor.Verdict.VIOLATION
+          && r.failure().checker().equals(checker) ? r.generatedStepsRun() : null;
+    }, budget);
+  }
+
+  /** Shrinks a run the oracle accepts (fuzz: a run that still diverges from QEMU). */
+  Shrinker(Oracle oracle, int budget) {
+    this.oracle = oracle;
     this.budget = budget;
   }
 
@@ -70,17 +87,13 @@ final class Shrinker {
     return size;
   }
 
-  /** Returns how many steps the run takes to fail the checker, or null if it does not. */
+  /** Returns how many steps the run takes to fail as the oracle asks, or null if it does not. */
   private Integer failingPrefix(GeneratedRun run) {
     if (executions >= budget) {
       return null;
     }
     executions++;
-    RunExecutor.Result r = RunExecutor.execute(run, semantics, null);
-    if (r.verdict() == RunExecutor.Verdict.VIOLATION && r.failure().checker().equals(checker)) {
-      return r.generatedStepsRun();
-    }
-    return null;
+    return oracle.failingPrefix(run);
   }
 
   private GeneratedRun accept(GeneratedRun candidate) {

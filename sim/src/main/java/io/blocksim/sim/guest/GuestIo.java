@@ -70,15 +70,24 @@ public final class GuestIo {
         default -> throw new IllegalStateException();
       }
     } catch (HostIoException e) {
+      if (command.kind() == QemuIoCommand.Kind.FLUSH) {
+        // qemu-io's flush_f returns blk_flush's error without printing it: qemu-io exits 1.
+        error = "qemu-io exited with status 1";
+        return finish(node, lines, error);
+      }
       String verb = switch (command.kind()) {
         case WRITE -> "write";
         case READ -> "read";
         case DISCARD -> "discard";
         case FLUSH -> "flush";
       };
-      error = verb + " failed: " + HostIoException.strerror(e.errno());
+      error = verb + " failed: " + HostIoException.strerror(overNbd(e.errno()));
       lines.add(error);
     }
+    return finish(node, lines, error);
+  }
+
+  private static Result finish(BlockNode node, List<String> lines, String error) {
     // qemu-io's disconnect flushes the export; a failure there is not reported by qemu-io.
     try {
       BlockIo.flush(node);
@@ -86,6 +95,23 @@ public final class GuestIo {
       // Ignored, as qemu-io ignores it.
     }
     return new Result(lines, error);
+  }
+
+  /**
+   * The errno qemu-io sees for a request the server failed with that errno: the NBD protocol
+   * carries only a few (nbd/server.c system_errno_to_nbd_errno, nbd/common.c
+   * nbd_errno_to_system_errno), every other one arrives as EINVAL (a snapshot-access read that
+   * fails with EACCES reads as "Invalid argument").
+   */
+  public static int overNbd(int errno) {
+    return switch (errno) {
+      case HostIoException.EPERM, HostIoException.EROFS -> HostIoException.EPERM;
+      case HostIoException.EFBIG, HostIoException.ENOSPC, 122 /* EDQUOT */ ->
+          HostIoException.ENOSPC;
+      case HostIoException.EIO, HostIoException.ENOTSUP, 12 /* ENOMEM */, 75 /* EOVERFLOW */,
+          108 /* ESHUTDOWN */ -> errno;
+      default -> HostIoException.EINVAL;
+    };
   }
 
   private static void checkRange(QemuIoCommand command, long length) throws HostIoException {

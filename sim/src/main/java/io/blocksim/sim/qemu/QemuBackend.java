@@ -82,6 +82,11 @@ public final class QemuBackend implements Backend {
   /** Deletes the scratch and control directories if the process ends first (Ctrl-C). */
   private Cleanup.Handle folders;
   private int exportSerial;
+  /**
+   * Nodes the scenario added with blockdev-add: a copy-before-write filter among them is the
+   * scenario's own (fleecing), not a job's, and a guest of the node below stays below it.
+   */
+  private final Set<String> scenarioNodes = new LinkedHashSet<>();
   /** The unix socket of the NBD server the scenario started, or null. */
   private String scenarioNbdSocket;
   private int tempSerial;
@@ -203,6 +208,9 @@ public final class QemuBackend implements Backend {
       scenarioNbdSocket = unixSocketPath(args);
     } else if (command.equals("nbd-server-stop") && reply.containsKey("return")) {
       scenarioNbdSocket = null;
+    } else if (command.equals("blockdev-add") && reply.containsKey("return")
+        && args != null && args.get("node-name") instanceof String added) {
+      scenarioNodes.add(added);
     }
     if (serverCommand && scenarioNbdSocket == null) {
       internalNbdServer(true);
@@ -572,7 +580,9 @@ public final class QemuBackend implements Backend {
    * above it, as they do in iotests. Job filters are the only parents QEMU names itself
    * ({@code #block...}): a node added with blockdev-add always has a name given by the scenario.
    * Only filter edges ({@code file}, {@code backing}) are followed, never a filter's {@code
-   * target}, so I/O on a backup target stays on the target.
+   * target}, so I/O on a backup target stays on the target. A filter the scenario added itself
+   * (a fleecing copy-before-write) is not a job's: QEMU's blockdev-add gives the node a new
+   * parent without moving the node's other parents, so a guest of the node stays below it.
    */
   @SuppressWarnings("unchecked")
   private String guestTop(String node) throws StepException {
@@ -617,7 +627,7 @@ public final class QemuBackend implements Backend {
   }
 
   @SuppressWarnings("unchecked")
-  private static Long implicitFilterParent(List<?> edges, Map<Long, String> driverNodeNames,
+  private Long implicitFilterParent(List<?> edges, Map<Long, String> driverNodeNames,
       Map<String, String> drivers, long child) {
     for (Object item : edges) {
       Map<String, Object> edge = (Map<String, Object>) item;
@@ -626,7 +636,8 @@ public final class QemuBackend implements Backend {
           && (edge.get("name").equals("file") || edge.get("name").equals("backing"))) {
         String parentName = driverNodeNames.get(p.longValue());
         if (parentName != null && (parentName.startsWith("#")
-            || JOB_FILTER_DRIVERS.contains(drivers.get(parentName)))) {
+            || JOB_FILTER_DRIVERS.contains(drivers.get(parentName))
+            && !scenarioNodes.contains(parentName))) {
           return p.longValue();
         }
       }

@@ -41,4 +41,24 @@ public final class Reports {
         + (model.baseline() != null ? "; " + Summary.baselineLine(model) : "") + ")");
     return 0;
   }
+
+  /**
+   * Writes the report of a comparison run ({@code whatif}): each case's observations under the
+   * variant, compared with the same case's observations without it ({@code before}, in the same
+   * order; null where that run has none) as a baseline diff is, so every case page shows the
+   * two side by side. {@code baselineName} says what the left side is.
+   */
+  public static void writeComparison(String title, List<CaseEntry> cases,
+      List<java.util.Map<String, Object>> before, String baselineName,
+      List<ReportModel.Section> sections, Path dir, PrintStream out) throws IOException {
+    List<CaseEntry> compared = new java.util.ArrayList<>();
+    for (int i = 0; i < cases.size(); i++) {
+      CaseEntry c = cases.get(i);
+      compared.add(c.withChange(Baseline.change(before.get(i), c.observations())));
+    }
+    ReportModel model = new ReportModel(title, compared, sections, List.of(), baselineName);
+    HtmlReport.write(model, dir, null);
+    out.println("report: " + io.blocksim.sim.runner.ScenarioFiles.display(dir.resolve("index.html"))
+        + " (" + Summary.totals(model) + "; " + Summary.baselineLine(model) + ")");
+  }
 }

@@ -179,7 +179,22 @@ public final class ScenarioRunner {
   /** Runs one case in a fresh simulated world with exactly these semantics variants. */
   public CaseResult simulate(Scenario scenario, Scenario.Case scenarioCase,
       Set<String> semantics) {
-    try (SimBackend backend = new SimBackend(seedOf(scenario), semantics)) {
+    return simulate(scenario, scenarioCase, semantics, seedOf(scenario));
+  }
+
+  /**
+   * Runs one case with this seed (the seed draws every I/O latency, and so the order in which
+   * requests complete and jobs reach their yield points).
+   */
+  public CaseResult simulate(Scenario scenario, Scenario.Case scenarioCase,
+      Set<String> semantics, long seed) {
+    return simulate(scenario, scenarioCase, semantics, seed, false);
+  }
+
+  /** As above; {@code perturbed} runs it on a disk of another speed (SimBackend). */
+  public CaseResult simulate(Scenario scenario, Scenario.Case scenarioCase,
+      Set<String> semantics, long seed, boolean perturbed) {
+    try (SimBackend backend = new SimBackend(seed, semantics, perturbed)) {
       // Two projections of one run: bitmaps and backups (BitmapSync, read from the engine) and
       // job lifecycles (JobLifecycle, read from QMP alone); the job tracer is outermost so that
       // it sees each command's reply and events as the runner does.
@@ -193,7 +208,7 @@ public final class ScenarioRunner {
       Backend run = options.traceTla() == null ? bitmaps
           : io.blocksim.sim.tlc.JobTraceValidation.wrap(bitmaps);
       CaseResult result = new CaseRunner(scenario, scenarioCase, run).run();
-      result.observations().put("seed", seedOf(scenario)); // the replay command's seed
+      result.observations().put("seed", seed); // the replay command's seed
       if (options.traceTla() != null) {
         out.println("  trace-tla: " + io.blocksim.sim.tlc.TraceValidation.writeTrace(bitmaps,
             options.traceTla(), result.displayName()));
@@ -307,7 +322,7 @@ public final class ScenarioRunner {
    * given on the command line ({@code --semantics}, mutation testing) do not count: there a
    * violation is reported as what it is.
    */
-  static boolean demonstratesBug(Scenario scenario) {
+  public static boolean demonstratesBug(Scenario scenario) {
     return scenario.semantics().stream().anyMatch(Semantics::isBug);
   }
 

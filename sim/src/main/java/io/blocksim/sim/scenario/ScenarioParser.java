@@ -58,8 +58,8 @@ public final class ScenarioParser {
   public static final long MAX_IMAGE_SIZE_BYTES = Long.MAX_VALUE - 511;
 
   static final List<String> TOP_KEYS =
-      List.of("name", "description", "seed", "sim-only", "semantics", "checkers", "matrix", "images",
-          "steps");
+      List.of("name", "description", "seed", "sim-only", "semantics", "checkers", "schedules",
+          "matrix", "images", "steps");
   static final List<String> IMAGE_KEYS =
       List.of("path", "format", "size", "backing", "backing-format", "cluster-size");
   static final List<String> FORMATS = List.of("qcow2", "raw");
@@ -208,6 +208,7 @@ public final class ScenarioParser {
       List<String> semantics = semantics(top);
       boolean simOnly = simOnly(top, semantics);
       List<String> checkers = checkers(top);
+      int schedules = schedules(top);
       Matrix matrix = Matrix.read(top.get("matrix"), problems);
       Sequence images = images(top);
       Sequence steps = steps(top);
@@ -223,7 +224,26 @@ public final class ScenarioParser {
       }
       return new Scenario(
           problems.path(), name, description, seed, simOnly, semantics,
-          matrix.javaValues(problems), Collections.unmodifiableList(cases), checkers);
+          matrix.javaValues(problems), Collections.unmodifiableList(cases), checkers,
+          schedules);
+    }
+
+    /** The largest {@code schedules:}: each is a whole run of the case. */
+    private static final int MAX_SCHEDULES = 1000;
+
+    /** {@code schedules: N}: diff accepts QEMU's outcome if one of N schedules gives it. */
+    private int schedules(Mapping top) {
+      YamlNode node = top.get("schedules");
+      if (node == null) {
+        return 1;
+      }
+      Long n = Nodes.integer(node, "'schedules'", problems);
+      if (n != null && (n < 1 || n > MAX_SCHEDULES)) {
+        problems.add(node.location(), "'schedules' must be between 1 and " + MAX_SCHEDULES
+            + ", but found " + n, "schedules: 8 lets diff try eight schedules of a racy case");
+        return 1;
+      }
+      return n == null ? 1 : n.intValue();
     }
 
     /** {@code checkers: all} or a list of checker names (sim-only: checkers need the engine). */

@@ -253,8 +253,12 @@ public final class TracingBackend implements Backend {
     } catch (IllegalArgumentException e) {
       return outcome;
     }
+    // A discard on a node opened without discard=unmap does nothing at all, bitmaps included
+    // (block/io.c bdrv_co_pdiscard returns before the request starts): not a Write.
+    io.blocksim.model.graph.BlockNode target = sim.engine().graph().find(node);
     boolean dirties = parsed.kind() == QemuIoCommand.Kind.WRITE
-        || parsed.kind() == QemuIoCommand.Kind.DISCARD;
+        || (parsed.kind() == QemuIoCommand.Kind.DISCARD && target != null
+            && target.discardUnmap());
     if (!dirties) {
       recorder.observeInternal(sim.engine());
     } else if (outcome.error() != null) {

@@ -98,6 +98,41 @@ class ExploreTest {
   }
 
   @Test
+  void sampledRunsAreBehavioursOfTheSpecs(@TempDir Path dir) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    int code = Main.execute(new String[] {"explore", "--runs", "30", "--tla", "10", "--out",
+        dir.toString()}, new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(out));
+    String text = out.toString(StandardCharsets.UTF_8);
+    assertThat(code).as(text).isEqualTo(Main.EXIT_OK);
+    assertThat(text).contains("spec acceptance: 3 runs sampled (one in 10 runs")
+        .contains("0 rejected");
+  }
+
+  @Test
+  void exploreReportShowsTheCampaignAndAPagePerViolation(@TempDir Path dir) throws Exception {
+    PrintStream quiet = new PrintStream(OutputStreamSink.INSTANCE);
+    Path report = dir.resolve("report");
+    int code = Main.execute(new String[] {"explore", "--runs", "500", "--semantics",
+        "bug:set-speed-any-status", "--out", dir.resolve("failures").toString(), "--report",
+        report.toString()}, quiet, quiet);
+
+    assertThat(code).isEqualTo(Main.EXIT_INVARIANT);
+    String index = Files.readString(report.resolve("index.html"));
+    assertThat(index).contains("Explore campaign").contains("semantics bug:set-speed-any-status")
+        .contains("Violations").contains("job-state-machine").contains("Verbs (job type");
+    String failure;
+    try (var files = Files.list(dir.resolve("failures"))) {
+      failure = files.findFirst().orElseThrow().getFileName().toString();
+    }
+    try (var pages = Files.list(report.resolve("cases"))) {
+      List<Path> all = pages.toList();
+      assertThat(all).singleElement().satisfies(p -> assertThat(Files.readString(p))
+          .contains(failure).contains("invariant violated"));
+    }
+  }
+
+  @Test
   void shardSummariesMergeIntoTheWholeCampaign(@TempDir Path dir) throws Exception {
     PrintStream quiet = new PrintStream(OutputStreamSink.INSTANCE);
     for (int i = 0; i < 2; i++) {

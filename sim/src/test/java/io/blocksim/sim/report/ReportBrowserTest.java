@@ -45,6 +45,8 @@ import org.openqa.selenium.logging.LoggingPreferences;
  */
 class ReportBrowserTest {
   static final String CASE_257 = "sync=bitmap,bitmap-mode=always,failure=intermediate";
+  static final Path WHATIF_SCENARIO =
+      Path.of("../scenarios/proposals/force-cancel-skips-sync.yaml");
   private static final ObjectMapper MAPPER = new ObjectMapper();
   static ChromeDriver driver;
   @TempDir
@@ -88,6 +90,8 @@ class ReportBrowserTest {
     assertThat(exit).as("two cases fail on purpose").isEqualTo(1);
     assertThat(cli("run", "--case", CASE_257, "--report", work.resolve("report257").toString(),
         corpus257.toString())).isZero();
+    assertThat(cli("whatif", "--semantics", "proposal:force-cancel-skips-sync", "--report",
+        work.resolve("whatif").toString(), WHATIF_SCENARIO.toString())).isZero();
 
     ChromeOptions options = new ChromeOptions();
     options.setBinary(chromium.toFile());
@@ -171,6 +175,30 @@ class ReportBrowserTest {
     shoot("baseline-changed");
     assertThat(driver.findElement(By.id("change")).getText()).contains("bitmaps");
     assertThat(driver.findElements(By.cssSelector("section.changed-obs"))).hasSize(1);
+  }
+
+  /**
+   * A what-if report: the proposal changes what a forced cancel leaves in the bitmap (the cases
+   * that force-cancel: end=force, and job-cancel, which forces), nothing a soft cancel or a
+   * grouped transaction does; a changed case shows the 7.2 run's bitmaps beside the variant's.
+   */
+  @Test
+  void theWhatIfReportMarksTheCasesTheProposalChanges() throws Exception {
+    Path index = work.resolve("whatif/index.html");
+    open(index, "whatif-index");
+    assertThat(driver.findElement(By.tagName("body")).getText())
+        .contains("What if: proposal:force-cancel-skips-sync");
+    Set<String> changed = new TreeSet<>();
+    for (WebElement mark : driver.findElements(By.cssSelector("tr.case [data-change=changed]"))) {
+      changed.add(mark.findElement(By.xpath("./ancestor::tr")).findElement(By.tagName("a"))
+          .getText());
+    }
+    String name = "scenarios/proposals/force-cancel-skips-sync.yaml"; // shown from the root
+    assertThat(changed).containsExactly(name + " [end=force]", name + " [end=job-cancel]");
+    driver.findElement(By.linkText(name + " [end=force]")).click();
+    shoot("whatif-force");
+    assertThat(driver.findElements(By.cssSelector("section.changed-obs"))).isNotEmpty();
+    assertThat(driver.findElement(By.id("change")).getText()).contains("bitmaps");
   }
 
   /**

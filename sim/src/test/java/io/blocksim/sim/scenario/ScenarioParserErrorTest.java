@@ -125,7 +125,7 @@ class ScenarioParserErrorTest {
         .containsExactly(
             "2:1: unknown top-level key 'stpes' | did you mean 'steps'?",
             "4:1: unknown top-level key 'group' | a scenario takes: name, description, seed,"
-                + " sim-only, semantics, checkers, matrix, images, steps");
+                + " sim-only, semantics, checkers, schedules, matrix, images, steps");
   }
 
   @Test
@@ -145,6 +145,15 @@ class ScenarioParserErrorTest {
         .containsExactly("1:7: 'name' must be a string, but found a list");
     assertThat(errors("name:\nsteps: [{log: x}]\n"))
         .containsExactly("1:6: 'name' must be a string, but found null");
+  }
+
+  @Test
+  void badSchedules() {
+    assertThat(errors("name: x\nschedules: 0\nsteps: [{log: x}]\n"))
+        .containsExactly("2:12: 'schedules' must be between 1 and 1000, but found 0"
+            + " | schedules: 8 lets diff try eight schedules of a racy case");
+    assertThat(errors("name: x\nschedules: many\nsteps: [{log: x}]\n"))
+        .containsExactly("2:12: 'schedules' must be an integer, but found a string 'many'");
   }
 
   @Test

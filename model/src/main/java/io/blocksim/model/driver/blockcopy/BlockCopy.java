@@ -324,6 +324,15 @@ public final class BlockCopy {
   }
 
   public BlockCopy(BlockLayer layer, BlockNode source, BlockNode target) {
+    this(layer, source, target, null);
+  }
+
+  /**
+   * block_copy_state_new: the copy bitmap starts as {@code initial}'s dirty granules (merged,
+   * rounded outward to clusters) or, without one, all dirty. Throws IllegalArgumentException
+   * with bdrv_merge_dirty_bitmap's error when {@code initial} cannot be merged.
+   */
+  public BlockCopy(BlockLayer layer, BlockNode source, BlockNode target, DirtyBitmap initial) {
     this.layer = layer;
     this.source = source;
     this.target = target;
@@ -331,7 +340,15 @@ public final class BlockCopy {
     this.len = source.length();
     this.copyBitmap = new DirtyBitmap(null, len, clusterSize);
     copyBitmap.setDisabled(true);
-    copyBitmap.setDirty(0, len);
+    if (initial == null) {
+      copyBitmap.setDirty(0, len);
+    } else {
+      String refusal = copyBitmap.checkMergeFrom(initial);
+      if (refusal != null) {
+        throw new IllegalArgumentException(refusal);
+      }
+      copyBitmap.mergeFrom(initial, false);
+    }
     // QEMU 7.2 creates the copy bitmap on the source node (later versions: on the filter).
     source.bitmaps().add(0, copyBitmap);
   }
@@ -348,6 +365,12 @@ public final class BlockCopy {
 
   public long clusterSize() {
     return clusterSize;
+  }
+
+  /** block_copy_reset: the range is no longer to be copied. */
+  public void reset(long offset, long bytes) {
+    resetCopyBitmap(offset, bytes);
+    updateRemaining();
   }
 
   public DirtyBitmap copyBitmap() {
