@@ -138,6 +138,13 @@ public enum Variant {
           + "in the same thread)",
       "block/backup.c; BackupJob.cleanupSyncBitmap",
       null, null),
+  INCREMENTAL_MIRROR("proposal:incremental-mirror", Kind.PROPOSAL,
+      "blockdev-mirror and drive-mirror take sync 'incremental' with a bitmap of the source: a "
+          + "copy of the bitmap drives the copy; a failure or cancel leaves the bitmap as it was "
+          + "(plus the writes since), completion clears it (thread: mirror: implement "
+          + "incremental and bitmap modes)",
+      "block/mirror.c, blockdev.c; BlockJobCommands.incrementalBitmap, MirrorJob.dirtyInit",
+      null, null),
   // Planted for blocksim explore's checkers: each shows that one checker bites.
   STREAM_POPULATES_ZEROES("bug:stream-populates-zeroes", Kind.BUG,
       "stream's copy-on-read population writes zeroes instead of the data it copies (planted:"
