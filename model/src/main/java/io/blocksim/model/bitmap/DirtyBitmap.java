@@ -44,6 +44,8 @@ public final class DirtyBitmap {
   private boolean inconsistent;
   private boolean skipStore;
   private DirtyBitmap successor;
+  /** proposal:bitmap-slices: the past points in time this named bitmap keeps, or null. */
+  private BitmapSlices slices;
 
   /**
    * The outcome of {@link #abdicate()} or {@link #reclaim()}: survivor stays in the node's list
@@ -203,6 +205,19 @@ public final class DirtyBitmap {
   }
 
   /** Returns whether a successor is installed. */
+  /** proposal:bitmap-slices: the bitmap's slices, or null when it keeps none. */
+  public BitmapSlices slices() {
+    return slices;
+  }
+
+  /** proposal:bitmap-slices: the slices, created on first use (block-dirty-bitmap-set-retention). */
+  public BitmapSlices slicesCreating() {
+    if (slices == null) {
+      slices = new BitmapSlices();
+    }
+    return slices;
+  }
+
   public boolean hasSuccessor() {
     return successor != null;
   }
@@ -396,8 +411,10 @@ public final class DirtyBitmap {
     DirtyBitmap heir = successor;
     heir.name = name;
     heir.persistent = persistent;
+    heir.slices = slices;
     name = null;
     persistent = false;
+    slices = null;
     busy = false;
     successor = null;
     return new Handover(heir, this);

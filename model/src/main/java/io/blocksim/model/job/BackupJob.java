@@ -37,6 +37,8 @@ public final class BackupJob extends Job {
   private boolean waitingForCall;
   private BlockCopy.Call backgroundCall;
   private boolean cleaned;
+  /** proposal:bitmap-slices: the slice the copy starts from (0: the bitmap alone). */
+  private int fromSlice;
 
   public BackupJob(JobManager manager, String id, BlockNode source, BlockNode target,
       MirrorSyncMode sync, DirtyBitmap syncBitmap, BitmapSyncMode bitmapMode, ErrorPolicy onSourceError,
@@ -52,6 +54,11 @@ public final class BackupJob extends Job {
     this.maxWorkers = maxWorkers;
     this.maxChunk = maxChunk;
     this.ownsTarget = ownsTarget;
+  }
+
+  /** proposal:bitmap-slices: copy slices id.. of the bitmap too (checked by the command). */
+  public void fromSlice(int id) {
+    this.fromSlice = id;
   }
 
   /**
@@ -119,6 +126,10 @@ public final class BackupJob extends Job {
     if (sync == MirrorSyncMode.BITMAP) {
       copy.clear();
       copy.mergeFrom(syncBitmap, false);
+      if (fromSlice != 0) {
+        // proposal:bitmap-slices: a backup from slice K covers slices K.. and the bitmap.
+        syncBitmap.slices().mergeFrom(fromSlice, copy);
+      }
     } else if (sync == MirrorSyncMode.TOP) {
       bcs.setSkipUnallocated(true);
     }
@@ -293,6 +304,12 @@ public final class BackupJob extends Job {
         && bitmapMode != BitmapSyncMode.NEVER && !reclaimsUnderProposal(result);
     DirtyBitmap.Handover handover = abdicate ? syncBitmap.abdicate() : syncBitmap.reclaim();
     source.bitmaps().remove(handover.released());
+    io.blocksim.model.bitmap.BitmapSlices slices = handover.survivor().slices();
+    if (abdicate && result == 0 && slices != null && slices.retention() > 0) {
+      // proposal:bitmap-slices: the frozen bitmap, what this successful backup covered, becomes
+      // the newest slice; the survivor (the successor's writes) is the active bitmap.
+      slices.save(handover.released());
+    }
     if (abdicate && result < 0 && bitmapMode == BitmapSyncMode.ALWAYS
         && !manager.layer().variant(Variant.ALWAYS_DROPS_UNCOPIED)) {
       handover.survivor().mergeFrom(bcs.copyBitmap(), false);

@@ -63,6 +63,11 @@ public final class MirrorJob extends ChunkedJob {
   /** QEMU's s->ret: the first reported I/O error, or 0. */
   private int opRet;
   private boolean prepared;
+  /**
+   * proposal:incremental-mirror: the user's bitmap whose copy (the job's own bitmap) drives the
+   * copy; busy while the job runs, cleared when the job completes, left alone otherwise.
+   */
+  private DirtyBitmap syncBitmap;
 
   public MirrorJob(JobManager manager, String id, String type, BlockNode source, BlockNode target,
       BlockNode base, boolean noneMode, boolean zeroTarget, boolean writeBlocking,
@@ -98,6 +103,14 @@ public final class MirrorJob extends ChunkedJob {
     }
     source.bitmaps().add(0, dirty);
     this.bitmap = dirty;
+  }
+
+  /** proposal:incremental-mirror: the bitmap of sync 'incremental' (null: QEMU 7.2's mirror). */
+  public void useSyncBitmap(DirtyBitmap syncBitmap) {
+    this.syncBitmap = syncBitmap;
+    if (syncBitmap != null) {
+      syncBitmap.setBusy(true);
+    }
   }
 
   /**
@@ -163,6 +176,12 @@ public final class MirrorJob extends ChunkedJob {
 
   /** mirror_dirty_init. */
   private int dirtyInit() {
+    if (syncBitmap != null) {
+      // proposal:incremental-mirror: the job's bitmap starts as a copy of the user's bitmap
+      // (bdrv_dirty_bitmap_merge_internal in the series' mirror_dirty_init); nothing is zeroed.
+      bitmap.mergeFrom(syncBitmap, false);
+      return 0;
+    }
     if (zeroTarget && !manager.layer().variant(Variant.MIRROR_TRUSTS_ZERO_INIT)) {
       if (!target.discardUnmap()) {
         bitmap.setDirty(0, bdevLength);
@@ -550,6 +569,15 @@ public final class MirrorJob extends ChunkedJob {
     detachBackends();
     boolean aborted = ret < 0;
     source.bitmaps().remove(bitmap);
+    if (syncBitmap != null) {
+      // proposal:incremental-mirror (on-success): only a completed job clears the user's bitmap,
+      // keeping what its own bitmap still holds; a failure or cancel leaves it as it is.
+      syncBitmap.setBusy(false);
+      if (shouldComplete && !aborted) {
+        syncBitmap.clear();
+        syncBitmap.mergeFrom(bitmap, false);
+      }
+    }
     int result = 0;
     if (!aborted && backingMode == SOURCE_BACKING_CHAIN) {
       BlockNode backing = noneMode ? source : base;

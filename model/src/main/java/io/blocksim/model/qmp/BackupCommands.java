@@ -43,7 +43,7 @@ final class BackupCommands {
       handlers.put(type, args -> {
         // QEMU runs the command as a one-action transaction (blockdev_do_action), which
         // starts by draining all I/O.
-        Options options = parse(type, args);
+        Options options = parse(type, args, manager.layer().variant(Variant.BITMAP_SLICES));
         options.undrained = manager.layer().variant(type.equals("drive-backup")
             ? Variant.DRIVE_BACKUP_COMMAND_UNDRAINED : Variant.BACKUP_COMMAND_UNDRAINED);
         if (!options.undrained) {
@@ -105,9 +105,11 @@ final class BackupCommands {
     String mode;
     /** The plain command under a *-command-undrained variant: no drained section. */
     boolean undrained;
+    /** proposal:bitmap-slices: the slice the backup starts from (0: the bitmap alone). */
+    long slice;
   }
 
-  private static Options parse(String type, Args args) throws QmpError {
+  private static Options parse(String type, Args args, boolean slices) throws QmpError {
     Options o = new Options();
     o.jobId = args.optStr("job-id");
     o.device = args.str("device");
@@ -143,6 +145,11 @@ final class BackupCommands {
       o.format = args.optStr("format");
       o.mode = args.optEnum("mode", List.of("existing", "absolute-paths"));
     }
+    if (slices) {
+      // proposal:bitmap-slices; QEMU 7.2's backups have no 'slice' argument.
+      Long slice = args.optUnsigned("slice", 32);
+      o.slice = slice == null ? 0 : slice;
+    }
     args.checkNoExtra();
     return o;
   }
@@ -165,7 +172,8 @@ final class BackupCommands {
 
     @Override
     public void prepare() throws QmpError {
-      Options o = parsed != null ? parsed : parse(type, args);
+      Options o = parsed != null ? parsed
+          : parse(type, args, manager.layer().variant(Variant.BITMAP_SLICES));
       if (txn != null && o.bitmapMode == BitmapSyncMode.ALWAYS
           && manager.layer().variant(Variant.ALWAYS_NOT_GROUPED)) {
         // The proposal's refusal; its text is blocksim's, QEMU never had one.
@@ -367,6 +375,7 @@ final class BackupCommands {
     if (o.bitmap == null && o.bitmapMode != null) {
       throw QmpError.generic("Cannot specify bitmap sync mode without a bitmap");
     }
+    checkSlices(o, bitmap);
     return createJob(o, source, target, bitmap, ownsTarget, txn);
   }
 
@@ -380,6 +389,29 @@ final class BackupCommands {
     if (node.blockingJobType() != null) {
       throw QmpError.generic("Node '" + node.name() + "' is busy: block device is in use by "
           + "block job: " + node.blockingJobType());
+    }
+  }
+
+  /**
+   * proposal:bitmap-slices (docs/variants.md; texts are blocksim's): a backup from slice K needs
+   * sync 'bitmap' and a slice K that the bitmap keeps; a backup that would save a slice past the
+   * retention is refused unless the retention was set with force-cycle.
+   */
+  private static void checkSlices(Options o, DirtyBitmap bitmap) throws QmpError {
+    io.blocksim.model.bitmap.BitmapSlices slices = bitmap == null ? null : bitmap.slices();
+    if (o.slice != 0) {
+      if (bitmap == null || o.sync != MirrorSyncMode.BITMAP) {
+        throw QmpError.generic("a slice can only be given with a bitmap and sync mode 'bitmap'"
+            + " or 'incremental'");
+      }
+      if (slices == null || slices.slice((int) Math.min(o.slice, Integer.MAX_VALUE)) == null) {
+        throw QmpError.generic("Bitmap '" + o.bitmap + "' has no slice " + o.slice);
+      }
+    }
+    if (slices != null && slices.full() && !slices.forceCycle()
+        && o.bitmapMode != BitmapSyncMode.NEVER) {
+      throw QmpError.generic("Bitmap '" + o.bitmap + "' already keeps " + slices.retention()
+          + " slices, its retention; set the retention with force-cycle to drop the oldest");
     }
   }
 
@@ -431,6 +463,7 @@ final class BackupCommands {
       BackupJob job = new BackupJob(manager, o.jobId == null ? "" : o.jobId, source, target,
           o.sync, bitmap, o.bitmapMode, o.onSourceError, o.onTargetError, (int) o.maxWorkers,
           o.maxChunk, ownsTarget);
+      job.fromSlice((int) o.slice);
       manager.create(job, txn, o.autoFinalize, o.autoDismiss);
       if (o.speed < 0) {
         manager.dismissEarly(job);

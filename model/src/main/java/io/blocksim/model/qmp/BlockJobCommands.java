@@ -368,6 +368,8 @@ final class BlockJobCommands {
     MirrorCopyMode copyMode = args.optEnum("copy-mode", MirrorCopyMode.class);
     boolean autoFinalize = args.bool("auto-finalize", true);
     boolean autoDismiss = args.bool("auto-dismiss", true);
+    // QEMU 7.2's blockdev-mirror has no 'bitmap': only the proposal reads it.
+    String bitmapName = layer().variant(Variant.INCREMENTAL_MIRROR) ? args.optStr("bitmap") : null;
     args.checkNoExtra();
     BlockNode bs = lookup(device, device);
     if (!bs.parents().isEmpty()) {
@@ -384,16 +386,20 @@ final class BlockJobCommands {
     if (replaces != null) {
       checkReplaces(bs, replaces);
     }
+    DirtyBitmap syncBitmap = incrementalBitmap(bitmapName, sync, bs, granularityArg);
     // mirror_start
-    if (sync == MirrorSyncMode.INCREMENTAL || sync == MirrorSyncMode.BITMAP) {
+    if ((sync == MirrorSyncMode.INCREMENTAL && syncBitmap == null)
+        || sync == MirrorSyncMode.BITMAP) {
       throw QmpError.generic("Sync mode '" + sync.qapiName() + "' not supported");
     }
     boolean noneMode = sync == MirrorSyncMode.NONE;
     BlockNode base = sync == MirrorSyncMode.TOP ? Chains.below(Chains.skipFilters(bs)) : null;
     MirrorJob job = startMirror(jobId, "mirror", bs, target, replaces, base, noneMode,
-        zeroTarget, copyMode == MirrorCopyMode.WRITE_BLOCKING, granularity,
+        zeroTarget, copyMode == MirrorCopyMode.WRITE_BLOCKING,
+        syncBitmap != null ? syncBitmap.granularityBytes() : granularity,
         bufSizeArg == null ? 0 : bufSizeArg, onSourceError, onTargetError, true,
         filterNodeName, autoFinalize, autoDismiss, speedArg == null ? 0 : speedArg);
+    job.useSyncBitmap(syncBitmap);
     manager.start(job);
     return null;
   }
@@ -424,6 +430,7 @@ final class BlockJobCommands {
     MirrorCopyMode copyMode = args.optEnum("copy-mode", MirrorCopyMode.class);
     boolean autoFinalize = args.bool("auto-finalize", true);
     boolean autoDismiss = args.bool("auto-dismiss", true);
+    String bitmapName = layer().variant(Variant.INCREMENTAL_MIRROR) ? args.optStr("bitmap") : null;
     args.checkNoExtra();
     BlockNode bs = lookup(device, device);
     if (!bs.parents().isEmpty()) {
@@ -483,15 +490,19 @@ final class BlockJobCommands {
       if (replaces != null) {
         checkReplaces(bs, replaces);
       }
-      if (sync == MirrorSyncMode.INCREMENTAL || sync == MirrorSyncMode.BITMAP) {
+      DirtyBitmap syncBitmap = incrementalBitmap(bitmapName, sync, bs, granularityArg);
+      if ((sync == MirrorSyncMode.INCREMENTAL && syncBitmap == null)
+          || sync == MirrorSyncMode.BITMAP) {
         throw QmpError.generic("Sync mode '" + sync.qapiName() + "' not supported");
       }
       boolean noneMode = sync == MirrorSyncMode.NONE;
       BlockNode base = sync == MirrorSyncMode.TOP ? Chains.below(Chains.skipFilters(bs)) : null;
       MirrorJob job = startMirror(jobId, "mirror", bs, target, replaces, base, noneMode,
-          zeroTarget, copyMode == MirrorCopyMode.WRITE_BLOCKING, granularity,
+          zeroTarget, copyMode == MirrorCopyMode.WRITE_BLOCKING,
+          syncBitmap != null ? syncBitmap.granularityBytes() : granularity,
           bufSizeArg == null ? 0 : bufSizeArg, onSourceError, onTargetError, unmap, null,
           autoFinalize, autoDismiss, speedArg == null ? 0 : speedArg);
+      job.useSyncBitmap(syncBitmap);
       job.ownTarget(existing ? MirrorJob.OPEN_BACKING_CHAIN : MirrorJob.SOURCE_BACKING_CHAIN);
       manager.start(job);
     } catch (QmpError e) {
@@ -499,6 +510,43 @@ final class BlockJobCommands {
       throw e;
     }
     return null;
+  }
+
+  /**
+   * proposal:incremental-mirror (docs/variants.md): sync 'incremental' with a bitmap of the
+   * source, as the "mirror: implement incremental and bitmap modes" series proposed it (sugar for
+   * sync 'bitmap' with bitmap-mode 'on-success'). The checks are backup's for the same arguments
+   * (qmp_backup of QEMU 7.2: the bitmap is required, must exist and be usable; a bitmap the job
+   * clears may not be readonly); the bitmap's granularity is the job's. Returns null when the
+   * variant is off or no bitmap was given (QEMU 7.2's path).
+   */
+  private DirtyBitmap incrementalBitmap(String bitmapName, MirrorSyncMode sync, BlockNode bs,
+      Long granularityArg) throws QmpError {
+    if (!layer().variant(Variant.INCREMENTAL_MIRROR)) {
+      return null;
+    }
+    if (sync == MirrorSyncMode.INCREMENTAL && bitmapName == null) {
+      throw QmpError.generic("must provide a valid bitmap name for 'incremental' sync mode");
+    }
+    if (bitmapName == null) {
+      return null;
+    }
+    if (sync != MirrorSyncMode.INCREMENTAL) {
+      // blocksim's wording: the proposal takes a bitmap only with sync 'incremental'.
+      throw QmpError.generic("a bitmap can only be given with sync mode 'incremental'");
+    }
+    DirtyBitmap bitmap = bs.bitmap(bitmapName);
+    if (bitmap == null) {
+      throw QmpError.generic("Bitmap '" + bitmapName + "' could not be found");
+    }
+    String refusal = bitmap.checkUsable(DirtyBitmap.CHECK_DEFAULT);
+    if (refusal != null) {
+      throw QmpError.generic(refusal);
+    }
+    if (granularityArg != null && granularityArg != 0) {
+      throw QmpError.generic("granularity cannot be specified when a bitmap is provided");
+    }
+    return bitmap;
   }
 
   private long checkGranularity(Long granularityArg) throws QmpError {

@@ -165,6 +165,20 @@ public final class BlockdevCommands {
       if (b.inconsistent()) {
         m.put("inconsistent", true);
       }
+      if (b.slices() != null) {
+        // proposal:bitmap-slices: the retention and the slices kept, oldest first.
+        m.put("retention", (long) b.slices().retention());
+        m.put("force-cycle", b.slices().forceCycle());
+        m.put("dropped-slices", (long) b.slices().dropped());
+        List<Object> slices = new ArrayList<>();
+        for (io.blocksim.model.bitmap.BitmapSlices.Slice s : b.slices().slices()) {
+          Map<String, Object> one = new LinkedHashMap<>();
+          one.put("id", (long) s.id());
+          one.put("count", s.bits().countBytes());
+          slices.add(one);
+        }
+        m.put("slices", slices);
+      }
       list.add(m);
     }
     return list;

@@ -25,6 +25,7 @@ public final class QmpDispatcher {
     exports = new ExportCommands(layer, jobs);
     exports.register(handlers);
     new BitmapCommands(layer).register(handlers);
+    new SliceCommands(layer).register(handlers);
     BackupCommands backup = new BackupCommands(jobs);
     new TransactionCommand(layer, jobs, backup).register(handlers);
     new JobCommands(jobs).register(handlers);

@@ -138,6 +138,21 @@ public enum Variant {
           + "in the same thread)",
       "block/backup.c; BackupJob.cleanupSyncBitmap",
       null, null),
+  INCREMENTAL_MIRROR("proposal:incremental-mirror", Kind.PROPOSAL,
+      "blockdev-mirror and drive-mirror take sync 'incremental' with a bitmap of the source: a "
+          + "copy of the bitmap drives the copy; a failure or cancel leaves the bitmap as it was "
+          + "(plus the writes since), completion clears it (thread: mirror: implement "
+          + "incremental and bitmap modes)",
+      "block/mirror.c, blockdev.c; BlockJobCommands.incrementalBitmap, MirrorJob.dirtyInit",
+      null, null),
+  BITMAP_SLICES("proposal:bitmap-slices", Kind.PROPOSAL,
+      "a bitmap keeps up to N past points in time as slices (block-dirty-bitmap-set-retention "
+          + "node, name, slices, force-cycle): a successful backup that syncs it saves what it "
+          + "covered as a disabled slice, a backup past the retention is refused unless "
+          + "force-cycle (dropped-slices), and a backup with slice K copies slices K.. and the "
+          + "bitmap (thread: qmp dirty bitmap API)",
+      "blockdev.c, block/backup.c; SliceCommands, BackupCommands, BackupJob.cleanupSyncBitmap",
+      null, null),
   // Planted for blocksim explore's checkers: each shows that one checker bites.
   STREAM_POPULATES_ZEROES("bug:stream-populates-zeroes", Kind.BUG,
       "stream's copy-on-read population writes zeroes instead of the data it copies (planted:"
