@@ -14,6 +14,15 @@ public final class Check {
     }
   }
 
+  /**
+   * Returns the {@link InvariantViolation} a failed {@link #that} throws, for hot paths that test
+   * the condition first: {@code if (!ok) throw Check.failure(...)} boxes no argument and builds
+   * no varargs array while the condition holds.
+   */
+  public static InvariantViolation failure(String format, Object... args) {
+    return new InvariantViolation(String.format(java.util.Locale.ROOT, format, args));
+  }
+
   /** Marks a branch that must never run. */
   public static InvariantViolation unreachable(String format, Object... args) {
     return new InvariantViolation(

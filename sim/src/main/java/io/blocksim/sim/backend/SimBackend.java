@@ -170,6 +170,63 @@ public final class SimBackend implements Backend {
   }
 
   /**
+   * One qemu-io session of many requests over one connection of the harness's export (qemu-io
+   * with several {@code -c} commands): the export is attached once (one drain, as {@link #io}
+   * does), each request lets virtual time pass while in flight, and {@link #close} flushes the
+   * node and detaches (the second drain). The compact form of a guest workload for benchmarks.
+   */
+  public final class GuestSession implements AutoCloseable {
+    private final BlockNode top;
+    private byte[] buffer = new byte[0];
+
+    private GuestSession(BlockNode top) {
+      this.top = top;
+    }
+
+    /** Writes {@code length} bytes of {@code pattern} at offset ({@code write -P}). */
+    public void write(long offset, int length, byte pattern) throws HostIoException {
+      if (offset < 0 || length < 0 || offset > top.length() || length > top.length() - offset) {
+        throw new HostIoException(HostIoException.EIO, "request beyond the end of the export");
+      }
+      if (buffer.length != length || buffer[0] != pattern) {
+        buffer = new byte[length];
+        java.util.Arrays.fill(buffer, pattern);
+      }
+      // The engine may keep the array (a page of the fake disk), so each request gets its own
+      // unless the previous one was copied.
+      BlockIo.write(top, offset, buffer.clone(), 0, length,
+          io.blocksim.model.graph.RequestFlags.NONE);
+      loop.advance(loop.ioLatencyNs(length));
+    }
+
+    @Override
+    public void close() throws HostIoException {
+      try {
+        BlockIo.flush(top);
+      } finally {
+        engine.jobs().drain(top);
+      }
+    }
+  }
+
+  /** Opens a {@link GuestSession} on the node, as {@link #io} attaches its export. */
+  public GuestSession guestSession(String nodeName) throws StepException {
+    loop.advance(0);
+    BlockNode node = engine.graph().find(nodeName);
+    if (node == null) {
+      throw new StepException("io: no node named '" + nodeName + "'");
+    }
+    BlockNode top = aboveJobFilters(node);
+    String conflict = Permissions.attachConflict(top, !top.readOnly());
+    if (conflict != null || top.readOnly()) {
+      throw new StepException(conflict != null ? EXPORT_REFUSED + conflict
+          : "qemu-io: Block node is read-only");
+    }
+    engine.jobs().drain(top);
+    return new GuestSession(top);
+  }
+
+  /**
    * Returns the node a guest device attached to {@code node} talks to: a job inserts its filter
    * (copy-before-write, mirror_top, commit_top, stream's unnamed copy-on-read) above the node and
    * takes over its parents, so the harness's export goes above those filters as well, as

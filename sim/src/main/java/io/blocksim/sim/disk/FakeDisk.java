@@ -77,8 +77,9 @@ public final class FakeDisk implements HostStorage {
     public static final Config DEFAULT = new Config(new Ratio(1, 2), new Ratio(1, 4), 100_000);
 
     public Config {
-      Check.that(
-          unflushedOpsMax > 0, "disk: unflushedOpsMax (%d) must be positive", unflushedOpsMax);
+      if (!(unflushedOpsMax > 0)) {
+        throw Check.failure("disk: unflushedOpsMax (%d) must be positive", unflushedOpsMax);
+      }
     }
   }
 
@@ -129,7 +130,9 @@ public final class FakeDisk implements HostStorage {
 
   /** Makes requests that would grow the file beyond maxBytes fail with ENOSPC. */
   public void setSizeLimit(String path, long maxBytes) {
-    Check.that(maxBytes >= 0, "disk: size limit (%d) must not be negative", maxBytes);
+    if (!(maxBytes >= 0)) {
+      throw Check.failure("disk: size limit (%d) must not be negative", maxBytes);
+    }
     sizeLimitsBytes.put(path, maxBytes);
   }
 
@@ -174,7 +177,9 @@ public final class FakeDisk implements HostStorage {
    * with EIO until {@link #powerOn()}. For crash-point sweeps: "run k requests, then cut power".
    */
   public void cutPowerAfterOp(long opNumber, Prng prng) {
-    Check.that(opNumber > opCount, "disk: op %d is not after the current op %d", opNumber, opCount);
+    if (!(opNumber > opCount)) {
+      throw Check.failure("disk: op %d is not after the current op %d", opNumber, opCount);
+    }
     powerCutAfterOp = opNumber;
     powerCutPrng = prng;
   }
@@ -263,7 +268,9 @@ public final class FakeDisk implements HostStorage {
    */
   public void importFrom(Path file, String name) throws IOException {
     String problem = pathProblem(name);
-    Check.that(problem == null, "disk: cannot import as '%s': %s", name, problem);
+    if (!(problem == null)) {
+      throw Check.failure("disk: cannot import as '%s': %s", name, problem);
+    }
     long lengthBytes = Files.size(file);
     PageImage image = new PageImage();
     image.adoptLength(lengthBytes);
@@ -305,7 +312,9 @@ public final class FakeDisk implements HostStorage {
 
   /** Counts a completed request, tells the listeners, and fires an armed power cut. */
   void opDone(DiskOp op) {
-    Check.that(op.sequence() == opCount + 1, "disk: op %d completed out of order", op.sequence());
+    if (!(op.sequence() == opCount + 1)) {
+      throw Check.failure("disk: op %d completed out of order", op.sequence());
+    }
     opCount = op.sequence();
     files.get(op.path()).countOp();
     for (DiskOpListener listener : listeners) {
@@ -323,14 +332,25 @@ public final class FakeDisk implements HostStorage {
       out.setLength(image.lengthBytes());
       FileChannel channel = out.getChannel();
       byte[] buffer = new byte[Page.SIZE_BYTES];
-      for (Map.Entry<Long, Page> entry : image.pages().entrySet()) {
-        long position = entry.getKey() * Page.SIZE_BYTES;
-        int count = (int) Math.min(Page.SIZE_BYTES, image.lengthBytes() - position);
-        entry.getValue().copyTo(0, buffer, 0, count);
-        ByteBuffer data = ByteBuffer.wrap(buffer, 0, count);
-        while (data.hasRemaining()) {
-          channel.write(data, position + data.position());
+      IOException[] failure = {null};
+      image.forEachPage((index, page) -> {
+        if (failure[0] != null) {
+          return;
         }
+        long position = index * Page.SIZE_BYTES;
+        int count = (int) Math.min(Page.SIZE_BYTES, image.lengthBytes() - position);
+        page.copyTo(0, buffer, 0, count);
+        ByteBuffer data = ByteBuffer.wrap(buffer, 0, count);
+        try {
+          while (data.hasRemaining()) {
+            channel.write(data, position + data.position());
+          }
+        } catch (IOException e) {
+          failure[0] = e;
+        }
+      });
+      if (failure[0] != null) {
+        throw failure[0];
       }
     }
   }

@@ -43,10 +43,13 @@ final class FakeFile implements HostFile {
   @Override
   public void read(long offset, byte[] dst, int dstOffset, int length) throws HostIoException {
     checkRange(offset, length);
-    Check.that(offset <= Long.MAX_VALUE - length, "file '%s': read past 2^63", path);
-    Check.that(
-        dstOffset >= 0 && dstOffset + length <= dst.length,
-        "file '%s': read into [%d, +%d) of a %d-byte buffer", path, dstOffset, length, dst.length);
+    if (!(offset <= Long.MAX_VALUE - length)) {
+      throw Check.failure("file '%s': read past 2^63", path);
+    }
+    if (!(dstOffset >= 0 && dstOffset + length <= dst.length)) {
+      throw Check.failure("file '%s': read into [%d, +%d) of a %d-byte buffer",
+          path, dstOffset, length, dst.length);
+    }
     disk.checkPowered(path);
     current.read(offset, dst, dstOffset, length);
   }
@@ -54,9 +57,10 @@ final class FakeFile implements HostFile {
   @Override
   public void write(long offset, byte[] src, int srcOffset, int length) throws HostIoException {
     checkRange(offset, length);
-    Check.that(
-        srcOffset >= 0 && srcOffset + length <= src.length,
-        "file '%s': write from [%d, +%d) of a %d-byte buffer", path, srcOffset, length, src.length);
+    if (!(srcOffset >= 0 && srcOffset + length <= src.length)) {
+      throw Check.failure("file '%s': write from [%d, +%d) of a %d-byte buffer",
+          path, srcOffset, length, src.length);
+    }
     disk.checkPowered(path);
     checkEnd(offset + length);
     DiskOp op = disk.nextOp(path, DiskOp.Kind.WRITE, offset, length);
@@ -93,7 +97,9 @@ final class FakeFile implements HostFile {
 
   @Override
   public void truncate(long length) throws HostIoException {
-    Check.that(length >= 0, "file '%s': truncate to negative length %d", path, length);
+    if (!(length >= 0)) {
+      throw Check.failure("file '%s': truncate to negative length %d", path, length);
+    }
     disk.checkPowered(path);
     checkEnd(length);
     DiskOp op = disk.nextOp(path, DiskOp.Kind.TRUNCATE, 0, length);
@@ -113,13 +119,21 @@ final class FakeFile implements HostFile {
 
   @Override
   public long allocationRun(long offset, long maxLength) {
-    Check.that(offset >= 0, "file '%s': allocationRun at negative offset %d", path, offset);
-    Check.that(maxLength >= 0, "file '%s': negative maxLength %d", path, maxLength);
+    if (!(offset >= 0)) {
+      throw Check.failure("file '%s': allocationRun at negative offset %d", path, offset);
+    }
+    if (!(maxLength >= 0)) {
+      throw Check.failure("file '%s': negative maxLength %d", path, maxLength);
+    }
     long run = current.allocationRun(offset, maxLength);
     if (maxLength > 0) {
-      Check.that(run != 0, "file '%s': empty allocation run at %d", path, offset);
+      if (!(run != 0)) {
+        throw Check.failure("file '%s': empty allocation run at %d", path, offset);
+      }
     }
-    Check.that(Math.abs(run) <= maxLength, "file '%s': run %d exceeds %d", path, run, maxLength);
+    if (!(Math.abs(run) <= maxLength)) {
+      throw Check.failure("file '%s': run %d exceeds %d", path, run, maxLength);
+    }
     return run;
   }
 
@@ -145,18 +159,18 @@ final class FakeFile implements HostFile {
 
   /** Returns heap bytes held by pages (each shared array once, via seen) and unflushed data. */
   long retainedBytes(Set<byte[]> seen) {
-    long total = 0;
+    long[] total = {0};
     for (PageImage image : List.of(durable, current)) {
-      for (Page page : image.pages().values()) {
+      image.forEachPage((index, page) -> {
         if (page.bytesOrNull() != null && seen.add(page.bytesOrNull())) {
-          total += page.retainedBytes();
+          total[0] += page.retainedBytes();
         }
-      }
+      });
     }
     for (UnflushedOp op : unflushed) {
-      total += op.retainedBytes();
+      total[0] += op.retainedBytes();
     }
-    return total;
+    return total[0];
   }
 
   /** Returns a copy of this file (pages shared, unflushed requests in order) on another disk. */
@@ -244,8 +258,12 @@ final class FakeFile implements HostFile {
   }
 
   private void checkRange(long offset, long length) {
-    Check.that(offset >= 0, "file '%s': negative offset %d", path, offset);
-    Check.that(length >= 0, "file '%s': negative length %d", path, length);
+    if (!(offset >= 0)) {
+      throw Check.failure("file '%s': negative offset %d", path, offset);
+    }
+    if (!(length >= 0)) {
+      throw Check.failure("file '%s': negative length %d", path, length);
+    }
   }
 
   private void checkEnd(long endBytes) throws HostIoException {

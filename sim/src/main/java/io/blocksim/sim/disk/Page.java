@@ -16,9 +16,12 @@ final class Page {
   private static final Page[] UNIFORM = new Page[256];
 
   static {
-    Check.that(
-        Integer.bitCount(SIZE_BYTES) == 1, "page size (%d) must be a power of 2", SIZE_BYTES);
-    Check.that(SIZE_BYTES % 512 == 0, "page size (%d) must be whole sectors", SIZE_BYTES);
+    if (!(Integer.bitCount(SIZE_BYTES) == 1)) {
+      throw Check.failure("page size (%d) must be a power of 2", SIZE_BYTES);
+    }
+    if (!(SIZE_BYTES % 512 == 0)) {
+      throw Check.failure("page size (%d) must be whole sectors", SIZE_BYTES);
+    }
     for (int value = 0; value < 256; value++) {
       UNIFORM[value] = new Page(null, (byte) value);
     }
@@ -39,7 +42,9 @@ final class Page {
 
   /** Returns a page holding these bytes (taking ownership), or the uniform page if they are. */
   static Page ofBytes(byte[] bytes) {
-    Check.that(bytes.length == SIZE_BYTES, "page: %d bytes, expected %d", bytes.length, SIZE_BYTES);
+    if (!(bytes.length == SIZE_BYTES)) {
+      throw Check.failure("page: %d bytes, expected %d", bytes.length, SIZE_BYTES);
+    }
     return uniform(bytes, 0, SIZE_BYTES) ? uniform(bytes[0]) : new Page(bytes, (byte) 0);
   }
 

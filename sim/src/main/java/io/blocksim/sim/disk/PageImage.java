@@ -2,8 +2,7 @@ package io.blocksim.sim.disk;
 
 import io.blocksim.model.check.Check;
 import java.util.Arrays;
-import java.util.Collections;
-import java.util.NavigableMap;
+import java.util.Map;
 import java.util.TreeMap;
 
 /**
@@ -14,25 +13,47 @@ import java.util.TreeMap;
  * <p>Which pages are holes follows Linux: writing (even zeroes) allocates the touched pages;
  * zeroing a range ({@code fallocate} punch hole or zero range) frees the pages it covers whole and
  * writes zeroes into pages it covers in part, which stay allocated if they were.
+ *
+ * <p>Pages are kept in chunks of {@link #CHUNK_PAGES} consecutive pages (64 KiB, a default qcow2
+ * cluster) in a sorted map of chunk index to an array with null for a hole, so that a request of a
+ * cluster costs one map lookup rather than one per page. Each image owns its chunk arrays (copies
+ * copy them) and shares the immutable pages. A chunk with no page is removed at once.
  */
 final class PageImage {
   private static final long PAGE = Page.SIZE_BYTES;
+  static final int CHUNK_SHIFT = 4;
+  static final int CHUNK_PAGES = 1 << CHUNK_SHIFT;
+  private static final int CHUNK_MASK = CHUNK_PAGES - 1;
 
-  private final TreeMap<Long, Page> pages;
-  private long lengthBytes;
-
-  PageImage() {
-    this(new TreeMap<>(), 0);
+  /** Visits pages in index order. */
+  interface PageVisitor {
+    void visit(long index, Page page);
   }
 
-  private PageImage(TreeMap<Long, Page> pages, long lengthBytes) {
-    this.pages = pages;
+  private final TreeMap<Long, Page[]> chunks;
+  private long lengthBytes;
+  private int pageCount;
+  /** The last chunk looked up, a cache for runs of requests to one chunk (null: none). */
+  private long lastKey = -1;
+  private Page[] lastChunk;
+
+  PageImage() {
+    this(new TreeMap<>(), 0, 0);
+  }
+
+  private PageImage(TreeMap<Long, Page[]> chunks, long lengthBytes, int pageCount) {
+    this.chunks = chunks;
     this.lengthBytes = lengthBytes;
+    this.pageCount = pageCount;
   }
 
   /** Returns a copy that shares the (immutable) pages. */
   PageImage copy() {
-    return new PageImage(new TreeMap<>(pages), lengthBytes);
+    TreeMap<Long, Page[]> copied = new TreeMap<>();
+    for (Map.Entry<Long, Page[]> entry : chunks.entrySet()) {
+      copied.put(entry.getKey(), entry.getValue().clone());
+    }
+    return new PageImage(copied, lengthBytes, pageCount);
   }
 
   long lengthBytes() {
@@ -40,12 +61,129 @@ final class PageImage {
   }
 
   int pageCount() {
-    return pages.size();
+    return pageCount;
   }
 
-  /** Returns the pages in index order; read-only use. */
-  NavigableMap<Long, Page> pages() {
-    return Collections.unmodifiableNavigableMap(pages);
+  /** Visits every page (not the holes) in index order; the visitor must not change the image. */
+  void forEachPage(PageVisitor visitor) {
+    for (Map.Entry<Long, Page[]> entry : chunks.entrySet()) {
+      long base = entry.getKey() << CHUNK_SHIFT;
+      Page[] chunk = entry.getValue();
+      for (int i = 0; i < CHUNK_PAGES; i++) {
+        if (chunk[i] != null) {
+          visitor.visit(base + i, chunk[i]);
+        }
+      }
+    }
+  }
+
+  /** Returns the page at index, or null for a hole. */
+  Page page(long index) {
+    Page[] chunk = chunk(index >>> CHUNK_SHIFT);
+    return chunk == null ? null : chunk[(int) (index & CHUNK_MASK)];
+  }
+
+  private Page[] chunk(long key) {
+    if (key != lastKey) {
+      lastChunk = chunks.get(key);
+      lastKey = key;
+    }
+    return lastChunk;
+  }
+
+  /** Puts a page (non-null) at index, creating its chunk if needed. */
+  private void put(long index, Page page) {
+    long key = index >>> CHUNK_SHIFT;
+    Page[] chunk = chunk(key);
+    if (chunk == null) {
+      chunk = new Page[CHUNK_PAGES];
+      chunks.put(key, chunk);
+      lastChunk = chunk;
+    }
+    int slot = (int) (index & CHUNK_MASK);
+    if (chunk[slot] == null) {
+      pageCount++;
+    }
+    chunk[slot] = page;
+  }
+
+  /** Makes the page at index a hole, dropping its chunk when that was its last page. */
+  private void remove(long index) {
+    long key = index >>> CHUNK_SHIFT;
+    Page[] chunk = chunk(key);
+    int slot = (int) (index & CHUNK_MASK);
+    if (chunk == null || chunk[slot] == null) {
+      return;
+    }
+    chunk[slot] = null;
+    pageCount--;
+    if (isEmpty(chunk)) {
+      chunks.remove(key);
+      lastChunk = null;
+    }
+  }
+
+  private static boolean isEmpty(Page[] chunk) {
+    for (Page page : chunk) {
+      if (page != null) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static int count(Page[] chunk) {
+    int n = 0;
+    for (Page page : chunk) {
+      if (page != null) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Makes pages [first, last] (inclusive) holes. */
+  private void removePages(long first, long last) {
+    if (first > last) {
+      return;
+    }
+    long firstKey = first >>> CHUNK_SHIFT;
+    long lastKeyInRange = last >>> CHUNK_SHIFT;
+    // Whole chunks strictly inside the range go at once; the two end chunks page by page.
+    if (lastKeyInRange - firstKey > 1) {
+      Map<Long, Page[]> inner = chunks.subMap(firstKey, false, lastKeyInRange, false);
+      if (!inner.isEmpty()) {
+        for (Page[] chunk : inner.values()) {
+          pageCount -= count(chunk);
+        }
+        inner.clear();
+        lastKey = -1;
+        lastChunk = null;
+      }
+    }
+    removeWithinChunk(first, Math.min(last, (firstKey << CHUNK_SHIFT) + CHUNK_MASK));
+    if (lastKeyInRange != firstKey) {
+      removeWithinChunk(lastKeyInRange << CHUNK_SHIFT, last);
+    }
+  }
+
+  /** Makes pages [first, last] of one chunk holes. */
+  private void removeWithinChunk(long first, long last) {
+    long key = first >>> CHUNK_SHIFT;
+    Page[] chunk = chunk(key);
+    if (chunk == null) {
+      return;
+    }
+    for (int slot = (int) (first & CHUNK_MASK); slot <= (int) (last & CHUNK_MASK); slot++) {
+      if (chunk[slot] != null) {
+        chunk[slot] = null;
+        pageCount--;
+      }
+    }
+    if (isEmpty(chunk)) {
+      chunks.remove(key);
+      lastChunk = null;
+    }
   }
 
   void read(long offset, byte[] dst, int dstOffset, int count) {
@@ -55,7 +193,7 @@ final class PageImage {
       long index = position / PAGE;
       int pageOffset = (int) (position % PAGE);
       int chunk = (int) Math.min(count - done, PAGE - pageOffset);
-      Page page = pages.get(index);
+      Page page = page(index);
       if (page == null) {
         Arrays.fill(dst, dstOffset + done, dstOffset + done + chunk, (byte) 0);
       } else {
@@ -74,8 +212,9 @@ final class PageImage {
       long index = position / PAGE;
       int pageOffset = (int) (position % PAGE);
       int chunk = (int) Math.min(count - done, PAGE - pageOffset);
-      Page base = pages.getOrDefault(index, Page.uniform((byte) 0));
-      pages.put(index, base.overwrite(pageOffset, src, srcOffset + (int) done, chunk));
+      Page base = page(index);
+      put(index, (base == null ? Page.uniform((byte) 0) : base)
+          .overwrite(pageOffset, src, srcOffset + (int) done, chunk));
       done += chunk;
       position += chunk;
     }
@@ -92,8 +231,8 @@ final class PageImage {
       long index = position / PAGE;
       int pageOffset = (int) (position % PAGE);
       int chunk = (int) Math.min(count - done, PAGE - pageOffset);
-      Page base = pages.getOrDefault(index, Page.uniform((byte) 0));
-      pages.put(index, base.fill(pageOffset, chunk, value));
+      Page base = page(index);
+      put(index, (base == null ? Page.uniform((byte) 0) : base).fill(pageOffset, chunk, value));
       done += chunk;
       position += chunk;
     }
@@ -111,7 +250,7 @@ final class PageImage {
     long firstWhole = ceilDiv(offset, PAGE);
     long endWhole = end / PAGE;
     if (firstWhole < endWhole) {
-      pages.subMap(firstWhole, endWhole).clear();
+      removePages(firstWhole, endWhole - 1);
     }
     long firstIndex = offset / PAGE;
     long lastIndex = (end - 1) / PAGE;
@@ -124,7 +263,7 @@ final class PageImage {
   /** Sets the length; shrinking drops the pages beyond it and zeroes the tail of the last one. */
   void setLength(long newLengthBytes) {
     if (newLengthBytes < lengthBytes) {
-      pages.tailMap(ceilDiv(newLengthBytes, PAGE), true).clear();
+      removePages(ceilDiv(newLengthBytes, PAGE), Long.MAX_VALUE);
       if (newLengthBytes % PAGE != 0) {
         zeroPartOfPage(newLengthBytes / PAGE, newLengthBytes, ceilDiv(newLengthBytes, PAGE) * PAGE);
       }
@@ -145,27 +284,71 @@ final class PageImage {
       return -(limit - offset);
     }
     long index = offset / PAGE;
-    if (pages.containsKey(index)) {
-      // Walk the run in key order (one iterator step a page, not one lookup a page).
+    if (page(index) != null) {
+      // Walk the run page by page within a chunk, chunk by chunk in key order.
       long next = index + 1;
       long dataLimit = Math.min(limit, lengthBytes);
-      for (Long key : pages.tailMap(next, true).keySet()) {
-        if (key != next || next * PAGE >= dataLimit) {
-          break;
-        }
+      while (next * PAGE < dataLimit && page(next) != null) {
         next++;
       }
       return Math.min(dataLimit, next * PAGE) - offset;
     }
-    Long nextData = pages.ceilingKey(index + 1);
-    long holeEnd = nextData == null ? limit : Math.min(limit, nextData * PAGE);
+    long nextData = nextPage(index + 1);
+    long holeEnd = nextData < 0 ? limit : Math.min(limit, nextData * PAGE);
     return -(holeEnd - offset);
+  }
+
+  /** Returns the index of the first page at or after index, or -1 if there is none. */
+  private long nextPage(long index) {
+    long key = index >>> CHUNK_SHIFT;
+    Page[] chunk = chunk(key);
+    if (chunk != null) {
+      for (int slot = (int) (index & CHUNK_MASK); slot < CHUNK_PAGES; slot++) {
+        if (chunk[slot] != null) {
+          return (key << CHUNK_SHIFT) + slot;
+        }
+      }
+    }
+    Map.Entry<Long, Page[]> after = chunks.higherEntry(key);
+    if (after == null) {
+      return -1;
+    }
+    Page[] found = after.getValue();
+    for (int slot = 0; slot < CHUNK_PAGES; slot++) {
+      if (found[slot] != null) {
+        return (after.getKey() << CHUNK_SHIFT) + slot;
+      }
+    }
+    throw new IllegalStateException("page image: empty chunk " + after.getKey());
   }
 
   /** Replaces pages [firstIndex, lastIndex] (inclusive) with those of source. */
   void copyPagesFrom(PageImage source, long firstIndex, long lastIndex) {
-    pages.subMap(firstIndex, true, lastIndex, true).clear();
-    pages.putAll(source.pages.subMap(firstIndex, true, lastIndex, true));
+    if (lastIndex - firstIndex < 4 * CHUNK_PAGES) {
+      for (long index = firstIndex; index <= lastIndex; index++) {
+        Page page = source.page(index);
+        if (page == null) {
+          remove(index);
+        } else {
+          put(index, page);
+        }
+      }
+      return;
+    }
+    removePages(firstIndex, lastIndex);
+    long firstKey = firstIndex >>> CHUNK_SHIFT;
+    long lastKeyInRange = lastIndex >>> CHUNK_SHIFT;
+    for (Map.Entry<Long, Page[]> entry
+        : source.chunks.subMap(firstKey, true, lastKeyInRange, true).entrySet()) {
+      long base = entry.getKey() << CHUNK_SHIFT;
+      Page[] chunk = entry.getValue();
+      for (int slot = 0; slot < CHUNK_PAGES; slot++) {
+        long index = base + slot;
+        if (chunk[slot] != null && index >= firstIndex && index <= lastIndex) {
+          put(index, chunk[slot]);
+        }
+      }
+    }
   }
 
   /** Sets the length without touching pages, when the caller has made the pages agree. */
@@ -175,9 +358,10 @@ final class PageImage {
 
   /** Puts a whole page, for importing; the page must lie within the length. */
   void putPage(long index, Page page) {
-    Check.that(
-        index * PAGE < lengthBytes, "page image: page %d beyond length %d", index, lengthBytes);
-    pages.put(index, page);
+    if (!(index * PAGE < lengthBytes)) {
+      throw Check.failure("page image: page %d beyond length %d", index, lengthBytes);
+    }
+    put(index, page);
   }
 
   private void zeroPartOfPage(long index, long offset, long end) {
@@ -185,12 +369,12 @@ final class PageImage {
     long from = Math.max(offset, pageStart);
     long to = Math.min(end, pageStart + PAGE);
     if (from == pageStart && to == pageStart + PAGE) {
-      pages.remove(index); // Covered whole: a hole.
+      remove(index); // Covered whole: a hole.
       return;
     }
-    Page page = pages.get(index);
+    Page page = page(index);
     if (page != null) {
-      pages.put(index, page.fill((int) (from - pageStart), (int) (to - from), (byte) 0));
+      put(index, page.fill((int) (from - pageStart), (int) (to - from), (byte) 0));
     }
   }
 

@@ -1,15 +1,19 @@
 package io.blocksim.model.driver.qcow2;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
+
 /** Big-endian field access on byte arrays: every qcow2 integer is big-endian on disk. */
 final class Bytes {
+  /** A big-endian long view of a byte array (one load, not eight). */
+  private static final VarHandle LONG_BE =
+      MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
+
   private Bytes() {}
 
   static long getLong(byte[] b, int at) {
-    long v = 0;
-    for (int i = 0; i < 8; i++) {
-      v = (v << 8) | (b[at + i] & 0xff);
-    }
-    return v;
+    return (long) LONG_BE.get(b, at);
   }
 
   static int getInt(byte[] b, int at) {
@@ -18,10 +22,7 @@ final class Bytes {
   }
 
   static void putLong(byte[] b, int at, long v) {
-    for (int i = 7; i >= 0; i--) {
-      b[at + i] = (byte) v;
-      v >>>= 8;
-    }
+    LONG_BE.set(b, at, v);
   }
 
   static void putInt(byte[] b, int at, int v) {

@@ -26,8 +26,9 @@ final class L2Slice {
   }
 
   long get(int index) {
-    Check.that(index >= 0 && index < entryCount, "L2 index (%d) outside slice of %d", index,
-        entryCount);
+    if (!(index >= 0 && index < entryCount)) {
+      throw Check.failure("L2 index (%d) outside slice of %d", index, entryCount);
+    }
     if (dense != null) {
       return dense[index];
     }
@@ -36,8 +37,9 @@ final class L2Slice {
   }
 
   void set(int index, long value) {
-    Check.that(index >= 0 && index < entryCount, "L2 index (%d) outside slice of %d", index,
-        entryCount);
+    if (!(index >= 0 && index < entryCount)) {
+      throw Check.failure("L2 index (%d) outside slice of %d", index, entryCount);
+    }
     if (dense != null) {
       dense[index] = value;
       return;
@@ -105,10 +107,37 @@ final class L2Slice {
       @Override
       public L2Slice decode(byte[] raw) {
         L2Slice s = new L2Slice(entryCount);
+        int nonZero = 0;
         for (int i = 0; i < entryCount; i++) {
+          if (Bytes.getLong(raw, i * 8) != 0) {
+            nonZero++;
+          }
+        }
+        // As set() would leave it, filled in one pass: dense beyond an eighth, else sparse in
+        // index order.
+        if (nonZero > entryCount / 8) {
+          s.dense = new long[entryCount];
+          for (int i = 0; i < entryCount; i++) {
+            s.dense[i] = Bytes.getLong(raw, i * 8);
+          }
+          s.sparseIndexes = null;
+          s.sparseValues = null;
+          return s;
+        }
+        if (nonZero > s.sparseIndexes.length) {
+          int capacity = s.sparseIndexes.length;
+          while (capacity < nonZero) {
+            capacity *= 2;
+          }
+          s.sparseIndexes = new int[capacity];
+          s.sparseValues = new long[capacity];
+        }
+        for (int i = 0; i < entryCount && s.sparseSize < nonZero; i++) {
           long v = Bytes.getLong(raw, i * 8);
           if (v != 0) {
-            s.set(i, v);
+            s.sparseIndexes[s.sparseSize] = i;
+            s.sparseValues[s.sparseSize] = v;
+            s.sparseSize++;
           }
         }
         return s;

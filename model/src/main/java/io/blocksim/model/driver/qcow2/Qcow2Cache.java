@@ -40,8 +40,8 @@ final class Qcow2Cache<T> {
    * slots never used or discarded (stamp 0), where QEMU's scan order from the hash position
    * breaks the tie.
    */
-  private final java.util.TreeMap<Long, Integer> slotByLru = new java.util.TreeMap<>();
-  private final java.util.TreeSet<Integer> slotsWithoutLru = new java.util.TreeSet<>();
+  private final LruList slotByLru;
+  private final java.util.BitSet slotsWithoutLru = new java.util.BitSet();
   private Qcow2Cache<?> depends;
   private boolean dependsOnFlush;
   private long lruCounter;
@@ -57,9 +57,12 @@ final class Qcow2Cache<T> {
 
   Qcow2Cache(String name, HostFile file, Qcow2Events events, TableCodec<T> codec, int entryCount,
       int tableSizeBytes, String updateEvent, String loadEvent) {
-    Check.that(entryCount > 0, "%s cache: entry count (%d) not positive", name, entryCount);
-    Check.that(Integer.bitCount(tableSizeBytes) == 1, "%s cache: table size (%d) not a power of 2",
-        name, tableSizeBytes);
+    if (!(entryCount > 0)) {
+      throw Check.failure("%s cache: entry count (%d) not positive", name, entryCount);
+    }
+    if (!(Integer.bitCount(tableSizeBytes) == 1)) {
+      throw Check.failure("%s cache: table size (%d) not a power of 2", name, tableSizeBytes);
+    }
     this.name = name;
     this.file = file;
     this.events = events;
@@ -72,9 +75,8 @@ final class Qcow2Cache<T> {
     this.refs = new int[entryCount];
     this.dirty = new boolean[entryCount];
     this.tables = new Object[entryCount];
-    for (int i = 0; i < entryCount; i++) {
-      slotsWithoutLru.add(i);
-    }
+    this.slotByLru = new LruList(entryCount);
+    slotsWithoutLru.set(0, entryCount);
   }
 
   private void removeCandidate(int slot) {
@@ -82,9 +84,9 @@ final class Qcow2Cache<T> {
       return;
     }
     if (lruCounters[slot] == 0) {
-      slotsWithoutLru.remove(slot);
+      slotsWithoutLru.clear(slot);
     } else {
-      slotByLru.remove(lruCounters[slot]);
+      slotByLru.remove(slot);
     }
   }
 
@@ -93,9 +95,9 @@ final class Qcow2Cache<T> {
       return;
     }
     if (lruCounters[slot] == 0) {
-      slotsWithoutLru.add(slot);
+      slotsWithoutLru.set(slot);
     } else {
-      slotByLru.put(lruCounters[slot], slot);
+      slotByLru.addNewest(slot);
     }
   }
 
@@ -131,7 +133,9 @@ final class Qcow2Cache<T> {
 
   @SuppressWarnings("unchecked")
   T table(int slot) {
-    Check.that(offsets[slot] != 0, "%s cache: slot %d is empty", name, slot);
+    if (!(offsets[slot] != 0)) {
+      throw Check.failure("%s cache: slot %d is empty", name, slot);
+    }
     return (T) tables[slot];
   }
 
@@ -141,7 +145,9 @@ final class Qcow2Cache<T> {
 
   /** Releases a slot obtained by get (qcow2_cache_put); the last release bumps its LRU stamp. */
   void put(int slot) {
-    Check.that(refs[slot] > 0, "%s cache: slot %d released too often", name, slot);
+    if (!(refs[slot] > 0)) {
+      throw Check.failure("%s cache: slot %d released too often", name, slot);
+    }
     refs[slot]--;
     if (refs[slot] == 0) {
       lruCounters[slot] = ++lruCounter;
@@ -150,7 +156,9 @@ final class Qcow2Cache<T> {
   }
 
   void markDirty(int slot) {
-    Check.that(offsets[slot] != 0, "%s cache: marking empty slot %d dirty", name, slot);
+    if (!(offsets[slot] != 0)) {
+      throw Check.failure("%s cache: marking empty slot %d dirty", name, slot);
+    }
     dirty[slot] = true;
   }
 
@@ -210,7 +218,9 @@ final class Qcow2Cache<T> {
 
   /** Drops a table without writing it back (qcow2_cache_discard). */
   void discard(int slot) {
-    Check.that(refs[slot] == 0, "%s cache: discarding slot %d in use", name, slot);
+    if (!(refs[slot] == 0)) {
+      throw Check.failure("%s cache: discarding slot %d in use", name, slot);
+    }
     slotByOffset.remove(offsets[slot]);
     removeCandidate(slot);
     offsets[slot] = 0;
@@ -224,17 +234,16 @@ final class Qcow2Cache<T> {
   void empty() throws HostIoException {
     flush();
     for (int i = 0; i < offsets.length; i++) {
-      Check.that(refs[i] == 0, "%s cache: emptying slot %d in use", name, i);
+      if (!(refs[i] == 0)) {
+        throw Check.failure("%s cache: emptying slot %d in use", name, i);
+      }
       offsets[i] = 0;
       lruCounters[i] = 0;
       tables[i] = null;
     }
     slotByOffset.clear();
     slotByLru.clear();
-    slotsWithoutLru.clear();
-    for (int i = 0; i < offsets.length; i++) {
-      slotsWithoutLru.add(i);
-    }
+    slotsWithoutLru.set(0, offsets.length);
     lruCounter = 0;
   }
 
@@ -259,14 +268,18 @@ final class Qcow2Cache<T> {
     }
     @SuppressWarnings("unchecked")
     byte[] raw = codec.encode((T) tables[slot]);
-    Check.that(raw.length == tableSizeBytes, "%s cache: encoded %d bytes, table is %d", name,
-        raw.length, tableSizeBytes);
+    if (!(raw.length == tableSizeBytes)) {
+      throw Check.failure("%s cache: encoded %d bytes, table is %d",
+          name, raw.length, tableSizeBytes);
+    }
     file.write(offsets[slot], raw, 0, raw.length);
     dirty[slot] = false;
   }
 
   private int doGet(long offset, boolean readFromDisk) throws HostIoException {
-    Check.that(offset != 0, "%s cache: table offset 0", name);
+    if (!(offset != 0)) {
+      throw Check.failure("%s cache: table offset 0", name);
+    }
     if (offset % tableSizeBytes != 0) {
       throw new HostIoException(HostIoException.EIO, String.format(java.util.Locale.ROOT,
           "Cannot get entry from %s cache: Offset %#x is unaligned", name, offset));
@@ -306,10 +319,75 @@ final class Qcow2Cache<T> {
   private int leastRecentlyUsedSlot(long offset) {
     int lookup = (int) Long.remainderUnsigned(offset / tableSizeBytes * 4, offsets.length);
     if (!slotsWithoutLru.isEmpty()) {
-      Integer atOrAfter = slotsWithoutLru.ceiling(lookup);
-      return atOrAfter != null ? atOrAfter : slotsWithoutLru.first();
+      int atOrAfter = slotsWithoutLru.nextSetBit(lookup);
+      return atOrAfter >= 0 ? atOrAfter : slotsWithoutLru.nextSetBit(0);
     }
     Check.that(!slotByLru.isEmpty(), "%s cache: every slot is in use", name);
-    return slotByLru.firstEntry().getValue();
+    return slotByLru.oldest();
+  }
+
+  /**
+   * The unreferenced slots with an LRU stamp, oldest stamp first: a slot is only ever added with
+   * a stamp above every other (put() stamps it as it adds it), so insertion order is stamp order
+   * and a doubly linked list over slot numbers replaces a sorted map.
+   */
+  private static final class LruList {
+    private final int[] prev;
+    private final int[] next;
+    private final boolean[] member;
+    private int head = -1;
+    private int tail = -1;
+
+    LruList(int slots) {
+      prev = new int[slots];
+      next = new int[slots];
+      member = new boolean[slots];
+    }
+
+    boolean isEmpty() {
+      return head < 0;
+    }
+
+    int oldest() {
+      return head;
+    }
+
+    void addNewest(int slot) {
+      if (member[slot]) {
+        throw Check.failure("cache LRU list: slot %d added twice", slot);
+      }
+      member[slot] = true;
+      prev[slot] = tail;
+      next[slot] = -1;
+      if (tail >= 0) {
+        next[tail] = slot;
+      } else {
+        head = slot;
+      }
+      tail = slot;
+    }
+
+    void remove(int slot) {
+      if (!member[slot]) {
+        return;
+      }
+      member[slot] = false;
+      if (prev[slot] >= 0) {
+        next[prev[slot]] = next[slot];
+      } else {
+        head = next[slot];
+      }
+      if (next[slot] >= 0) {
+        prev[next[slot]] = prev[slot];
+      } else {
+        tail = prev[slot];
+      }
+    }
+
+    void clear() {
+      java.util.Arrays.fill(member, false);
+      head = -1;
+      tail = -1;
+    }
   }
 }
