@@ -36,6 +36,13 @@ final class PageImage {
   /** The last chunk looked up, a cache for runs of requests to one chunk (null: none). */
   private long lastKey = -1;
   private Page[] lastChunk;
+  /**
+   * Once the image has many chunks, a hash index of every chunk beside the sorted map, for
+   * lookups (a tree lookup among a million chunks is a cache miss per level); the map stays for
+   * the ordered walks. Kept equal to the map on every change.
+   */
+  private ChunkIndex index;
+  private static final int INDEX_FROM_CHUNKS = 1024;
 
   PageImage() {
     this(new TreeMap<>(), 0, 0);
@@ -85,10 +92,120 @@ final class PageImage {
 
   private Page[] chunk(long key) {
     if (key != lastKey) {
-      lastChunk = chunks.get(key);
+      lastChunk = lookup(key);
       lastKey = key;
     }
     return lastChunk;
+  }
+
+  private Page[] lookup(long key) {
+    if (index == null) {
+      if (chunks.size() < INDEX_FROM_CHUNKS) {
+        return chunks.get(key);
+      }
+      index = new ChunkIndex(chunks.size());
+      for (Map.Entry<Long, Page[]> entry : chunks.entrySet()) {
+        index.put(entry.getKey(), entry.getValue());
+      }
+    }
+    return index.get(key);
+  }
+
+  /** Records that the map now holds chunk (null: none) at key. */
+  private void cached(long key, Page[] chunk) {
+    if (index != null) {
+      if (chunk == null) {
+        index.remove(key);
+      } else {
+        index.put(key, chunk);
+      }
+    }
+  }
+
+  /** Open addressing, linear probing, keys stored plus one (0: empty), backward-shift removal. */
+  private static final class ChunkIndex {
+    private long[] keys;
+    private Page[][] values;
+    private int size;
+
+    ChunkIndex(int expected) {
+      int capacity = Integer.highestOneBit(Math.max(16, expected * 2)) << 1;
+      keys = new long[capacity];
+      values = new Page[capacity][];
+    }
+
+    private int slot(long key) {
+      return (int) ((key * 0x9E3779B97F4A7C15L) >>> (64 - Integer.numberOfTrailingZeros(
+          keys.length)));
+    }
+
+    Page[] get(long key) {
+      int mask = keys.length - 1;
+      for (int i = slot(key); ; i = (i + 1) & mask) {
+        long stored = keys[i];
+        if (stored == key + 1) {
+          return values[i];
+        }
+        if (stored == 0) {
+          return null;
+        }
+      }
+    }
+
+    void put(long key, Page[] value) {
+      int mask = keys.length - 1;
+      for (int i = slot(key); ; i = (i + 1) & mask) {
+        if (keys[i] == key + 1) {
+          values[i] = value;
+          return;
+        }
+        if (keys[i] == 0) {
+          keys[i] = key + 1;
+          values[i] = value;
+          if (++size * 2 > keys.length) {
+            grow();
+          }
+          return;
+        }
+      }
+    }
+
+    void remove(long key) {
+      int mask = keys.length - 1;
+      int i = slot(key);
+      while (keys[i] != key + 1) {
+        if (keys[i] == 0) {
+          return;
+        }
+        i = (i + 1) & mask;
+      }
+      size--;
+      // Backward shift: move later entries of the probe run into the gap where they belong.
+      int gap = i;
+      for (int j = (gap + 1) & mask; keys[j] != 0; j = (j + 1) & mask) {
+        int home = slot(keys[j] - 1);
+        if (((j - home) & mask) >= ((j - gap) & mask)) {
+          keys[gap] = keys[j];
+          values[gap] = values[j];
+          gap = j;
+        }
+      }
+      keys[gap] = 0;
+      values[gap] = null;
+    }
+
+    private void grow() {
+      long[] oldKeys = keys;
+      Page[][] oldValues = values;
+      keys = new long[oldKeys.length * 2];
+      values = new Page[oldKeys.length * 2][];
+      size = 0;
+      for (int i = 0; i < oldKeys.length; i++) {
+        if (oldKeys[i] != 0) {
+          put(oldKeys[i] - 1, oldValues[i]);
+        }
+      }
+    }
   }
 
   /** Puts a page (non-null) at index, creating its chunk if needed. */
@@ -98,6 +215,7 @@ final class PageImage {
     if (chunk == null) {
       chunk = new Page[CHUNK_PAGES];
       chunks.put(key, chunk);
+      cached(key, chunk);
       lastChunk = chunk;
     }
     int slot = (int) (index & CHUNK_MASK);
@@ -119,6 +237,7 @@ final class PageImage {
     pageCount--;
     if (isEmpty(chunk)) {
       chunks.remove(key);
+      cached(key, null);
       lastChunk = null;
     }
   }
@@ -153,8 +272,11 @@ final class PageImage {
     if (lastKeyInRange - firstKey > 1) {
       Map<Long, Page[]> inner = chunks.subMap(firstKey, false, lastKeyInRange, false);
       if (!inner.isEmpty()) {
-        for (Page[] chunk : inner.values()) {
-          pageCount -= count(chunk);
+        for (Map.Entry<Long, Page[]> entry : inner.entrySet()) {
+          pageCount -= count(entry.getValue());
+          if (index != null) {
+            index.remove(entry.getKey());
+          }
         }
         inner.clear();
         lastKey = -1;
@@ -182,6 +304,7 @@ final class PageImage {
     }
     if (isEmpty(chunk)) {
       chunks.remove(key);
+      cached(key, null);
       lastChunk = null;
     }
   }

@@ -1,0 +1,110 @@
+package io.blocksim.sim.disk;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Goal: a page image with thousands of chunks (where lookups go through its direct-mapped chunk
+ * cache, and range removals span many chunks) holds exactly the pages a plain sorted map of page
+ * index to fill value holds. Method: seeded random whole-page fills, zeroed ranges, truncations
+ * and page copies between two images over 200 MiB (3,200 chunks), each applied alike to the
+ * images and to reference maps; after every step the touched pages and a random probe are
+ * compared, and at the end every page, the page count and allocation runs from random offsets.
+ */
+class PageImageTest {
+  private static final long PAGE = Page.SIZE_BYTES;
+  private static final long PAGES = 200L * 1024 * 1024 / PAGE;
+
+  @Test
+  void manyChunksMatchAReferenceMap() {
+    SplittableRandom random = new SplittableRandom(16);
+    PageImage[] images = {new PageImage(), new PageImage()};
+    @SuppressWarnings("unchecked")
+    TreeMap<Long, Byte>[] refs = new TreeMap[] {new TreeMap<Long, Byte>(), new TreeMap<>()};
+    long[] lengths = {0, 0};
+    for (int step = 0; step < 60_000; step++) {
+      int which = random.nextInt(2);
+      PageImage image = images[which];
+      TreeMap<Long, Byte> ref = refs[which];
+      long first = random.nextLong(PAGES);
+      long count = random.nextInt(10) == 0 ? random.nextLong(1, 5_000) : random.nextLong(1, 40);
+      long last = Math.min(PAGES - 1, first + count - 1);
+      int kind = random.nextInt(100);
+      if (kind < 60) {
+        byte value = (byte) random.nextInt(4);
+        image.fill(first * PAGE, (last - first + 1) * PAGE, value);
+        for (long i = first; i <= last; i++) {
+          ref.put(i, value);
+        }
+        lengths[which] = Math.max(lengths[which], (last + 1) * PAGE);
+      } else if (kind < 85) {
+        image.zeroRange(first * PAGE, (last - first + 1) * PAGE);
+        ref.subMap(first, true, last, true).clear();
+      } else if (kind < 97) {
+        PageImage other = images[1 - which];
+        image.copyPagesFrom(other, first, last);
+        ref.subMap(first, true, last, true).clear();
+        ref.putAll(refs[1 - which].subMap(first, true, last, true));
+        lengths[which] = Math.max(lengths[which], lengths[1 - which]);
+        image.adoptLength(lengths[which]);
+      } else {
+        long newLength = random.nextLong(PAGES) * PAGE;
+        image.setLength(newLength);
+        ref.tailMap(newLength / PAGE, true).clear();
+        lengths[which] = newLength;
+      }
+      assertThat(image.lengthBytes()).isEqualTo(lengths[which]);
+      for (long i : new long[] {first, last, random.nextLong(PAGES)}) {
+        assertPage(image, ref, i);
+      }
+    }
+    for (int which = 0; which < 2; which++) {
+      PageImage image = images[which];
+      TreeMap<Long, Byte> ref = refs[which];
+      assertThat(image.pageCount()).isEqualTo(ref.size());
+      TreeMap<Long, Byte> seen = new TreeMap<>();
+      image.forEachPage((index, page) -> seen.put(index, page.fill()));
+      assertThat(seen).isEqualTo(ref);
+      PageImage copy = image.copy();
+      for (int probe = 0; probe < 2_000; probe++) {
+        long index = random.nextLong(PAGES);
+        assertPage(copy, ref, index);
+        long run = image.allocationRun(index * PAGE, PAGES * PAGE);
+        assertThat(run).isEqualTo(expectedRun(ref, index, image.lengthBytes()));
+      }
+    }
+  }
+
+  private static void assertPage(PageImage image, TreeMap<Long, Byte> ref, long index) {
+    Page page = image.page(index);
+    Byte expected = ref.get(index);
+    if (expected == null) {
+      assertThat(page).as("page %d", index).isNull();
+    } else {
+      assertThat(page).as("page %d", index).isNotNull();
+      assertThat(page.fill()).as("page %d", index).isEqualTo(expected);
+    }
+  }
+
+  /** The allocation run from a page start as the reference map gives it (pages end at length). */
+  private static long expectedRun(TreeMap<Long, Byte> ref, long index, long length) {
+    long limit = PAGES * PAGE + index * PAGE;
+    if (index * PAGE >= length) {
+      return -(limit - index * PAGE);
+    }
+    if (ref.containsKey(index)) {
+      long next = index + 1;
+      while (ref.containsKey(next) && next * PAGE < length) {
+        next++;
+      }
+      return Math.min(length, next * PAGE) - index * PAGE;
+    }
+    Map.Entry<Long, Byte> after = ref.higherEntry(index);
+    long end = after == null ? limit : after.getKey() * PAGE;
+    return -(Math.min(limit, end) - index * PAGE);
+  }
+}
