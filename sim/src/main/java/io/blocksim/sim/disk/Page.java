@@ -7,7 +7,9 @@ import java.util.Arrays;
  * One immutable page of a file: either uniform (every byte has one value, stored as that value
  * alone) or a byte array. Pages are shared between a file's durable image and its current image,
  * so every change makes a new page. A page whose bytes turn out to be uniform is stored as a tag,
- * which is what pattern writes ({@code qemu-io write -P}) produce.
+ * which is what pattern writes ({@code qemu-io write -P}) produce; one that repeats an 8-byte unit
+ * is stored as that unit (a qcow2 L2 table page whose every entry is the same, such as a backup
+ * target's zero-flagged clusters).
  */
 final class Page {
   /** The allocation unit, as a Linux file system's block (ext4, xfs, tmpfs all use 4 KiB). */
@@ -27,12 +29,21 @@ final class Page {
     }
   }
 
-  private final byte[] bytes; // Null when uniform.
+  /** The length of the repeating unit of a periodic page. */
+  private static final int UNIT_BYTES = 8;
+
+  private final byte[] bytes; // Null when uniform or periodic.
   private final byte fill;
+  private final byte[] unit; // The repeating 8 bytes of a periodic page, else null.
 
   private Page(byte[] bytes, byte fill) {
+    this(bytes, fill, null);
+  }
+
+  private Page(byte[] bytes, byte fill, byte[] unit) {
     this.bytes = bytes;
     this.fill = fill;
+    this.unit = unit;
   }
 
   /** Returns the shared page whose bytes all have the given value. */
@@ -45,7 +56,13 @@ final class Page {
     if (!(bytes.length == SIZE_BYTES)) {
       throw Check.failure("page: %d bytes, expected %d", bytes.length, SIZE_BYTES);
     }
-    return uniform(bytes, 0, SIZE_BYTES) ? uniform(bytes[0]) : new Page(bytes, (byte) 0);
+    if (uniform(bytes, 0, SIZE_BYTES)) {
+      return uniform(bytes[0]);
+    }
+    if (Arrays.equals(bytes, 0, SIZE_BYTES - UNIT_BYTES, bytes, UNIT_BYTES, SIZE_BYTES)) {
+      return new Page(null, (byte) 0, Arrays.copyOf(bytes, UNIT_BYTES));
+    }
+    return new Page(bytes, (byte) 0);
   }
 
   /**
@@ -58,18 +75,18 @@ final class Page {
   }
 
   boolean isUniform() {
-    return bytes == null;
+    return bytes == null && unit == null;
   }
 
   /** Returns the value of every byte; only for a uniform page. */
   byte fill() {
-    Check.that(bytes == null, "page: fill() of a non-uniform page");
+    Check.that(isUniform(), "page: fill() of a non-uniform page");
     return fill;
   }
 
   /** Returns how many bytes of heap this page holds beyond the shared tags. */
   int retainedBytes() {
-    return bytes == null ? 0 : SIZE_BYTES;
+    return bytes != null ? SIZE_BYTES : unit != null ? UNIT_BYTES : 0;
   }
 
   /** Returns the identity of the backing array, for counting shared arrays once. */
@@ -78,7 +95,16 @@ final class Page {
   }
 
   void copyTo(int pageOffset, byte[] dst, int dstOffset, int count) {
-    if (bytes == null) {
+    if (unit != null) {
+      // The first unit's worth byte by byte, then doubling copies of what is already there.
+      int first = Math.min(count, UNIT_BYTES);
+      for (int i = 0; i < first; i++) {
+        dst[dstOffset + i] = unit[(pageOffset + i) & (UNIT_BYTES - 1)];
+      }
+      for (int done = first; done < count; done *= 2) {
+        System.arraycopy(dst, dstOffset, dst, dstOffset + done, Math.min(done, count - done));
+      }
+    } else if (bytes == null) {
       Arrays.fill(dst, dstOffset, dstOffset + count, fill);
     } else {
       System.arraycopy(bytes, pageOffset, dst, dstOffset, count);
@@ -90,7 +116,7 @@ final class Page {
     if (count == SIZE_BYTES) {
       return ofBytes(Arrays.copyOfRange(src, srcOffset, srcOffset + count));
     }
-    if (bytes == null && allEqual(src, srcOffset, count, fill)) {
+    if (isUniform() && allEqual(src, srcOffset, count, fill)) {
       return this;
     }
     byte[] changed = toBytes();
@@ -103,7 +129,7 @@ final class Page {
     if (count == SIZE_BYTES) {
       return uniform(value);
     }
-    if (bytes == null && fill == value) {
+    if (isUniform() && fill == value) {
       return this;
     }
     byte[] changed = toBytes();
@@ -116,7 +142,7 @@ final class Page {
       return bytes.clone();
     }
     byte[] filled = new byte[SIZE_BYTES];
-    Arrays.fill(filled, fill);
+    copyTo(0, filled, 0, SIZE_BYTES);
     return filled;
   }
 

@@ -79,6 +79,48 @@ class PageImageTest {
     }
   }
 
+  /**
+   * A page that repeats an 8-byte unit (a qcow2 L2 page of equal entries) is kept as the unit and
+   * reads back byte for byte from every offset; a change makes it an ordinary page again, and a
+   * page one byte off the period is not taken for periodic.
+   */
+  @Test
+  void periodicPagesReadBackAsTheirBytes() {
+    SplittableRandom random = new SplittableRandom(8);
+    byte[] bytes = new byte[Page.SIZE_BYTES];
+    for (int i = 0; i < bytes.length; i++) {
+      bytes[i] = (byte) (i % 8 == 7 ? 1 : i % 8 == 3 ? 0x5a : 0);
+    }
+    Page page = Page.ofBytes(bytes.clone());
+    assertThat(page.bytesOrNull()).isNull();
+    assertThat(page.isUniform()).isFalse();
+    assertThat(page.retainedBytes()).isEqualTo(8);
+    for (int probe = 0; probe < 500; probe++) {
+      int offset = random.nextInt(Page.SIZE_BYTES);
+      int count = random.nextInt(Page.SIZE_BYTES - offset + 1);
+      byte[] out = new byte[count + 3];
+      page.copyTo(offset, out, 3, count);
+      assertThat(java.util.Arrays.copyOfRange(out, 3, count + 3))
+          .isEqualTo(java.util.Arrays.copyOfRange(bytes, offset, offset + count));
+    }
+    Page changed = page.fill(100, 1, (byte) 9);
+    byte[] expected = bytes.clone();
+    expected[100] = 9;
+    byte[] read = new byte[Page.SIZE_BYTES];
+    changed.copyTo(0, read, 0, read.length);
+    assertThat(read).isEqualTo(expected);
+    assertThat(changed.bytesOrNull()).isNotNull();
+    Page overwritten = page.overwrite(8, new byte[] {1, 2}, 0, 2);
+    expected = bytes.clone();
+    expected[8] = 1;
+    expected[9] = 2;
+    overwritten.copyTo(0, read, 0, read.length);
+    assertThat(read).isEqualTo(expected);
+    byte[] almost = bytes.clone();
+    almost[Page.SIZE_BYTES - 1] = 2;
+    assertThat(Page.ofBytes(almost).bytesOrNull()).isNotNull();
+  }
+
   private static void assertPage(PageImage image, TreeMap<Long, Byte> ref, long index) {
     Page page = image.page(index);
     Byte expected = ref.get(index);
