@@ -9,7 +9,8 @@ import java.util.Arrays;
  * so every change makes a new page. A page whose bytes turn out to be uniform is stored as a tag,
  * which is what pattern writes ({@code qemu-io write -P}) produce; one that repeats an 8-byte unit
  * is stored as that unit (a qcow2 L2 table page whose every entry is the same, such as a backup
- * target's zero-flagged clusters).
+ * target's zero-flagged clusters), and one that is zero but for a few 8-byte words is kept as
+ * those words (an L2 table page of a disk written at scattered clusters).
  */
 final class Page {
   /** The allocation unit, as a Linux file system's block (ext4, xfs, tmpfs all use 4 KiB). */
@@ -35,15 +36,51 @@ final class Page {
   private final byte[] bytes; // Null when uniform or periodic.
   private final byte fill;
   private final byte[] unit; // The repeating 8 bytes of a periodic page, else null.
+  /** A sparse page: the indexes of its non-zero 8-byte words and their big-endian values. */
+  private final short[] wordIndexes;
+  private final long[] words;
+  /** The most non-zero words a page is kept sparse with (an eighth of its bytes). */
+  private static final int SPARSE_WORDS_MAX = SIZE_BYTES / UNIT_BYTES / 8;
+  private static final java.lang.invoke.VarHandle LONG_BE =
+      java.lang.invoke.MethodHandles.byteArrayViewVarHandle(long[].class,
+          java.nio.ByteOrder.BIG_ENDIAN);
 
   private Page(byte[] bytes, byte fill) {
     this(bytes, fill, null);
   }
 
   private Page(byte[] bytes, byte fill, byte[] unit) {
+    this(bytes, fill, unit, null, null);
+  }
+
+  private Page(byte[] bytes, byte fill, byte[] unit, short[] wordIndexes, long[] words) {
     this.bytes = bytes;
     this.fill = fill;
     this.unit = unit;
+    this.wordIndexes = wordIndexes;
+    this.words = words;
+  }
+
+  /** Returns the page as its non-zero words if it has few enough, else null. */
+  private static Page sparse(byte[] bytes) {
+    int nonZero = 0;
+    for (int at = 0; at < SIZE_BYTES; at += UNIT_BYTES) {
+      if ((long) LONG_BE.get(bytes, at) != 0 && ++nonZero > SPARSE_WORDS_MAX) {
+        return null;
+      }
+    }
+    short[] indexes = new short[nonZero];
+    long[] values = new long[nonZero];
+    int n = 0;
+    for (int at = 0; at < SIZE_BYTES && n < nonZero; at += UNIT_BYTES) {
+      long word = (long) LONG_BE.get(bytes, at);
+      if (word != 0) {
+        indexes[n] = (short) (at / UNIT_BYTES);
+        values[n] = word;
+        n++;
+      }
+    }
+    return new Page(null, (byte) 0, null, indexes, values);
   }
 
   /** Returns the shared page whose bytes all have the given value. */
@@ -62,7 +99,8 @@ final class Page {
     if (Arrays.equals(bytes, 0, SIZE_BYTES - UNIT_BYTES, bytes, UNIT_BYTES, SIZE_BYTES)) {
       return new Page(null, (byte) 0, Arrays.copyOf(bytes, UNIT_BYTES));
     }
-    return new Page(bytes, (byte) 0);
+    Page sparse = sparse(bytes);
+    return sparse != null ? sparse : new Page(bytes, (byte) 0);
   }
 
   /**
@@ -75,7 +113,7 @@ final class Page {
   }
 
   boolean isUniform() {
-    return bytes == null && unit == null;
+    return bytes == null && unit == null && words == null;
   }
 
   /** Returns the value of every byte; only for a uniform page. */
@@ -86,7 +124,8 @@ final class Page {
 
   /** Returns how many bytes of heap this page holds beyond the shared tags. */
   int retainedBytes() {
-    return bytes != null ? SIZE_BYTES : unit != null ? UNIT_BYTES : 0;
+    return bytes != null ? SIZE_BYTES : unit != null ? UNIT_BYTES
+        : words != null ? words.length * (UNIT_BYTES + 2) : 0;
   }
 
   /** Returns the identity of the backing array, for counting shared arrays once. */
@@ -95,7 +134,20 @@ final class Page {
   }
 
   void copyTo(int pageOffset, byte[] dst, int dstOffset, int count) {
-    if (unit != null) {
+    if (words != null) {
+      Arrays.fill(dst, dstOffset, dstOffset + count, (byte) 0);
+      int end = pageOffset + count;
+      for (int i = 0; i < words.length; i++) {
+        int start = wordIndexes[i] * UNIT_BYTES;
+        if (start + UNIT_BYTES <= pageOffset || start >= end) {
+          continue;
+        }
+        for (int b = Math.max(start, pageOffset); b < Math.min(start + UNIT_BYTES, end); b++) {
+          dst[dstOffset + b - pageOffset] = (byte) (words[i] >>> (8 * (UNIT_BYTES - 1 - (b
+              - start))));
+        }
+      }
+    } else if (unit != null) {
       // The first unit's worth byte by byte, then doubling copies of what is already there.
       int first = Math.min(count, UNIT_BYTES);
       for (int i = 0; i < first; i++) {

@@ -101,7 +101,9 @@ class FakeDiskTest {
     FakeDisk disk = new FakeDisk();
     HostFile file = disk.create("f");
     byte[] mixed = new byte[4096];
-    mixed[17] = 1;
+    for (int i = 0; i < mixed.length; i++) {
+      mixed[i] = (byte) (i * 31 + i / 256); // Neither uniform, periodic nor sparse: bytes.
+    }
     file.write(0, mixed, 0, 4096);
     file.flush();
     assertThat(disk.retainedBytes()).isEqualTo(4096);

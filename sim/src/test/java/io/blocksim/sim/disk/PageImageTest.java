@@ -121,6 +121,42 @@ class PageImageTest {
     assertThat(Page.ofBytes(almost).bytesOrNull()).isNotNull();
   }
 
+  /** As above for a page that is zero but for a few 8-byte words, and one with too many. */
+  @Test
+  void sparsePagesReadBackAsTheirBytes() {
+    SplittableRandom random = new SplittableRandom(9);
+    for (int words : new int[] {1, 7, 64, 65}) {
+      byte[] bytes = new byte[Page.SIZE_BYTES];
+      for (int w = 0; w < words; w++) {
+        int at = random.nextInt(Page.SIZE_BYTES / 8) * 8;
+        for (int b = 0; b < 8; b++) {
+          bytes[at + b] = (byte) random.nextInt(1, 256);
+        }
+      }
+      long nonZeroWords = java.util.stream.IntStream.range(0, Page.SIZE_BYTES / 8)
+          .filter(w -> !java.util.Arrays.equals(bytes, w * 8, w * 8 + 8, new byte[8], 0, 8))
+          .count();
+      Page page = Page.ofBytes(bytes.clone());
+      assertThat(page.bytesOrNull() == null).as("%d words kept sparse", nonZeroWords)
+          .isEqualTo(nonZeroWords <= 64);
+      for (int probe = 0; probe < 500; probe++) {
+        int offset = random.nextInt(Page.SIZE_BYTES);
+        int count = random.nextInt(Page.SIZE_BYTES - offset + 1);
+        byte[] out = new byte[count + 5];
+        java.util.Arrays.fill(out, (byte) 7);
+        page.copyTo(offset, out, 5, count);
+        assertThat(java.util.Arrays.copyOfRange(out, 5, count + 5))
+            .isEqualTo(java.util.Arrays.copyOfRange(bytes, offset, offset + count));
+      }
+      Page changed = page.fill(10, 3, (byte) 4);
+      byte[] expected = bytes.clone();
+      java.util.Arrays.fill(expected, 10, 13, (byte) 4);
+      byte[] read = new byte[Page.SIZE_BYTES];
+      changed.copyTo(0, read, 0, read.length);
+      assertThat(read).isEqualTo(expected);
+    }
+  }
+
   private static void assertPage(PageImage image, TreeMap<Long, Byte> ref, long index) {
     Page page = image.page(index);
     Byte expected = ref.get(index);
