@@ -250,11 +250,19 @@ final class FakeFile implements HostFile {
 
   private static UnflushedOp.Write copyOfWrite(DiskOp op, byte[] src, int srcOffset, int length) {
     byte first = length == 0 ? 0 : src[srcOffset];
-    if (!Page.uniform(src, srcOffset, length)) {
-      byte[] data = Arrays.copyOfRange(src, srcOffset, srcOffset + length);
-      return new UnflushedOp.Write(op, data, (byte) 0);
+    if (Page.uniform(src, srcOffset, length)) {
+      return new UnflushedOp.Write(op, null, first, null);
     }
-    return new UnflushedOp.Write(op, null, first);
+    if (op.offsetBytes() % Page.SIZE_BYTES == 0 && length % Page.SIZE_BYTES == 0) {
+      Page[] pages = new Page[length / Page.SIZE_BYTES];
+      for (int i = 0; i < pages.length; i++) {
+        int from = srcOffset + i * Page.SIZE_BYTES;
+        pages[i] = Page.ofBytes(Arrays.copyOfRange(src, from, from + Page.SIZE_BYTES));
+      }
+      return new UnflushedOp.Write(op, null, (byte) 0, pages);
+    }
+    byte[] data = Arrays.copyOfRange(src, srcOffset, srcOffset + length);
+    return new UnflushedOp.Write(op, data, (byte) 0, null);
   }
 
   private void checkRange(long offset, long length) {

@@ -346,6 +346,12 @@ final class PageImage {
     }
   }
 
+  /** Puts a whole page at index (a page-aligned write of it), extending the length if needed. */
+  void writePage(long index, Page page) {
+    put(index, page);
+    extendTo((index + 1) * PAGE);
+  }
+
   /** Writes count copies of value, allocating every touched page and extending the length. */
   void fill(long offset, long count, byte value) {
     long position = offset;

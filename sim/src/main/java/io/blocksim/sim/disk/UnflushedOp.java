@@ -24,8 +24,12 @@ sealed interface UnflushedOp {
   /** Returns the heap bytes the request holds on to. */
   long retainedBytes();
 
-  /** A write; data is null when every byte equals fill (a pattern write keeps no copy). */
-  record Write(DiskOp op, byte[] data, byte fill) implements UnflushedOp {
+  /**
+   * A write; data is null when every byte equals fill (a pattern write keeps no copy), and when
+   * the write covers whole pages, which it then keeps as pages (shared with the images it reaches,
+   * compact when uniform, periodic or sparse).
+   */
+  record Write(DiskOp op, byte[] data, byte fill, Page[] pages) implements UnflushedOp {
     @Override
     public long firstPageIndex() {
       return op.offsetBytes() / Page.SIZE_BYTES;
@@ -43,7 +47,19 @@ sealed interface UnflushedOp {
 
     @Override
     public void applyTo(PageImage image, long keptBytes) {
-      if (data == null) {
+      if (pages != null) {
+        long first = op.offsetBytes() / Page.SIZE_BYTES;
+        int whole = (int) (keptBytes / Page.SIZE_BYTES);
+        for (int i = 0; i < whole; i++) {
+          image.writePage(first + i, pages[i]);
+        }
+        int rest = (int) (keptBytes % Page.SIZE_BYTES);
+        if (rest > 0) {
+          byte[] prefix = new byte[rest];
+          pages[whole].copyTo(0, prefix, 0, rest);
+          image.write((first + whole) * Page.SIZE_BYTES, prefix, 0, rest);
+        }
+      } else if (data == null) {
         image.fill(op.offsetBytes(), keptBytes, fill);
       } else {
         image.write(op.offsetBytes(), data, 0, keptBytes);
@@ -52,6 +68,13 @@ sealed interface UnflushedOp {
 
     @Override
     public long retainedBytes() {
+      if (pages != null) {
+        long total = 0;
+        for (Page page : pages) {
+          total += page.retainedBytes();
+        }
+        return total;
+      }
       return data == null ? 0 : data.length;
     }
   }
