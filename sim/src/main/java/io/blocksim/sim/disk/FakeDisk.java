@@ -231,7 +231,7 @@ public final class FakeDisk implements HostStorage {
 
   /** Returns the bytes of file data the disk holds on the heap (each shared page once). */
   public long retainedBytes() {
-    Set<byte[]> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+    Set<Object> seen = Collections.newSetFromMap(new IdentityHashMap<>());
     long total = 0;
     for (FakeFile file : files.values()) {
       total += file.retainedBytes(seen);

@@ -158,11 +158,13 @@ final class FakeFile implements HostFile {
   }
 
   /** Returns heap bytes held by pages (each shared array once, via seen) and unflushed data. */
-  long retainedBytes(Set<byte[]> seen) {
+  long retainedBytes(Set<Object> seen) {
     long[] total = {0};
     for (PageImage image : List.of(durable, current)) {
       image.forEachPage((index, page) -> {
-        if (page.bytesOrNull() != null && seen.add(page.bytesOrNull())) {
+        // A byte array may be shared by pages; a compact page is its own identity.
+        Object identity = page.bytesOrNull() != null ? page.bytesOrNull() : page;
+        if (page.retainedBytes() > 0 && seen.add(identity)) {
           total[0] += page.retainedBytes();
         }
       });
