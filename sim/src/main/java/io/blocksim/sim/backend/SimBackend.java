@@ -216,7 +216,7 @@ public final class SimBackend implements Backend {
     if (node == null) {
       throw new StepException("io: no node named '" + nodeName + "'");
     }
-    BlockNode top = aboveJobFilters(node);
+    BlockNode top = aboveJobFilters(engine.graph(), node);
     String conflict = Permissions.attachConflict(top, !top.readOnly());
     if (conflict != null || top.readOnly()) {
       throw new StepException(conflict != null ? EXPORT_REFUSED + conflict
