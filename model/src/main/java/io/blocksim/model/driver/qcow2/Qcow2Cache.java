@@ -3,8 +3,6 @@ package io.blocksim.model.driver.qcow2;
 import io.blocksim.model.check.Check;
 import io.blocksim.model.port.HostFile;
 import io.blocksim.model.port.HostIoException;
-import java.util.HashMap;
-import java.util.Map;
 
 /**
  * QEMU 7.2's qcow2 metadata cache (block/qcow2-cache.c), slot for slot: a fixed number of
@@ -33,7 +31,7 @@ final class Qcow2Cache<T> {
   private final boolean[] dirty;
   private final Object[] tables;
   /** Hit lookups only; the slot arrays stay authoritative (the hash order never leaks). */
-  private final Map<Long, Integer> slotByOffset = new HashMap<>();
+  private final OffsetSlots slotByOffset;
   /**
    * Replacement candidates, kept so that a miss need not scan every slot (8192 of them for a
    * 1 TiB disk): unreferenced slots by LRU stamp (stamps above 0 are unique), and unreferenced
@@ -76,6 +74,7 @@ final class Qcow2Cache<T> {
     this.dirty = new boolean[entryCount];
     this.tables = new Object[entryCount];
     this.slotByLru = new LruList(entryCount);
+    this.slotByOffset = new OffsetSlots(entryCount);
     slotsWithoutLru.set(0, entryCount);
   }
 
@@ -212,8 +211,7 @@ final class Qcow2Cache<T> {
 
   /** Returns the slot caching the table at offset, or -1 (qcow2_cache_is_table_offset). */
   int slotOf(long offset) {
-    Integer slot = slotByOffset.get(offset);
-    return slot == null ? -1 : slot;
+    return slotByOffset.get(offset);
   }
 
   /** Drops a table without writing it back (qcow2_cache_discard). */
@@ -284,8 +282,8 @@ final class Qcow2Cache<T> {
       throw new HostIoException(HostIoException.EIO, String.format(java.util.Locale.ROOT,
           "Cannot get entry from %s cache: Offset %#x is unaligned", name, offset));
     }
-    Integer hit = slotByOffset.get(offset);
-    if (hit != null) {
+    int hit = slotByOffset.get(offset);
+    if (hit >= 0) {
       removeCandidate(hit);
       refs[hit]++;
       return hit;
