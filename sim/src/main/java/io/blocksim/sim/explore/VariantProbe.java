@@ -22,7 +22,7 @@ public final class VariantProbe {
 
   /**
    * Explores under {@code variant} with campaign seed {@code seed} for at most {@code runs} runs
-   * and, when {@code deadlineNanos} is not 0, until that System.nanoTime() value.
+   * and, when {@code deadlineNanos} is not 0, until that wall-clock value (the time budget only; runs use virtual time).
    */
   public static Outcome run(String variant, long seed, long runs, long deadlineNanos) {
     Campaign.Plan plan = new Campaign.Plan(seed, runs, deadlineNanos, Set.of(variant), 0, 1,
