@@ -153,6 +153,15 @@ public enum Variant {
           + "bitmap (thread: qmp dirty bitmap API)",
       "blockdev.c, block/backup.c; SliceCommands, BackupCommands, BackupJob.cleanupSyncBitmap",
       null, null),
+  QBM("proposal:qbm", Kind.PROPOSAL,
+      "blockdev-add takes driver 'qbm' (Qemu Bit Map): file is a JSON descriptor {\"QBM\": "
+          + "{version 1, image {file, format raw}, bitmaps {name: {file, granularity-bytes, "
+          + "type dirty}}}} gluing a raw image and one plain bitmap file per persistent bitmap, "
+          + "loaded at open; option mode 'close' (default) writes the bitmap files only at close, "
+          + "'synchronous' sets a write's bits in the files and flushes them before the data "
+          + "write; the descriptor has no in-use flag (RFC: Qemu Bit Map (QBM), 2016-01-26)",
+      "block/qbm.c of the RFC; driver/qbm/QbmDriver, BlockLayer.driverNames",
+      null, null),
   // Planted for blocksim explore's checkers: each shows that one checker bites.
   STREAM_POPULATES_ZEROES("bug:stream-populates-zeroes", Kind.BUG,
       "stream's copy-on-read population writes zeroes instead of the data it copies (planted:"
