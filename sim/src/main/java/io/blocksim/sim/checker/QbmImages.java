@@ -204,9 +204,8 @@ final class QbmImages {
       }
     }
     if (version == null) {
-      violations.add(path + ": bitmap '" + b.name() + "' "
-          + (any ? "holds the bits of no version stored" : "was never stored")
-          + " (no in-use flag: it opens as consistent)");
+      violations.add(path + ": silent loss: bitmap '" + b.name() + "' opens as consistent (no "
+          + "in-use flag) but " + (any ? "holds the bits of no version stored" : "was never stored"));
       return;
     }
     if (now == null || version.sectorHashes() == null) {

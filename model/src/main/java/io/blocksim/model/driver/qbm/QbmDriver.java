@@ -31,8 +31,10 @@ import java.util.TreeMap;
  * sets the request's granules in the bitmap files of the recording persistent bitmaps and
  * flushes those files (bitmap first, then data). A persistent bitmap added since the open gets
  * its file and its descriptor entry at close (close) or at the first request that dirties it
- * (synchronous); removing one takes it out of the descriptor at once. Bitmap files are written
- * through the host storage, not as nodes of the graph.
+ * (synchronous); removing one takes it out of the descriptor at once. Bitmap files are flushed
+ * before the descriptor is rewritten to name a new one (the RFC does not say; the other order
+ * would make a crash in between leave an empty bitmap named). Bitmap files are written through
+ * the host storage, not as nodes of the graph.
  */
 public final class QbmDriver implements Driver {
   /** The mode option's values. */
@@ -177,13 +179,12 @@ public final class QbmDriver implements Driver {
         written.add(f);
       }
     }
-    if (descriptorChanged) {
-      writeDescriptor();
-    }
+    // The bitmap files are stable before the descriptor names a new one.
     for (HostFile f : written) {
       f.flush();
     }
     if (descriptorChanged) {
+      writeDescriptor();
       BlockIo.flush(descriptorNode);
     }
   }
@@ -219,13 +220,12 @@ public final class QbmDriver implements Driver {
         List.copyOf(kept));
     boolean changed = !now.bitmaps().equals(descriptor.bitmaps());
     descriptor = now;
-    if (changed) {
-      writeDescriptor();
-    }
+    // The bitmap files are stable before the descriptor names a new one.
     for (HostFile f : written) {
       f.flush();
     }
     if (changed) {
+      writeDescriptor();
       BlockIo.flush(descriptorNode);
     }
   }

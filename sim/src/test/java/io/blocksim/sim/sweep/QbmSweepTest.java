@@ -1,0 +1,61 @@
+package io.blocksim.sim.sweep;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.blocksim.sim.runner.ScenarioFiles;
+import io.blocksim.sim.scenario.Scenario;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Goal: the crash sweep tells proposal:qbm's two modes apart. Method: sweep
+ * scenarios/proposals/qbm-cost.yaml; mode close (bitmaps written only at close, no in-use flag)
+ * must have silent-loss violations at the crash points between the reopen and the final store,
+ * mode synchronous none; both count their bitmap-file requests, synchronous one more write and
+ * flush per granule it dirties for the first time (8 here) than close.
+ */
+class QbmSweepTest {
+  private static final Path SCENARIO =
+      Path.of("..", "scenarios", "proposals", "qbm-cost.yaml");
+
+  private static CrashSweep.Report sweep(String caseName) throws Exception {
+    ScenarioFiles.Loaded loaded = ScenarioFiles.load(List.of(SCENARIO));
+    assertThat(loaded.errors()).isEmpty();
+    Scenario scenario = loaded.scenarios().get(0);
+    Scenario.Case c = scenario.cases().stream().filter(x -> x.name().equals(caseName))
+        .findFirst().orElseThrow();
+    return CrashSweep.sweep(scenario, c, scenario.seed(), new TreeSet<>(scenario.semantics()), 1);
+  }
+
+  @Test
+  void storedOnlyAtCloseIsSilentlyWrongAfterACrashInTheSession() throws Exception {
+    CrashSweep.Report report = sweep("format=qbm-close");
+
+    assertThat(report.violationCount()).isGreaterThan(10);
+    assertThat(report.points().stream().flatMap(p -> p.violations().stream()))
+        .allSatisfy(v -> assertThat(v).contains("silent loss: bitmap 'b0'"));
+    assertThat(report.requests().get("b0.bitmap")).isEqualTo(new CrashSweep.Requests(2, 2));
+  }
+
+  @Test
+  void synchronousStaysCoveringAtEveryCrashPointAndPaysPerNewGranule() throws Exception {
+    CrashSweep.Report report = sweep("format=qbm-synchronous");
+
+    assertThat(report.violationCount()).isZero();
+    assertThat(report.outcomes()).containsKey("qbm-consistent");
+    assertThat(report.requests().get("b0.bitmap")).isEqualTo(new CrashSweep.Requests(9, 9));
+    assertThat(report.requests().get("x.raw")).isEqualTo(new CrashSweep.Requests(16, 16));
+  }
+
+  @Test
+  void qcow2WithARawDataFileIsFlaggedInsteadOfWrong() throws Exception {
+    CrashSweep.Report report = sweep("format=qcow2-data-file");
+
+    assertThat(report.violationCount()).isZero();
+    assertThat(report.outcomes().keySet()).anyMatch(k -> k.startsWith("inconsistent"));
+    assertThat(Set.copyOf(report.requests().keySet())).containsExactly("x.qcow2", "x.raw");
+  }
+}
