@@ -25,40 +25,47 @@ import java.util.TreeMap;
  * QbmDescriptor}) naming a raw data image and one plain bitmap file per persistent bitmap (bit i
  * of byte i / 8 is granule i, as {@code HBitmap.serialize} lays it out). Guest I/O goes to the
  * data image (child {@code image}); the bitmaps named in the descriptor are loaded at open as
- * persistent, enabled and consistent: the descriptor has no in-use flag. Two modes, the option
- * {@code mode}: {@code close} (the default) writes every persistent bitmap to its file at close;
- * {@code synchronous} also, before each write, write-zeroes or discard reaches the data image,
- * sets the request's granules in the bitmap files of the recording persistent bitmaps and
- * flushes those files (bitmap first, then data). A persistent bitmap added since the open gets
- * its file and its descriptor entry at close (close) or at the first request that dirties it
- * (synchronous); removing one takes it out of the descriptor at once. Bitmap files are flushed
+ * persistent, enabled and consistent: the descriptor has no in-use flag. The option {@code mode}:
+ * {@code close} (the default; the thread's other side, "just save bitmaps on close") writes every
+ * persistent bitmap to its file at close only; {@code synchronous} (the RFC's driver, as Vladimir
+ * Sementsov-Ogievskiy's review of patch 10 sums it up: "sync (aio write) after each write to
+ * disk") also, after each write, write-zeroes or discard has reached the data image, writes the
+ * bytes of the bitmap files whose granules it set, with no flush of their own (a guest flush
+ * flushes them with the image); {@code write-ahead} (blocksim's, not in the thread: what
+ * synchronous needs to be crash-safe) writes those bytes and flushes the files before the
+ * request reaches the data image. In every mode all bitmaps are written at close. A persistent
+ * bitmap added since the open gets its file and its descriptor entry at close (close) or at the
+ * first request that dirties it (the others); removing one takes it out of the descriptor at
+ * once. Bitmap files are flushed
  * before the descriptor is rewritten to name a new one (the RFC does not say; the other order
  * would make a crash in between leave an empty bitmap named). Bitmap files are written through
  * the host storage, not as nodes of the graph.
  */
 public final class QbmDriver implements Driver {
   /** The mode option's values. */
-  public static final List<String> MODES = List.of("close", "synchronous");
+  public static final List<String> MODES = List.of("close", "synchronous", "write-ahead");
 
   private final BlockNode node;
   private final BlockNode descriptorNode;
   private final BlockNode image;
   private final HostStorage storage;
   private final String folder;
-  private final boolean synchronous;
+  private final String mode;
   private QbmDescriptor descriptor;
-  /** What each bitmap file holds (synchronous mode's copy of the files), by bitmap name. */
+  /** What each bitmap file holds (the per-write modes' copy of the files), by bitmap name. */
   private final Map<String, byte[]> onFile = new TreeMap<>();
   private long bitmapWrites;
+  /** Bitmap files written (mode synchronous) and not flushed since, by path. */
+  private final java.util.TreeSet<String> unflushed = new java.util.TreeSet<>();
 
   private QbmDriver(BlockNode node, BlockNode descriptorNode, BlockNode image,
-      HostStorage storage, String folder, boolean synchronous, QbmDescriptor descriptor) {
+      HostStorage storage, String folder, String mode, QbmDescriptor descriptor) {
     this.node = node;
     this.descriptorNode = descriptorNode;
     this.image = image;
     this.storage = storage;
     this.folder = folder;
-    this.synchronous = synchronous;
+    this.mode = mode;
     this.descriptor = descriptor;
   }
 
@@ -90,7 +97,7 @@ public final class QbmDriver implements Driver {
         inherit, created);
     node.setChild(BlockNode.IMAGE, image);
     QbmDriver driver = new QbmDriver(node, file, image, layer.storage(), folder,
-        "synchronous".equals(mode), descriptor);
+        mode == null ? "close" : mode, descriptor);
     node.setDriver(driver);
     try {
       driver.loadBitmaps(readOnly);
@@ -124,9 +131,9 @@ public final class QbmDriver implements Driver {
     return (int) ((bitmap.hbitmap().sizeBits() + 7) / 8);
   }
 
-  /** Whether the bitmap files follow every write (mode synchronous). */
-  public boolean synchronous() {
-    return synchronous;
+  /** The mode: close, synchronous or write-ahead. */
+  public String mode() {
+    return mode;
   }
 
   /** The bitmap-file writes this node made (for the cost figures of docs/variants.md). */
@@ -134,9 +141,12 @@ public final class QbmDriver implements Driver {
     return bitmapWrites;
   }
 
-  /** Sets the granules of [offset, offset + length) in the files of the recording bitmaps. */
-  private void beforeChange(long offset, long length) throws HostIoException {
-    if (!synchronous || length <= 0) {
+  /**
+   * Sets the granules of [offset, offset + length) in the files of the recording bitmaps; with
+   * flush (write-ahead) the files are flushed before the caller goes on.
+   */
+  private void updateFiles(long offset, long length, boolean flush) throws HostIoException {
+    if (length <= 0) {
       return;
     }
     boolean descriptorChanged = false;
@@ -173,19 +183,37 @@ public final class QbmDriver implements Driver {
         descriptor = withBitmap(descriptor, b);
         descriptorChanged = true;
       } else if (hi >= 0) {
-        HostFile f = storage.open(folder + descriptor.bitmap(b.name()).file());
+        String path = folder + descriptor.bitmap(b.name()).file();
+        HostFile f = storage.open(path);
         f.write(lo, data, lo, hi - lo + 1);
         bitmapWrites++;
         written.add(f);
+        if (!flush) {
+          unflushed.add(path);
+        }
       }
     }
     // The bitmap files are stable before the descriptor names a new one.
     for (HostFile f : written) {
-      f.flush();
+      if (flush || descriptorChanged) {
+        f.flush();
+      }
     }
     if (descriptorChanged) {
       writeDescriptor();
       BlockIo.flush(descriptorNode);
+    }
+  }
+
+  private void beforeChange(long offset, long length) throws HostIoException {
+    if (mode.equals("write-ahead")) {
+      updateFiles(offset, length, true);
+    }
+  }
+
+  private void afterChange(long offset, long length) throws HostIoException {
+    if (mode.equals("synchronous")) {
+      updateFiles(offset, length, false);
     }
   }
 
@@ -224,6 +252,7 @@ public final class QbmDriver implements Driver {
     for (HostFile f : written) {
       f.flush();
     }
+    flushToOs(node);
     if (changed) {
       writeDescriptor();
       BlockIo.flush(descriptorNode);
@@ -287,6 +316,7 @@ public final class QbmDriver implements Driver {
       throws HostIoException {
     beforeChange(offset, length);
     BlockIo.write(image, offset, buf, pos, length, flags);
+    afterChange(offset, length);
   }
 
   @Override
@@ -294,12 +324,23 @@ public final class QbmDriver implements Driver {
       throws HostIoException {
     beforeChange(offset, length);
     BlockIo.writeZeroes(image, offset, length, flags);
+    afterChange(offset, length);
   }
 
   @Override
   public void discard(BlockNode n, long offset, long length) throws HostIoException {
     beforeChange(offset, length);
     BlockIo.discard(image, offset, length);
+    afterChange(offset, length);
+  }
+
+  /** A guest flush also flushes the bitmap files synchronous mode wrote since the last one. */
+  @Override
+  public void flushToOs(BlockNode n) throws HostIoException {
+    for (String path : unflushed) {
+      storage.open(path).flush();
+    }
+    unflushed.clear();
   }
 
   @Override
