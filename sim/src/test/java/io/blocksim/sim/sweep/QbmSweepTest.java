@@ -11,11 +11,12 @@ import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
 
 /**
- * Goal: the crash sweep tells proposal:qbm's two modes apart. Method: sweep
+ * Goal: the crash sweep tells proposal:qbm's modes apart. Method: sweep
  * scenarios/proposals/qbm-cost.yaml; mode close (bitmaps written only at close, no in-use flag)
- * must have silent-loss violations at the crash points between the reopen and the final store,
- * mode synchronous none; both count their bitmap-file requests, synchronous one more write and
- * flush per granule it dirties for the first time (8 here) than close.
+ * must have silent-loss violations at the crash points between the reopen and the final store;
+ * mode synchronous (bitmap bytes written after the data write, not flushed before it) some, in
+ * the window before the next flush; mode write-ahead none. The per-write modes write the bitmap
+ * file once more per granule they dirty for the first time (8 here) than close.
  */
 class QbmSweepTest {
   private static final Path SCENARIO =
@@ -41,8 +42,18 @@ class QbmSweepTest {
   }
 
   @Test
-  void synchronousStaysCoveringAtEveryCrashPointAndPaysPerNewGranule() throws Exception {
+  void synchronousAfterTheDataWriteCanLoseTheBitBeforeTheNextFlush() throws Exception {
     CrashSweep.Report report = sweep("format=qbm-synchronous");
+
+    assertThat(report.violationCount()).isPositive();
+    assertThat(report.points().stream().flatMap(p -> p.violations().stream()))
+        .allSatisfy(v -> assertThat(v).contains("silent loss: bitmap 'b0'"));
+    assertThat(report.requests().get("b0.bitmap")).isEqualTo(new CrashSweep.Requests(9, 9));
+  }
+
+  @Test
+  void writeAheadStaysCoveringAtEveryCrashPointAndPaysPerNewGranule() throws Exception {
+    CrashSweep.Report report = sweep("format=qbm-write-ahead");
 
     assertThat(report.violationCount()).isZero();
     assertThat(report.outcomes()).containsKey("qbm-consistent");
