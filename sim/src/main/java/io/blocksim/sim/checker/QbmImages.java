@@ -79,6 +79,9 @@ final class QbmImages {
   static void record(FakeDisk disk, long op, String touched, List<StoredVersions.Version> versions)
       throws HostIoException {
     for (String path : disk.list()) {
+      if (!path.endsWith(".qbm")) {
+        continue; // As in concerns.
+      }
       HostFile file = disk.open(path);
       if (!isQbm(file)) {
         continue;
@@ -124,12 +127,19 @@ final class QbmImages {
     return false;
   }
 
-  /** Whether the path is a descriptor or a file one of the disk's descriptors names. */
+  /**
+   * Whether the path is a descriptor or a file one of the disk's descriptors names (called for
+   * every write of a run, so only files named {@code *.qbm}, as {@code qemu-img create -f qbm}
+   * names them, are looked at as descriptors here).
+   */
   static boolean concerns(FakeDisk disk, String path) throws HostIoException {
     if (path.endsWith(".qbm") || path.endsWith(".bitmap")) {
       return true;
     }
     for (String p : disk.list()) {
+      if (!p.endsWith(".qbm")) {
+        continue;
+      }
       HostFile file = disk.open(p);
       if (!isQbm(file)) {
         continue;
