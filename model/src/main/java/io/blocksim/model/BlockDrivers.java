@@ -7,6 +7,7 @@ import io.blocksim.model.driver.file.NullDriver;
 import io.blocksim.model.driver.filter.CopyBeforeWriteDriver;
 import io.blocksim.model.driver.filter.CopyOnReadDriver;
 import io.blocksim.model.driver.filter.SnapshotAccessDriver;
+import io.blocksim.model.driver.qbm.QbmDriver;
 import io.blocksim.model.driver.raw.RawDriver;
 import io.blocksim.model.graph.BlockLayer.DriverKind;
 import java.util.List;
@@ -23,6 +24,7 @@ final class BlockDrivers {
       new DriverKind("copy-on-read", false, CopyOnReadDriver::open),
       new DriverKind("file", true, FileDriver::open),
       new DriverKind("null-co", true, NullDriver::open),
+      new DriverKind("qbm", false, QbmDriver::open),
       new DriverKind("qcow2", false, Qcow2Driver::open),
       new DriverKind("raw", false, RawDriver::open),
       new DriverKind("snapshot-access", false, SnapshotAccessDriver::open));

@@ -89,7 +89,12 @@ public final class BlockLayer {
 
   /** The registered driver names, sorted (what blockdev-add's {@code driver} accepts). */
   public List<String> driverNames() {
-    return new ArrayList<>(drivers.keySet());
+    List<String> names = new ArrayList<>(drivers.keySet());
+    if (!variant(Variant.QBM)) {
+      // QEMU 7.2 has no qbm driver: "Parameter 'driver' does not accept value 'qbm'".
+      names.remove("qbm");
+    }
+    return names;
   }
 
   /**

@@ -1,5 +1,7 @@
 package io.blocksim.model.qmp;
 
+import io.blocksim.model.driver.qbm.QbmDriver;
+
 import io.blocksim.model.driver.Qcow2Driver;
 import io.blocksim.model.driver.qcow2.Qcow2Image;
 import io.blocksim.model.graph.BlockLayer;
@@ -19,6 +21,13 @@ final class PersistenceSupport {
 
   static void checkCanStore(BlockLayer layer, BlockNode node, String name, long granularity)
       throws QmpError {
+    if (node.driver() instanceof QbmDriver && layer.variant(Variant.QBM)) {
+      // proposal:qbm: any name and granularity; the bitmap gets its own file.
+      if (node.bitmap(name) != null) {
+        throw QmpError.generic("Bitmap already exists: " + name);
+      }
+      return;
+    }
     if (!(node.driver() instanceof Qcow2Driver qcow2)) {
       throw QmpError.generic("Can't store persistent bitmaps to " + node.name()
           + ": Operation not supported");
@@ -67,6 +76,15 @@ final class PersistenceSupport {
 
   /** Deletes the stored copy now (qcow2_co_remove_persistent_dirty_bitmap). */
   static void removeStored(BlockNode node, String name) throws QmpError {
+    if (node.driver() instanceof QbmDriver qbm) {
+      try {
+        qbm.removeStoredBitmap(name);
+      } catch (HostIoException e) {
+        throw QmpError.generic("Failed to update QBM descriptor: "
+            + HostIoException.strerror(e.errno()));
+      }
+      return;
+    }
     if (node.driver() instanceof Qcow2Driver qcow2) {
       try {
         qcow2.removeStoredBitmap(name);

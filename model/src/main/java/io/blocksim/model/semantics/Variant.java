@@ -153,6 +153,17 @@ public enum Variant {
           + "bitmap (thread: qmp dirty bitmap API)",
       "blockdev.c, block/backup.c; SliceCommands, BackupCommands, BackupJob.cleanupSyncBitmap",
       null, null),
+  QBM("proposal:qbm", Kind.PROPOSAL,
+      "blockdev-add takes driver 'qbm' (Qemu Bit Map) with file = a JSON descriptor {\"QBM\": "
+          + "{version 1, image {file, format raw}, bitmaps {name: {file, granularity-bytes, "
+          + "type}}}} gluing a raw image and one plain bitmap file per persistent bitmap, all "
+          + "loaded enabled and consistent (no in-use flag); mode 'close' (default) writes the "
+          + "bitmap files only at close, 'synchronous' (the RFC's driver) also writes a write's "
+          + "new bits after the data write, flushed only with guest flushes, 'write-ahead' "
+          + "(blocksim's) writes and flushes them before it; qemu-img create -f qbm makes one "
+          + "(RFC: Qemu Bit Map (QBM), 2016-01-26)",
+      "block/qbm.c of the RFC; driver/qbm/QbmDriver, BlockLayer.driverNames",
+      null, null),
   // Planted for blocksim explore's checkers: each shows that one checker bites.
   STREAM_POPULATES_ZEROES("bug:stream-populates-zeroes", Kind.BUG,
       "stream's copy-on-read population writes zeroes instead of the data it copies (planted:"

@@ -23,6 +23,11 @@ final class QemuImg {
   private QemuImg() {}
 
   static ImgOutcome run(HostStorage storage, String command) throws StepException {
+    return run(storage, command, false);
+  }
+
+  /** As above; with qbm (proposal:qbm) {@code create -f qbm} makes a QBM image. */
+  static ImgOutcome run(HostStorage storage, String command, boolean qbm) throws StepException {
     List<String> words;
     try {
       // Split as the real-QEMU backend splits it, quotes and all.
@@ -36,7 +41,7 @@ final class QemuImg {
     String verb = words.isEmpty() ? "" : words.remove(0);
     try {
       return withOpenWarnings(openWarnings(storage, verb, words), switch (verb) {
-        case "create" -> create(storage, words);
+        case "create" -> create(storage, words, qbm);
         case "compare" -> compare(storage, words);
         case "rebase" -> QemuImgRebase.run(storage, words);
         case "commit" -> QemuImgCommit.run(storage, words);
@@ -141,7 +146,7 @@ final class QemuImg {
     return new ImgOutcome(lines, outcome.exitCode());
   }
 
-  private static ImgOutcome create(HostStorage storage, List<String> words)
+  private static ImgOutcome create(HostStorage storage, List<String> words, boolean qbm)
       throws StepException, HostIoException {
     String format = "raw";
     String backing = null;
@@ -196,6 +201,17 @@ final class QemuImg {
       return new ImgOutcome(List.of(
           "qemu-img: " + path + ": Backing file specified without backing format",
           "Detected format of " + Images.probeFormat(storage, backing) + "."), 1);
+    }
+    if (format.equals("qbm")) {
+      if (!qbm) {
+        return new ImgOutcome(List.of("qemu-img: " + path + ": Unknown file format 'qbm'"), 1);
+      }
+      if (backing != null || clusterSize != null || compat != null || dataFile != null
+          || dataFileRaw != null) {
+        throw new StepException("img create: -f qbm takes no options in the simulator");
+      }
+      QbmImages.create(storage, path, Images.roundUpToSector(size));
+      return new ImgOutcome(List.of("Formatting '" + path + "', fmt=qbm size=" + size), 0);
     }
     if ((dataFile != null || dataFileRaw != null) && !format.equals("qcow2")) {
       throw new StepException("img create: data_file needs -f qcow2");

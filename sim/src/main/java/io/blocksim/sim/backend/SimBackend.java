@@ -6,6 +6,7 @@ import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.Permissions;
 import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.port.HostIoException;
+import io.blocksim.model.semantics.Variant;
 import io.blocksim.model.port.Scheduler;
 import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.qapi.QmpEvent;
@@ -440,7 +441,7 @@ public final class SimBackend implements Backend {
 
   @Override
   public ImgOutcome img(String command) throws StepException {
-    return QemuImg.run(disk, command);
+    return QemuImg.run(disk, command, semantics.contains(Variant.QBM.spelling()));
   }
 
   @Override

@@ -52,6 +52,10 @@ public final class CrashImages {
       }
       try {
         HostFile file = disk.open(path);
+        if (QbmImages.isQbm(file)) {
+          QbmImages.check(disk, path, k, versions, violations, kinds, reopen);
+          continue;
+        }
         if (!StoredVersions.isQcow2(file)) {
           continue;
         }

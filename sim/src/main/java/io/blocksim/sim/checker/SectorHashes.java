@@ -66,6 +66,18 @@ public final class SectorHashes {
     return result;
   }
 
+  /** Hashes the first length bytes of a raw file (proposal:qbm's data image). */
+  static SectorHashes ofRaw(HostFile file, long length) throws HostIoException {
+    SectorHashes result = new SectorHashes(length);
+    byte[] buffer = new byte[(int) Math.min(CHUNK_BYTES, Math.max(length, 1))];
+    for (long at = 0; at < length; at += buffer.length) {
+      int n = (int) Math.min(buffer.length, length - at);
+      file.read(at, buffer, 0, n);
+      result.addSectors(at, buffer, n);
+    }
+    return result;
+  }
+
   /** Adds a data run [start, end): file holes under it are zeroes, the rest is read. */
   private void addData(Qcow2Image image, HostFile dataHost, Qcow2BlockStatus status, long start,
       long end, byte[] buffer) throws HostIoException {

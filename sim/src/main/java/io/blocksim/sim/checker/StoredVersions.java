@@ -41,6 +41,18 @@ public final class StoredVersions implements DiskOpListener {
 
   @Override
   public void onOp(DiskOp op) {
+    if (op.kind() != DiskOp.Kind.FLUSH && op.kind() != DiskOp.Kind.DISCARD) {
+      try {
+        if (QbmImages.concerns(disk, op.path())) {
+          // proposal:qbm: a descriptor or bitmap file changed; bitmap files change anywhere.
+          QbmImages.record(disk, op.sequence(), op.path(), versions);
+          return;
+        }
+      } catch (HostIoException e) {
+        problems.add("op " + op.sequence() + ": " + e.getMessage());
+        return;
+      }
+    }
     if (op.kind() != DiskOp.Kind.WRITE || op.offsetBytes() != 0) {
       return;
     }

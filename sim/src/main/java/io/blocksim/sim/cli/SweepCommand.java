@@ -45,6 +45,11 @@ final class SweepCommand implements Callable<Integer> {
       description = "Try every N-th crash point, N at least 1 (default 1).")
   int stride = 1;
 
+  @Option(names = "--requests",
+      description = "Print the writes and flushes each file saw over the crash points, image "
+          + "creations left out.")
+  boolean requests;
+
   @Option(names = "--verbose", description = "Print every crash point.")
   boolean verbose;
 
@@ -104,6 +109,18 @@ final class SweepCommand implements Callable<Integer> {
             (report.points().size() + 1) / Math.max(seconds, 1e-9));
         for (Map.Entry<String, Integer> e : report.outcomes().entrySet()) {
           out.printf(Locale.ROOT, "  %-40s %d%n", e.getKey(), e.getValue());
+        }
+        if (requests) {
+          long writes = 0;
+          long flushes = 0;
+          for (Map.Entry<String, CrashSweep.Requests> e : report.requests().entrySet()) {
+            out.printf(Locale.ROOT, "  requests %-31s %d writes, %d flushes%n", e.getKey(),
+                e.getValue().writes(), e.getValue().flushes());
+            writes += e.getValue().writes();
+            flushes += e.getValue().flushes();
+          }
+          out.printf(Locale.ROOT, "  requests %-31s %d writes, %d flushes%n", "(all files)",
+              writes, flushes);
         }
         for (CrashSweep.Point p : report.points()) {
           if (verbose || !p.violations().isEmpty()) {

@@ -37,12 +37,24 @@ import java.util.function.BooleanSupplier;
 public final class CrashSweep {
   private CrashSweep() {}
 
+  /**
+   * The requests one file saw in the swept range (the crash points) of the run without a crash,
+   * image creations left out: writes (write, write-zeroes, discard, truncate) and flushes.
+   */
+  public record Requests(long writes, long flushes) {}
+
   /** The result of one crash point. */
   public record Point(long op, String outcome, List<String> violations) {}
 
   /** The result of a sweep: points in op order, outcome classes with their counts. */
   public record Report(String caseName, long firstOp, long lastOp, List<Point> points,
-      Map<String, Integer> outcomes, List<String> baselineProblems) {
+      Map<String, Integer> outcomes, List<String> baselineProblems,
+      Map<String, Requests> requests) {
+    public Report(String caseName, long firstOp, long lastOp, List<Point> points,
+        Map<String, Integer> outcomes, List<String> baselineProblems) {
+      this(caseName, firstOp, lastOp, points, outcomes, baselineProblems, Map.of());
+    }
+
     public long violationCount() {
       return points.stream().filter(p -> !p.violations().isEmpty()).count();
     }
@@ -60,6 +72,8 @@ public final class CrashSweep {
     Map<Long, FakeDisk> crashed = new TreeMap<>();
     disk.addListener(op -> crashed.put(op.sequence(),
         disk.crashedCopy(cutPrng(seed, op.sequence()))));
+    List<io.blocksim.sim.disk.DiskOp> ops = new ArrayList<>();
+    disk.addListener(ops::add);
     ImageCountingBackend counting = new ImageCountingBackend(baseline);
     new CaseRunner(scenario, scenarioCase, counting).run();
     baseline.quit();
@@ -73,8 +87,28 @@ public final class CrashSweep {
       points.add(point);
       outcomes.merge(point.outcome(), 1, Integer::sum);
     }
+    Map<String, Requests> requests = new TreeMap<>();
+    for (io.blocksim.sim.disk.DiskOp op : ops) {
+      if (op.sequence() < firstOp || op.sequence() > lastOp || creating(creations, op)) {
+        continue;
+      }
+      boolean flush = op.kind() == io.blocksim.sim.disk.DiskOp.Kind.FLUSH;
+      Requests r = requests.getOrDefault(op.path(), new Requests(0, 0));
+      requests.put(op.path(), new Requests(r.writes() + (flush ? 0 : 1),
+          r.flushes() + (flush ? 1 : 0)));
+    }
     return new Report(scenarioCase.name(), firstOp, lastOp, points, outcomes,
-        versions.problems());
+        versions.problems(), requests);
+  }
+
+  /** Whether the request was made by an image creation (not counted as a cost). */
+  private static boolean creating(List<Creation> creations, io.blocksim.sim.disk.DiskOp op) {
+    for (Creation c : creations) {
+      if (op.sequence() >= c.firstOp() && op.sequence() <= c.lastOp()) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Checks every image of the disk the power cut right after request k left. */
