@@ -28,7 +28,7 @@ public final class ExportCommands {
       List<DirtyBitmap> bitmaps, List<String> bitmapNames) {
     /** The BlockBackend name the export holds on its node (an entry of {@code users()}). */
     String backend() {
-      return "export:" + id;
+      return Permissions.EXPORT_USER + id;
     }
   }
 
