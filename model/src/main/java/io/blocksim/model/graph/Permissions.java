@@ -67,7 +67,8 @@ public final class Permissions {
    */
   public static String resizeConflict(BlockNode node) {
     // An NBD export's BlockBackend shares everything but resize while the server runs
-    // (nbd_export_create: blk_set_perm(blk, perm, shared_perm & ~BLK_PERM_RESIZE)).
+    // (nbd_export_create: blk_set_perm(blk, perm, shared_perm & ~BLK_PERM_RESIZE));
+    // docs/qemu-behaviour.md §24.2.
     for (String user : node.users()) {
       if (user.startsWith(EXPORT_USER)) {
         String name = node.name();
