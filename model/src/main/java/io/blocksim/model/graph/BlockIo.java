@@ -289,8 +289,12 @@ public final class BlockIo {
     long n = length;
     for (BlockNode layer = top; layer != null; layer = cowChild(layer)) {
       if (offset >= layer.length()) {
-        // Past the end of a short layer the chain reads zeroes nobody allocated.
-        return new Run(n, false);
+        // bdrv_co_common_block_status_above: a layer below the top that the run lies past the
+        // end of answers *pnum == 0, and "any zeroes that we synthesize beyond EOF behave as if
+        // they were allocated at this layer" (BDRV_BLOCK_ZERO | BDRV_BLOCK_ALLOCATED for the
+        // whole run). Past the top's own end nothing is allocated.
+        // docs/qemu-behaviour.md §24.8.
+        return new Run(n, layer != top);
       }
       BlockStatus status = BlockIo.blockStatus(layer, offset, n);
       n = Math.max(1, Math.min(n, status.lengthBytes()));

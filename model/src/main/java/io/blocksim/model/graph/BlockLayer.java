@@ -211,7 +211,9 @@ public final class BlockLayer {
       return node;
     }
     Args childArgs = args.optObject(key);
-    return open(childArgs, inherit, created);
+    BlockNode child = open(childArgs, inherit, created);
+    child.markOpenedInline();
+    return child;
   }
 
   /** Opens a node and hands it to the monitor (blockdev-add); a failed open leaves no node. */

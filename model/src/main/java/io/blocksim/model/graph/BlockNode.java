@@ -19,6 +19,8 @@ public final class BlockNode {
 
   private String name;
   private final boolean autoNamed;
+  /** Opened from an options dictionary of its parent (QEMU's inherits_from is that parent). */
+  private boolean openedInline;
   private Driver driver;
   private final Map<String, BlockNode> children = new LinkedHashMap<>();
   private final List<BlockNode> parents = new ArrayList<>();
@@ -58,6 +60,18 @@ public final class BlockNode {
 
   public boolean autoNamed() {
     return autoNamed;
+  }
+
+  /**
+   * Whether the node was opened from its parent's options dictionary ({@code file: {...}}, named
+   * or not), as QEMU records in inherits_from: such a child is reopened with its parent.
+   */
+  public boolean openedInline() {
+    return openedInline;
+  }
+
+  public void markOpenedInline() {
+    openedInline = true;
   }
 
   public Driver driver() {

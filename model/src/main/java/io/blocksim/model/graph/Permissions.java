@@ -31,6 +31,9 @@ public final class Permissions {
   private record Parent(String description, String childName, boolean sharesConsistentRead,
       boolean sharesWrite) {}
 
+  /** The prefix of an NBD export's entry in {@link BlockNode#users()}. */
+  public static final String EXPORT_USER = "export:";
+
   /**
    * Returns QEMU's refusal when a new user asking for consistent read (and write when {@code
    * writable}) attaches to {@code node}, or null when it may.
@@ -63,6 +66,18 @@ public final class Permissions {
    * to share resize; other filters (raw, copy-on-read...) pass on their own parents' refusal.
    */
   public static String resizeConflict(BlockNode node) {
+    // An NBD export's BlockBackend shares everything but resize while the server runs
+    // (nbd_export_create: blk_set_perm(blk, perm, shared_perm & ~BLK_PERM_RESIZE));
+    // docs/qemu-behaviour.md §24.2.
+    for (String user : node.users()) {
+      if (user.startsWith(EXPORT_USER)) {
+        String name = node.name();
+        return "Permission conflict on node '" + name + "': permissions 'resize' are both"
+            + " required by an unnamed block device (uses node '" + name + "' as 'root' child)"
+            + " and unshared by an unnamed block device (uses node '" + name + "' as 'root'"
+            + " child).";
+      }
+    }
     List<BlockNode> parents = node.parents();
     for (int k = parents.size() - 1; k >= 0; k--) {
       BlockNode parent = parents.get(k);

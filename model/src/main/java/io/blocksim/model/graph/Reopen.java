@@ -92,8 +92,9 @@ public final class Reopen {
 
   /**
    * bdrv_reopen_queue_child: the node, then the children it opened itself (an inline {@code
-   * file}/{@code data-file} dictionary, named automatically), which inherit the new mode. Nodes
-   * added on their own keep theirs; backing files stay read-only whatever their overlay does.
+   * file}/{@code data-file} dictionary, with or without a node-name), which inherit the new
+   * mode. Nodes added on their own keep theirs; backing files stay read-only whatever their
+   * overlay does.
    */
   private static void enqueue(Map<BlockNode, Boolean> queue, BlockNode node, boolean readOnly) {
     if (queue.containsKey(node)) {
@@ -101,7 +102,9 @@ public final class Reopen {
     }
     queue.put(node, readOnly);
     for (Map.Entry<String, BlockNode> e : node.children().entrySet()) {
-      if (!e.getKey().equals(BlockNode.BACKING) && e.getValue().autoNamed()) {
+      // bdrv_reopen_queue_child follows children whose inherits_from is this node: the ones
+      // opened from its options dictionary, with or without a node-name of their own.
+      if (!e.getKey().equals(BlockNode.BACKING) && e.getValue().openedInline()) {
         enqueue(queue, e.getValue(), readOnly);
       }
     }

@@ -588,8 +588,9 @@ public final class MirrorJob extends ChunkedJob {
     } else if (!aborted && backingMode == OPEN_BACKING_CHAIN) {
       result = openBackingFromHeader(Chains.skipFilters(target));
     }
+    BlockNode replaced = null;
     if (shouldComplete && !aborted) {
-      BlockNode replaced = toReplace != null ? toReplace : source;
+      replaced = toReplace != null ? toReplace : source;
       if (replaced.readOnly() != target.readOnly()) {
         // mirror_exit_common: bdrv_reopen_set_read_only(target_bs, ro, NULL), errors ignored.
         reopenQuietly(target, replaced.readOnly());
@@ -602,6 +603,16 @@ public final class MirrorJob extends ChunkedJob {
     if (mirrorTop != null) {
       ((JobFilterDriver) mirrorTop.driver()).setWriteListener(null);
       JobFilterDriver.drop(manager.layer(), mirrorTop);
+    }
+    // mirror_exit_common ends with bdrv_unref(src): a replaced node that only its parents held
+    // (an overlay blockdev-snapshot-sync made, under an export) is closed once they moved to the
+    // target, and so are the children only it held (docs/qemu-behaviour.md §24.11).
+    if (replaced != null && replaced != target
+        && manager.layer().graph().find(replaced.name()) == replaced
+        && replaced.parents().isEmpty() && replaced.users().isEmpty()
+        && replaced.jobChildren().isEmpty()
+        && !manager.layer().graph().isMonitorOwned(replaced)) {
+      manager.layer().release(replaced);
     }
     if (ownsTarget && target.parents().isEmpty() && target.users().isEmpty()) {
       manager.layer().release(target);

@@ -181,6 +181,15 @@ final class BackupCommands {
             + "completion-mode 'grouped'");
       }
       BlockNode source = lookup(o.device);
+      if (source.parents().isEmpty() && source.users().isEmpty()
+          && !manager.layer().graph().isMonitorOwned(source)) {
+        // Only an earlier blockdev-snapshot-sync action of this transaction holds the node; its
+        // clean drops that reference, the job's end drops the last one and QEMU 7.2 aborts in
+        // bdrv_close (the block-copy bitmap is still on the node: docs/qemu-behaviour.md §24.4).
+        throw QmpError.generic("A backup of node '" + source.name() + "', which only this"
+            + " transaction's blockdev-snapshot-sync holds, is not modelled by blocksim (QEMU 7.2"
+            + " aborts when the job ends)");
+      }
       if (type.equals("blockdev-backup")) {
         BlockNode target = lookup(o.target);
         drained = o.undrained ? null : manager.drainedBegin(source);

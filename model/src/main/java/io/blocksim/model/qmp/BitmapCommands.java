@@ -276,38 +276,52 @@ public final class BitmapCommands {
         throw args.missing("bitmaps");
       }
       args.checkNoExtra();
-      // QEMU merges every source into an anonymous bitmap first, then that into the target, so
-      // the target's own checks come after all the sources'.
-      DirtyBitmap scratch = new DirtyBitmap(null, dst.node.length(),
-          dst.bitmap.granularityBytes());
+      if (sources.isEmpty()) {
+        // block_dirty_bitmap_merge with no source returns without a backup, and QEMU 7.2 then
+        // frees that missing backup (hbitmap_free(NULL) in qmp_block_dirty_bitmap_merge, or
+        // block_dirty_bitmap_free_backup when a transaction commits): the daemon dies with
+        // SIGSEGV (docs/qemu-behaviour.md §24.1). Not modelled.
+        throw QmpError.generic("Parameter 'bitmaps' as an empty list is not modelled by blocksim"
+            + " (QEMU 7.2 crashes on it)");
+      }
+      // block_dirty_bitmap_merge: each source in list order is looked up, then merged straight
+      // into the target by bdrv_merge_dirty_bitmap, which checks the target first, then the
+      // source, then the sizes; the first merge keeps the backup, and a later failure restores
+      // the target from it (docs/qemu-behaviour.md §24.1).
+      target = dst.bitmap;
       for (int i = 0; i < sources.size(); i++) {
         Object source = sources.get(i);
         DirtyBitmap src;
-        if (source instanceof String name) {
-          src = dst.node.bitmap(name);
-          if (src == null) {
-            throw QmpError.generic("Dirty bitmap '" + name + "' not found");
+        try {
+          if (source instanceof String name) {
+            src = dst.node.bitmap(name);
+            if (src == null) {
+              throw QmpError.generic("Dirty bitmap '" + name + "' not found");
+            }
+          } else {
+            Args external = args.element("bitmaps", sources, i);
+            String node = external.str("node");
+            String name = external.str("name");
+            external.checkNoExtra();
+            src = lookup(node, name).bitmap;
           }
+          String error = target.checkMergeFrom(src, layer.variant(Variant.MERGE_BUSY_SOURCE),
+              layer.variant(Variant.MERGE_GRANULARITY_REFUSED));
+          if (error != null) {
+            throw QmpError.generic(error);
+          }
+        } catch (QmpError e) {
+          abort();
+          backup = null;
+          throw e;
+        }
+        if (backup == null) {
+          backup = target.mergeFrom(src, true,
+              layer.variant(Variant.MERGE_EMPTY_SOURCE_CLEARS));
         } else {
-          Args external = args.element("bitmaps", sources, i);
-          String node = external.str("node");
-          String name = external.str("name");
-          external.checkNoExtra();
-          src = lookup(node, name).bitmap;
+          target.mergeFrom(src, false);
         }
-        String error = scratch.checkMergeFrom(src, layer.variant(Variant.MERGE_BUSY_SOURCE),
-            layer.variant(Variant.MERGE_GRANULARITY_REFUSED));
-        if (error != null) {
-          throw QmpError.generic(error);
-        }
-        scratch.mergeFrom(src, false);
       }
-      String error = dst.bitmap.checkMergeFrom(scratch);
-      if (error != null) {
-        throw QmpError.generic(error);
-      }
-      target = dst.bitmap;
-      backup = target.mergeFrom(scratch, true, layer.variant(Variant.MERGE_EMPTY_SOURCE_CLEARS));
     }
 
     @Override

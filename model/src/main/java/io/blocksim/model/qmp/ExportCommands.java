@@ -28,7 +28,7 @@ public final class ExportCommands {
       List<DirtyBitmap> bitmaps, List<String> bitmapNames) {
     /** The BlockBackend name the export holds on its node (an entry of {@code users()}). */
     String backend() {
-      return "export:" + id;
+      return Permissions.EXPORT_USER + id;
     }
   }
 
@@ -238,6 +238,14 @@ public final class ExportCommands {
     BlockNode node = currentNode(e);
     node.users().remove(e.backend());
     jobs.drain(node);
+    // blk_exp_delete_bh: blk_unref of the export's BlockBackend drops its reference on the node
+    // before BLOCK_EXPORT_DELETED; a node nothing else holds (an overlay blockdev-snapshot-sync
+    // put under the export) is closed there (docs/qemu-behaviour.md §24.11).
+    if (layer.graph().find(node.name()) == node && node.parents().isEmpty()
+        && node.users().isEmpty() && node.jobChildren().isEmpty()
+        && !layer.graph().isMonitorOwned(node)) {
+      layer.release(node);
+    }
     layer.emit("BLOCK_EXPORT_DELETED", BlockLayer.data("id", e.id()));
   }
 

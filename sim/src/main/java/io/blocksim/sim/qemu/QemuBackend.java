@@ -182,9 +182,9 @@ public final class QemuBackend implements Backend {
       args.add(String.join(",", options));
     }
     args.add(spec.path());
-    if (spec.sizeBytes() > 0 || spec.backing() == null) {
-      args.add(Long.toString(spec.sizeBytes()));
-    }
+    // Always given: an explicit 0 makes a 0-byte image even over a backing file (qemu-img
+    // create takes the backing file's size only when no size is given), as the simulator does.
+    args.add(Long.toString(spec.sizeBytes()));
     ToolRun run = runTool("qemu-img", args, null);
     if (run.exitCode() != 0) {
       throw new StepException("qemu-img create " + spec.path() + " failed: "

@@ -90,6 +90,10 @@ class ComparisonTest {
     assertThat(Comparison.equal("#block146", "#block300")).isTrue();
     assertThat(Comparison.equal("drive0", "drive1")).isFalse();
     assertThat(Comparison.equal("#block1", "drive1")).isFalse();
+    assertThat(Comparison.equal("unshared by node '#block286' (uses node 'top')",
+        "unshared by node '#block300' (uses node 'top')")).isTrue();
+    assertThat(Comparison.equal("unshared by node '#block286' (uses node 'top')",
+        "unshared by node '#block300' (uses node 'tgt')")).isFalse();
   }
 
   @Test
