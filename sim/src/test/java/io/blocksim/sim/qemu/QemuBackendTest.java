@@ -266,13 +266,19 @@ class QemuBackendTest {
   void imagesWithBackingFilesAreCreatedAsQemuImgWould() throws Exception {
     backend.createImage(new ImageSpec("base.qcow2", "qcow2", DISK_BYTES, null, null, 4096L,
         Map.of("lazy-refcounts", true)));
-    backend.createImage(new ImageSpec("top.qcow2", "qcow2", 0, "base.qcow2", null, null,
+    backend.createImage(new ImageSpec("top.qcow2", "qcow2", DISK_BYTES, "base.qcow2", null,
+        null, Map.of()));
+    // A scenario's size is required and always given: an explicit 0 over a backing file is a
+    // 0-byte image (qemu-img create takes the backing file's size only when no size is given).
+    backend.createImage(new ImageSpec("empty.qcow2", "qcow2", 0, "base.qcow2", null, null,
         Map.of()));
 
     ImgOutcome info = backend.img("info top.qcow2");
 
     assertThat(info.lines()).contains("backing file: base.qcow2", "backing file format: qcow2",
         "virtual size: 64 MiB (67108864 bytes)");
+    assertThat(backend.img("info empty.qcow2").lines()).contains("backing file: base.qcow2",
+        "virtual size: 0 B (0 bytes)");
     assertThat(backend.img("info base.qcow2").lines()).contains("cluster_size: 4096",
         "    lazy refcounts: true");
   }
