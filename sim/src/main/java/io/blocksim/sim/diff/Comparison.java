@@ -18,7 +18,7 @@ import java.util.Objects;
  */
 public final class Comparison {
   public static final List<String> CATEGORIES = List.of("outcome", "bitmaps", "jobs", "images",
-      "responses", "maps", "img", "events");
+      "responses", "maps", "img", "io", "events");
   private static final java.util.regex.Pattern GENERATED =
       java.util.regex.Pattern.compile("#block[0-9]+");
   static final List<String> OPTIONAL_EVENTS = List.of("BLOCK_JOB_PENDING", "BLOCK_JOB_READY");
@@ -126,6 +126,15 @@ public final class Comparison {
           withoutDiskSizes(list(sim.get("img"))), "img step", stepLines);
       if (img != null) {
         differences.add(img);
+      }
+    }
+    // The io steps that failed and qemu-io's error text, which an io step's error: only
+    // matches by substring (EACCES reads as EINVAL over NBD): compared like img.
+    if (qemu.containsKey("io") && sim.containsKey("io")) {
+      Difference io = compareLists("io", list(qemu.get("io")), list(sim.get("io")),
+          "io step", stepLines);
+      if (io != null) {
+        differences.add(io);
       }
     }
     Difference events = compareLists("events", withoutOptional(list(qemu.get("events"))),

@@ -30,6 +30,9 @@ public final class CaseRunner {
   private final List<Object> maps = new ArrayList<>();
   /** One entry per img step: its exit code and output, for the comparison with QEMU. */
   private final List<Object> imgs = new ArrayList<>();
+  /** The io steps that failed, with qemu-io's error text (compared by diff, as img steps are). */
+  private final List<Object> ioErrors = new ArrayList<>();
+  private boolean ranIo;
   private final Map<String, Integer> jobCursors = new LinkedHashMap<>();
   private final Map<String, Integer> eventCursors = new LinkedHashMap<>();
   private int eventsLogged;
@@ -104,6 +107,9 @@ public final class CaseRunner {
     }
     if (!imgs.isEmpty()) {
       result.put("img", imgs);
+    }
+    if (ranIo) {
+      result.put("io", ioErrors);
     }
     List<Object> events = new ArrayList<>();
     for (QmpEvent event : backend.events()) {
@@ -183,6 +189,10 @@ public final class CaseRunner {
     Backend.IoOutcome outcome = backend.io(s.node(), s.command());
     for (String line : outcome.lines()) {
       log.append(line).append('\n');
+    }
+    ranIo = true;
+    if (outcome.error() != null) {
+      ioErrors.add(Json.object("step", s.index(), "error", outcome.error()));
     }
     if (s.expectedError() != null) {
       if (outcome.error() == null) {
