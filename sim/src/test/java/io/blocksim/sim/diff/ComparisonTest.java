@@ -55,6 +55,21 @@ class ComparisonTest {
   }
 
   @Test
+  void failedIoStepsCompareTheirErrorTextWhenBothSidesRecordedThem() {
+    Map<String, Object> qemu = result(List.of(), List.of(), List.of());
+    qemu.put("io", List.of(Json.object("step", 7, "error", "read failed: Invalid argument")));
+    Map<String, Object> sim = result(List.of(), List.of(), List.of());
+    sim.put("io", List.of(Json.object("step", 7, "error", "read failed: Permission denied")));
+    Map<String, Object> old = result(List.of(), List.of(), List.of());
+
+    assertThat(Comparison.compare(qemu, sim, Map.of(7, 30)))
+        .extracting(Comparison.Difference::category, Comparison.Difference::where)
+        .containsExactly(org.assertj.core.groups.Tuple.tuple("io", "io step 1 (step 7, line 30)"));
+    assertThat(Comparison.compare(qemu, qemu)).isEmpty();
+    assertThat(Comparison.compare(old, sim)).as("a recording from before the field").isEmpty();
+  }
+
+  @Test
   void identicalResultsHaveNoDifference() {
     Map<String, Object> a = result(List.of(bitmap(65536)), List.of(event("X", "running")),
         List.of());
