@@ -21,8 +21,9 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code blocksim fuzz --against qemu}: differential fuzzing. Runs are generated from the
- * timing-insensitive part of the vocabulary (images and chains, guest I/O, bitmaps and their
- * transactions, process crashes: no jobs, no time passing, no blkdebug), recorded in the
+ * timing-insensitive part of the vocabulary (images and chains, external data files, guest I/O,
+ * bitmaps and their transactions, resize, external snapshots, reopen, NBD exports and maps,
+ * fleecing, qemu-img, process crashes: no jobs, no time passing, no blkdebug), recorded in the
  * simulator as scenario files, and compared with a real qemu-storage-daemon by {@code blocksim
  * diff}'s machinery. A divergence is run three more times on QEMU; one that differs every time is
  * minimised against QEMU (the explore shrinker, each candidate run on QEMU and kept while it
@@ -37,7 +38,8 @@ public final class FuzzCommand implements Callable<Integer> {
   static final Set<Feature> COMPARABLE = EnumSet.of(Feature.CHAINS, Feature.RAW,
       Feature.PREFILLED_TARGETS, Feature.WRITES, Feature.ZEROES, Feature.DISCARDS,
       Feature.READS, Feature.BITMAPS, Feature.BITMAP_OPS, Feature.PERSISTENT,
-      Feature.TRANSACTIONS, Feature.CRASH_PROCESS);
+      Feature.TRANSACTIONS, Feature.CRASH_PROCESS, Feature.RESIZE, Feature.SNAPSHOTS,
+      Feature.REOPEN, Feature.NBD, Feature.FLEECING, Feature.IMG, Feature.DATA_FILE);
 
   @Option(names = "--against", required = true, description = "What to compare with: qemu.")
   String against;

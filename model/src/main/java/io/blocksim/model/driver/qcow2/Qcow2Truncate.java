@@ -17,8 +17,8 @@ final class Qcow2Truncate {
    * the new end (rounded up to a cluster), zeroes the L1 entries past it and frees their L2
    * tables, then cuts the file after the last cluster in use. With zeroNewArea (the backing file
    * is longer than the image was: BDRV_REQ_ZERO_WRITE) the grown area is zeroed. Then the size
-   * field of the header is written. Not modelled: the refcount-table shrink
-   * (qcow2_shrink_reftable) and the cache resize of qcow2_update_options.
+   * field of the header is written. Then qcow2_update_options flushes both
+   * caches and replaces them. Not modelled: the refcount-table shrink (qcow2_shrink_reftable).
    */
   static void truncate(Qcow2Image image, long newSize, boolean zeroNewArea)
       throws HostIoException {
@@ -57,11 +57,17 @@ final class Qcow2Truncate {
       image.writeZeroes(oldSize, newSize - oldSize, false);
     }
     s.writeSync(Qcow2Header.OFFSET_SIZE, Bytes.ofLong(newSize));
+    // "Update cache sizes": qcow2_update_options -> qcow2_update_options_prepare flushes the L2
+    // cache, then the refcount cache, and creates new (empty) ones. So a resized image's
+    // metadata is on disk, the discards of a shrink included, before anything else happens.
+    s.l2Cache.replace();
+    s.refcounts.cache.replace();
   }
 
   /** qcow2_get_last_cluster: the last cluster below the file's end with a refcount, or -1. */
   private static long lastClusterInUse(Qcow2State s, long fileLength) throws HostIoException {
-    for (long i = fileLength / s.clusterSize - 1; i >= 0; i--) {
+    // size_to_clusters rounds up: a last cluster the file holds only part of counts.
+    for (long i = ceilDiv(fileLength, s.clusterSize) - 1; i >= 0; i--) {
       if (s.refcounts.getRefcount(i) > 0) {
         return i;
       }
