@@ -58,11 +58,24 @@ public final class Permissions {
 
   /**
    * Returns QEMU's refusal when a BlockBackend asking for the resize permission (block_resize)
-   * attaches to {@code node}, or null: a format node's file and data file, a copy-before-write
+   * attaches to {@code node}, or null: an NBD export's BlockBackend, a format node's file and
+   * data file, a copy-before-write
    * filter's source, and a backing file whose overlay's parents do not share write all refuse
    * to share resize; other filters (raw, copy-on-read...) pass on their own parents' refusal.
    */
   public static String resizeConflict(BlockNode node) {
+    for (String user : node.users()) {
+      if (user.startsWith("export:")) {
+        // nbd_export_create: "Don't allow resize while the NBD server is running" - the
+        // export's BlockBackend unshares resize. Taken as the newest parent (an export is
+        // added after the nodes it sits on).
+        String name = node.name();
+        return "Permission conflict on node '" + name + "': permissions 'resize' are both"
+            + " required by an unnamed block device (uses node '" + name + "' as 'root' child)"
+            + " and unshared by an unnamed block device (uses node '" + name + "' as 'root'"
+            + " child).";
+      }
+    }
     List<BlockNode> parents = node.parents();
     for (int k = parents.size() - 1; k >= 0; k--) {
       BlockNode parent = parents.get(k);
