@@ -62,6 +62,7 @@ final class DataChecker implements Checker {
     } else {
       BlockNode guestTarget = null;
       QemuIoCommand io = null;
+      List<BlockNode> copiedTo = new ArrayList<>();
       if (action instanceof Action.Io a) {
         io = Requests.parse(a.command());
         guestTarget = io == null || io.kind() == QemuIoCommand.Kind.READ
@@ -70,6 +71,11 @@ final class DataChecker implements Checker {
         // is the node the request writes (bdrv_co_pwritev_part down the filtered child).
         while (guestTarget != null && guestTarget.driver() != null
             && guestTarget.driver().isFilter() && guestTarget.primaryChild() != null) {
+          if (guestTarget.driver().name().equals("copy-before-write")
+              && guestTarget.child("target") != null) {
+            // cbw_do_copy_before_write copies the old data to the target first.
+            copiedTo.add(guestTarget.child("target"));
+          }
           guestTarget = guestTarget.primaryChild();
         }
       }
@@ -86,6 +92,9 @@ final class DataChecker implements Checker {
         if (now == null || before.content() == null || now.length != before.content().length
             || (now == before.content() && action instanceof Action.Time)) {
           continue; // Unreadable, resized, or read at the same version as before.
+        }
+        if (copiedTo.stream().anyMatch(t -> World.reaches(node, t))) {
+          continue; // A copy-before-write target (or a node above it): the filter writes it.
         }
         if (guestTarget != null && node != guestTarget && World.reaches(node, guestTarget)) {
           continue; // A node above the written one: it reads the write where it does not cover it.

@@ -25,6 +25,11 @@ final class PersistenceChecker implements Checker {
       // Before the first persistent bitmap no bitmap is stored: nothing to record before it.
       versions = new StoredVersions(world.backend().disk());
       world.backend().disk().addListener(versions);
+      if (q.command().equals("transaction")) {
+        // A transaction may already have stored the bitmap it added: a snapshot action's
+        // commit reopens the node read-only (external_snapshot_commit), which stores it.
+        versions.recordAll();
+      }
     }
     if (!(action instanceof Action.Crash crash)) {
       return;

@@ -35,7 +35,9 @@ final class ScenarioWriter {
     if (checkers) {
       y.append("checkers: all\n");
     }
-    y.append("images:\n");
+    if (!images.isEmpty()) {
+      y.append("images:\n"); // None when qemu-img steps make every image.
+    }
     for (ImageSpec i : images) {
       y.append("  - {path: ").append(i.path()).append(", format: ").append(i.format())
           .append(", size: ").append(i.sizeBytes());
