@@ -36,6 +36,7 @@ final class PersistenceChecker implements Checker {
     }
     if (versions == null) {
       versions = new StoredVersions(world.backend().disk()); // Empty: no bitmap was ever stored.
+      world.backend().disk().addListener(versions); // The run goes on: record from here on.
     }
     List<String> violations = CrashImages.violationsAfterCrash(world.backend().disk(), versions);
     if (!violations.isEmpty()) {
