@@ -276,8 +276,10 @@ public final class BitmapCommands {
         throw args.missing("bitmaps");
       }
       args.checkNoExtra();
-      // QEMU merges every source into an anonymous bitmap first, then that into the target, so
-      // the target's own checks come after all the sources'.
+      // 7.2's block_dirty_bitmap_merge looks each source up and merges it straight into the
+      // target (bdrv_merge_dirty_bitmap checks the target first, then the source), so the
+      // target's own checks come right after the first source's lookup; the sources are
+      // gathered in a scratch bitmap here, which gives the same result.
       DirtyBitmap scratch = new DirtyBitmap(null, dst.node.length(),
           dst.bitmap.granularityBytes());
       for (int i = 0; i < sources.size(); i++) {
@@ -294,6 +296,12 @@ public final class BitmapCommands {
           String name = external.str("name");
           external.checkNoExtra();
           src = lookup(node, name).bitmap;
+        }
+        if (i == 0) {
+          String refused = dst.bitmap.checkMergeFrom(scratch);
+          if (refused != null) {
+            throw QmpError.generic(refused);
+          }
         }
         String error = scratch.checkMergeFrom(src, layer.variant(Variant.MERGE_BUSY_SOURCE),
             layer.variant(Variant.MERGE_GRANULARITY_REFUSED));
