@@ -239,6 +239,12 @@ public final class ExportCommands {
     node.users().remove(e.backend());
     jobs.drain(node);
     layer.emit("BLOCK_EXPORT_DELETED", BlockLayer.data("id", e.id()));
+    // blk_unref drops the BlockBackend's reference: a node nothing else holds (an overlay that
+    // blockdev-snapshot-sync appended under the export, not monitor-owned) is closed with it.
+    if (layer.graph().find(node.name()) == node && node.parents().isEmpty()
+        && node.users().isEmpty() && !layer.graph().isMonitorOwned(node)) {
+      layer.release(node);
+    }
   }
 
   /** The node the export's BlockBackend sits on now (a job's filter may have taken its place). */
