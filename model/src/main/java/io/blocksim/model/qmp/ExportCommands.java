@@ -26,9 +26,12 @@ public final class ExportCommands {
   /** One export: what blocksim keeps of QEMU's BlockExport and NBDExport. */
   public record Export(String id, String name, BlockNode node, boolean writable,
       List<DirtyBitmap> bitmaps, List<String> bitmapNames) {
-    /** The BlockBackend name the export holds on its node (an entry of {@code users()}). */
+    /**
+     * The BlockBackend name the export holds on its node (an entry of {@code users()}); a
+     * writable export's ends in ":write" (it holds the write permission: Reopen reads it).
+     */
     String backend() {
-      return "export:" + id;
+      return "export:" + id + (writable ? ":write" : "");
     }
   }
 
