@@ -104,6 +104,8 @@ final class RunGenerator {
     /** Fleecing setups: the snapshot-access node (or null) of each filter, by filter. */
     final Map<String, Fleece> fleeces = new LinkedHashMap<>();
     final List<String> qcow2Files = new ArrayList<>();
+    /** Nodes a block_resize may have changed (their size is a guess from then on). */
+    final Set<String> resized = new java.util.TreeSet<>();
 
     Draft(Prng prng, Set<Feature> features) {
       this.prng = prng;
@@ -734,6 +736,7 @@ final class RunGenerator {
       newSize += d.prng.rangeInclusive(1, 511);
     }
     d.steps.add(qmp("block_resize", map("node-name", node, "size", newSize)));
+    d.resized.add(node);
     if (newSize % 512 == 0) {
       d.sizes.put(node, newSize);
     }
@@ -786,6 +789,10 @@ final class RunGenerator {
     d.steps.add(d.chance(25) ? qmp("transaction", map("actions", List.of(
         map("type", "blockdev-snapshot", "data", args))))
         : qmp("blockdev-snapshot", args));
+    // From here on the overlay's backing is the old top: a reopen names it.
+    Map<String, Object> reopened = new LinkedHashMap<>(add);
+    reopened.put("backing", old);
+    d.added.put(node, reopened);
     chain.nodes().add(node);
     d.sizes.put(node, size);
   }
@@ -886,6 +893,11 @@ final class RunGenerator {
     }
     Chain chain = d.prng.pick(d.chains);
     String source = chain.active();
+    if (d.resized.contains(source)) {
+      // The temporary target must be as long as the source (blocksim refuses another size as
+      // not modelled), and a resize may or may not have happened.
+      return;
+    }
     int n = d.overlayCount++;
     long size = sizeOf(d, source);
     boolean raw = d.on(Feature.RAW) && d.chance(25);
