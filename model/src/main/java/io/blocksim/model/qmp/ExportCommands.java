@@ -244,8 +244,11 @@ public final class ExportCommands {
     layer.emit("BLOCK_EXPORT_DELETED", BlockLayer.data("id", e.id()));
     // blk_unref drops the BlockBackend's reference: a node nothing else holds (an overlay that
     // blockdev-snapshot-sync appended under the export, not monitor-owned) is closed with it.
+    // A job's filter the export sat on is the job's (block_job_add_bdrv holds it).
     if (layer.graph().find(node.name()) == node && node.parents().isEmpty()
-        && node.users().isEmpty() && !layer.graph().isMonitorOwned(node)) {
+        && node.users().isEmpty() && !layer.graph().isMonitorOwned(node)
+        && !node.driver().isFilter() && node.blockingJobType() == null
+        && node.jobChildren().isEmpty()) {
       layer.release(node);
     }
   }

@@ -27,7 +27,7 @@ final class RunExecutor {
   private RunExecutor() {}
 
   /** How a run ended. */
-  enum Verdict { PASSED, VIOLATION, LIMIT }
+  enum Verdict { PASSED, VIOLATION, LIMIT, QEMU_ABORT }
 
   /**
    * The outcome: the verdict, the violated checker (null unless VIOLATION), the 1-based step it
@@ -71,6 +71,9 @@ final class RunExecutor {
       return new Result(Verdict.PASSED, null, -1, recorded, List.of(), ran[0]);
     } catch (InvariantViolation e) {
       return failed(CheckerFailure.of(e), current, ran[0], recorded, replies, sim);
+    } catch (io.blocksim.model.check.QemuAbort e) {
+      // Where QEMU 7.2 itself dies on an assertion (docs/qemu-behaviour.md §22): the run ends.
+      return new Result(Verdict.QEMU_ABORT, null, -1, recorded, List.of(e.getMessage()), ran[0]);
     } catch (LimitReached e) {
       return new Result(Verdict.LIMIT, null, -1, recorded, List.of(e.getMessage()), ran[0]);
     } catch (StepException e) {
