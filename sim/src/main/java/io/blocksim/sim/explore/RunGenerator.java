@@ -728,6 +728,11 @@ final class RunGenerator {
   private static void resize(Draft d) {
     List<String> nodes = allNodes(d);
     String node = d.chance(70) ? d.prng.pick(d.chains).active() : d.prng.pick(nodes);
+    for (Fleece f : d.fleeces.values()) {
+      if (f.source().equals(node)) {
+        return; // blocksim refuses a fleecing source's resize as not modelled.
+      }
+    }
     long size = sizeOf(d, node);
     long sectors = size / 512;
     long newSize = d.chance(50) || sectors <= 1 ? size + 512 * d.prng.rangeInclusive(1, 64)
