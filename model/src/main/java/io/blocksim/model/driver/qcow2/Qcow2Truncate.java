@@ -28,6 +28,13 @@ final class Qcow2Truncate {
       throw new HostIoException(HostIoException.EINVAL,
           "The new size must be a multiple of 512");
     }
+    if (s.hasDataFile && s.header.dataFileIsRaw()) {
+      // Measured on qemu-storage-daemon 7.2: block_resize (grow or shrink) of a qcow2 node with
+      // a raw external data file dies in bdrv_co_write_req_prepare (docs/qemu-behaviour.md
+      // §22.4).
+      throw new io.blocksim.model.check.QemuAbort("bdrv_co_write_req_prepare: Assertion"
+          + " `child->perm & BLK_PERM_WRITE' failed (qcow2 resize with a raw data file)");
+    }
     long oldSize = s.header.size;
     long newL1Size = image.map.sizeToL1(newSize);
     if (newSize < oldSize) {
