@@ -758,6 +758,9 @@ final class RunGenerator {
     String old = chain.active();
     String node = "o" + d.overlayCount++;
     long size = sizeOf(d, old);
+    if (d.resized.contains(old)) {
+      d.resized.add(node); // The overlay takes the old top's size, which is a guess.
+    }
     ImageSpec below = chain.images().get(chain.images().size() - 1);
     // blockdev-snapshot's overlay is created with the images, so its backing file must be one
     // of them (not an overlay or an image a qemu-img step makes later).
