@@ -366,7 +366,12 @@ public final class DirtyBitmap {
 
   /** Resizes to the node's new length (bdrv_dirty_bitmap_truncate); never busy or frozen. */
   public void truncate(long newSizeBytes) {
-    Check.that(!busy, "dirty bitmap '%s': truncate while busy", name);
+    if (busy) {
+      // bdrv_dirty_bitmap_truncate asserts it: an active commit growing a base whose bitmap an
+      // export holds aborts QEMU 7.2 (docs/qemu-behaviour.md §22.3).
+      throw new io.blocksim.model.check.QemuAbort("bdrv_dirty_bitmap_truncate: Assertion"
+          + " `!bdrv_dirty_bitmap_busy(bitmap)' failed (bitmap '" + name + "')");
+    }
     Check.that(successor == null, "dirty bitmap '%s': truncate with a successor", name);
     bitmap.truncate(newSizeBytes);
     sizeBytes = newSizeBytes;

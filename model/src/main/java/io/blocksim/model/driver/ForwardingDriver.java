@@ -10,10 +10,21 @@ import io.blocksim.model.port.HostIoException;
  * bdrv_co_*_filtered helpers). Subclasses override only what they do differently.
  */
 public abstract class ForwardingDriver implements Driver {
-  protected final BlockNode file;
+  /** The file child: follows the child when bdrv_replace_node moves it (see retarget). */
+  protected BlockNode file;
 
   protected ForwardingDriver(BlockNode file) {
     this.file = file;
+  }
+
+  /**
+   * The parent's file child now points at another node (bdrv_replace_node: a snapshot's
+   * bdrv_append moves a job filter above the overlay): requests go to the new child.
+   */
+  public void retarget(BlockNode from, BlockNode to) {
+    if (file == from) {
+      file = to;
+    }
   }
 
   @Override

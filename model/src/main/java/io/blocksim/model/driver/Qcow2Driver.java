@@ -98,12 +98,17 @@ public final class Qcow2Driver implements Driver {
     node.setDriver(driver);
     driver.createLoadedBitmaps(readOnly, layer.variant(Variant.IN_USE_BITMAP_NOT_LOADED));
     BlockNode backing = null;
-    if (backingGiven && backingRef != null) {
-      Map<String, Object> backingInherit = new LinkedHashMap<>(inherit);
-      backingInherit.put("read-only", true);
-      backing = layer.child(args, "backing", false, backingInherit, created);
-    } else if (!backingGiven && image.backingFileName() != null) {
-      backing = openBackingFromHeader(layer, image, inherit, created);
+    try {
+      if (backingGiven && backingRef != null) {
+        Map<String, Object> backingInherit = new LinkedHashMap<>(inherit);
+        backingInherit.put("read-only", true);
+        backing = layer.child(args, "backing", false, backingInherit, created);
+      } else if (!backingGiven && image.backingFileName() != null) {
+        backing = openBackingFromHeader(layer, image, inherit, created);
+      }
+    } catch (QmpError e) {
+      // bdrv_open_backing_file: error_prepend(errp, "Could not open backing file: ").
+      throw new QmpError(e.errorClass(), "Could not open backing file: " + e.desc());
     }
     node.setBackingFileName(image.backingFileName());
     if (backing != null) {

@@ -220,6 +220,13 @@ public final class BlockIo {
         return new BlockStatus(length, status.data(), status.zero(), true);
       }
       BlockNode below = cowChild(layer);
+      if (below == null && layer.driver().name().equals("snapshot-access")) {
+        // bdrv_co_block_status adds BDRV_BLOCK_ZERO to an unallocated run only for a driver
+        // that supports backing files: snapshot-access passes the source's "unallocated here"
+        // (its data is in the source's backing file) on as neither data nor zero, so an NBD
+        // read reads it.
+        return new BlockStatus(length, false, false, false);
+      }
       if (below == null || offset >= below.length()) {
         return new BlockStatus(length, false, true, false);
       }

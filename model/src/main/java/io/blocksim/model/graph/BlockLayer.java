@@ -242,8 +242,11 @@ public final class BlockLayer {
     for (Map.Entry<String, BlockNode> e : new ArrayList<>(node.children().entrySet())) {
       BlockNode child = e.getValue();
       node.setChild(e.getKey(), null);
+      // A job holds its nodes (block_job_add_bdrv takes a reference): a job's filter that was
+      // a parent's only child stays until the job drops it.
       if (child.parents().isEmpty() && child.users().isEmpty()
-          && !graph.isMonitorOwned(child)) {
+          && !graph.isMonitorOwned(child) && child.blockingJobType() == null
+          && child.jobChildren().isEmpty()) {
         release(child);
       }
     }

@@ -61,7 +61,8 @@ public final class Permissions {
 
   /**
    * Returns QEMU's refusal when a BlockBackend asking for the resize permission (block_resize)
-   * attaches to {@code node}, or null: a format node's file and data file, a copy-before-write
+   * attaches to {@code node}, or null: an NBD export's BlockBackend, a format node's file and
+   * data file, a copy-before-write
    * filter's source, and a backing file whose overlay's parents do not share write all refuse
    * to share resize; other filters (raw, copy-on-read...) pass on their own parents' refusal.
    */

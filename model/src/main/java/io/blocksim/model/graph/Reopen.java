@@ -138,11 +138,17 @@ public final class Reopen {
   /**
    * Whether some parent will hold write (or write-unchanged) permission on the node: a writable
    * format node on its file or data file, a copy-before-write filter on its target, a
-   * copy-on-read filter on its child, a job's own BlockBackend (commit's base, mirror's target);
+   * copy-on-read filter on its child, a job's own BlockBackend (commit's base, mirror's target),
+   * a writable export;
    * other filters pass on what their own parents ask. Backing files and commit_top's child get
    * no write.
    */
   static boolean hasWriter(BlockNode node, Map<BlockNode, Boolean> queue) {
+    for (String user : node.users()) {
+      if (user.startsWith(Permissions.EXPORT_USER) && user.endsWith(":write")) {
+        return true; // A writable NBD export's BlockBackend (blk_exp_add: BLK_PERM_WRITE).
+      }
+    }
     for (BlockNode.JobChild child : node.jobChildren()) {
       if (child.childName().equals("root")) {
         return true;

@@ -49,6 +49,15 @@ final class BlockResizeCommand {
     if (conflict != null) {
       throw QmpError.generic(conflict);
     }
+    for (BlockNode parent : node.parents()) {
+      // QEMU lets a parentless fleecing filter's source be resized (cbw_child_perm passes
+      // everything through); its block-copy state keeps the old length. Not modelled.
+      if (parent.driver().name().equals("copy-before-write")
+          && parent.child(BlockNode.FILE) == node) {
+        throw QmpError.generic("blocksim does not model block_resize of node '" + node.name()
+            + "' while copy-before-write filter '" + parent.name() + "' sits on it");
+      }
+    }
     HostIoException[] failure = new HostIoException[1];
     layer.drained(node, () -> {
       try {

@@ -103,6 +103,14 @@ final class BlockdevReopenCommand {
       }
       checkUnchanged(child.options(), childOptions, "file.");
     }
+    // A data file opened from the image header is an implicit child: bdrv_reopen_queue_child
+    // queues it with the options under "data-file" - none when the reopen names no data-file -
+    // and bdrv_reset_options_allowed refuses its 'driver' going back to a default.
+    BlockNode dataFile = node.child(io.blocksim.model.driver.Qcow2Driver.DATA_FILE);
+    if (dataFile != null && dataFile.autoNamed()
+        && !o.has(io.blocksim.model.driver.Qcow2Driver.DATA_FILE)) {
+      throw QmpError.generic("Option 'driver' cannot be reset to its default value");
+    }
   }
 
   /**

@@ -26,9 +26,12 @@ public final class ExportCommands {
   /** One export: what blocksim keeps of QEMU's BlockExport and NBDExport. */
   public record Export(String id, String name, BlockNode node, boolean writable,
       List<DirtyBitmap> bitmaps, List<String> bitmapNames) {
-    /** The BlockBackend name the export holds on its node (an entry of {@code users()}). */
+    /**
+     * The BlockBackend name the export holds on its node (an entry of {@code users()}); a
+     * writable export's ends in ":write" (it holds the write permission: Reopen reads it).
+     */
     String backend() {
-      return Permissions.EXPORT_USER + id;
+      return Permissions.EXPORT_USER + id + (writable ? ":write" : "");
     }
   }
 
@@ -240,10 +243,12 @@ public final class ExportCommands {
     jobs.drain(node);
     // blk_exp_delete_bh: blk_unref of the export's BlockBackend drops its reference on the node
     // before BLOCK_EXPORT_DELETED; a node nothing else holds (an overlay blockdev-snapshot-sync
-    // put under the export) is closed there (docs/qemu-behaviour.md §24.11).
+    // put under the export, not monitor-owned) is closed there (docs/qemu-behaviour.md §24.11).
+    // A job's filter the export sat on is the job's (block_job_add_bdrv holds it).
     if (layer.graph().find(node.name()) == node && node.parents().isEmpty()
         && node.users().isEmpty() && node.jobChildren().isEmpty()
-        && !layer.graph().isMonitorOwned(node)) {
+        && !layer.graph().isMonitorOwned(node) && !node.driver().isFilter()
+        && node.blockingJobType() == null) {
       layer.release(node);
     }
     layer.emit("BLOCK_EXPORT_DELETED", BlockLayer.data("id", e.id()));

@@ -150,6 +150,17 @@ public final class SimBackend implements Backend {
     // The harness's export asks for consistent read (and write, unless the node is read-only)
     // and fails to attach, before any drain, where a running job's parent withholds them.
     String conflict = Permissions.attachConflict(top, !top.readOnly());
+    if (conflict == null && !top.readOnly()) {
+      // A filter passes the export's write permission down to its file: a read-only node
+      // there refuses it (bdrv_node_refresh_perm: "Block node is read-only").
+      BlockNode below = top;
+      while (conflict == null && below.driver().isFilter() && below.primaryChild() != null) {
+        below = below.primaryChild();
+        if (below.readOnly()) {
+          conflict = "Block node is read-only";
+        }
+      }
+    }
     if (conflict != null) {
       String refusal = EXPORT_REFUSED + conflict;
       return new IoOutcome(java.util.List.of(refusal), refusal);

@@ -27,5 +27,16 @@ public sealed interface Action {
   record Crash(boolean power) implements Action {}
 
   /** A qemu-img command on image files (no node uses them). */
-  record Img(String command) implements Action {}
+  record Img(String command) implements Action {
+    /**
+     * Whether the command only reads the files (info, or check without -r): the nodes and the
+     * jobs of the running process are as they were.
+     */
+    public boolean readsOnly() {
+      String[] words = command.trim().split("\\s+");
+      return words[0].equals("info") || words[0].equals("check")
+          && java.util.Arrays.stream(words).noneMatch(w -> w.equals("-r")
+              || w.startsWith("--repair"));
+    }
+  }
 }

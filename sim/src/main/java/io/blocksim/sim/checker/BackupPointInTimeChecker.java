@@ -29,7 +29,8 @@ final class BackupPointInTimeChecker implements Checker {
 
   @Override
   public void after(Action action, World world) {
-    if (action instanceof Action.Crash || action instanceof Action.Img) {
+    if (action instanceof Action.Crash
+        || action instanceof Action.Img img && !img.readsOnly()) {
       starts.clear();
       return;
     }

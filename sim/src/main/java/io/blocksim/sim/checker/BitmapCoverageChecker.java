@@ -153,7 +153,14 @@ final class BitmapCoverageChecker implements Checker {
         || parsed.kind() == QemuIoCommand.Kind.FLUSH) {
       return null;
     }
-    return world.engine().graph().find(io.node());
+    BlockNode node = world.engine().graph().find(io.node());
+    // A filter (copy-before-write, copy-on-read) passes the write to its file child: the nodes
+    // above that child (another overlay on the same backing file) read it without a write.
+    while (node != null && node.driver() != null && node.driver().isFilter()
+        && node.primaryChild() != null) {
+      node = node.primaryChild();
+    }
+    return node;
   }
 
   private void noteBackupStarts(World world) {

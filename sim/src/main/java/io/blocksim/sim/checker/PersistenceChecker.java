@@ -25,12 +25,18 @@ final class PersistenceChecker implements Checker {
       // Before the first persistent bitmap no bitmap is stored: nothing to record before it.
       versions = new StoredVersions(world.backend().disk());
       world.backend().disk().addListener(versions);
+      if (q.command().equals("transaction")) {
+        // A transaction may already have stored the bitmap it added: a snapshot action's
+        // commit reopens the node read-only (external_snapshot_commit), which stores it.
+        versions.recordAll();
+      }
     }
     if (!(action instanceof Action.Crash crash)) {
       return;
     }
     if (versions == null) {
       versions = new StoredVersions(world.backend().disk()); // Empty: no bitmap was ever stored.
+      world.backend().disk().addListener(versions); // The run goes on: record from here on.
     }
     List<String> violations = CrashImages.violationsAfterCrash(world.backend().disk(), versions);
     if (!violations.isEmpty()) {

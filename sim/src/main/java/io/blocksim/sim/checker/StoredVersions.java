@@ -56,6 +56,22 @@ public final class StoredVersions implements DiskOpListener {
     if (op.kind() != DiskOp.Kind.WRITE || op.offsetBytes() != 0) {
       return;
     }
+    record(op.path(), op.sequence());
+  }
+
+  /**
+   * Records every file's stored bitmaps as they stand now, as if each header had just been
+   * written (the recording started in the middle of a command that stored a bitmap).
+   */
+  public void recordAll() {
+    long sequence = disk.opCount() - 1;
+    for (String path : disk.list()) {
+      record(path, sequence);
+    }
+  }
+
+  private void record(String path, long sequence) {
+    DiskOp op = new DiskOp(sequence, path, DiskOp.Kind.WRITE, 0, 0);
     try {
       HostFile file = disk.open(op.path());
       if (!isQcow2(file)) {

@@ -34,6 +34,8 @@ final class Campaign {
     long runs;
     long passed;
     long limits;
+    /** Runs that reached a state where QEMU 7.2 itself aborts (§22 of qemu-behaviour.md). */
+    long qemuAborts;
     long steps;
     final List<Failure> failures = new ArrayList<>();
     /** The runs sampled for spec acceptance ({@code --tla}), checked after the campaign. */
@@ -81,6 +83,7 @@ final class Campaign {
           }
         }
         case LIMIT -> tally.limits++;
+        case QEMU_ABORT -> tally.qemuAborts++;
         case VIOLATION -> tally.failures.add(new Failure(index, seed, result.failure(), result,
             run));
         default -> throw new IllegalStateException();
@@ -107,6 +110,7 @@ final class Campaign {
     m.put("runs", tally.runs);
     m.put("passed", tally.passed);
     m.put("limits", tally.limits);
+    m.put("qemu-aborts", tally.qemuAborts);
     m.put("steps", tally.steps);
     m.put("seconds", Math.round(seconds * 1000) / 1000.0);
     m.put("runs-per-second", seconds > 0 ? Math.round(tally.runs / seconds) : 0);

@@ -134,10 +134,11 @@ public final class ExploreCommand implements Callable<Integer> {
         failures);
     out.println(String.format(java.util.Locale.ROOT,
         "explore: %d runs in %.1f s (%.0f runs/s; %.0f runs per CPU second), %d passed,"
-            + " %d at a simulation limit, %d violations (seed %d, shard %s, semantics %s)",
+            + " %d at a simulation limit, %d where QEMU 7.2 aborts, %d violations (seed %d,"
+            + " shard %s, semantics %s)",
         tally.runs, seconds, seconds > 0 ? tally.runs / seconds : 0.0,
         cpuSeconds > 0 ? tally.runs / cpuSeconds : 0.0, tally.passed, tally.limits,
-        tally.failures.size(), seed, shard, variants.isEmpty() ? "QEMU 7.2" : variants));
+        tally.qemuAborts, tally.failures.size(), seed, shard, variants.isEmpty() ? "QEMU 7.2" : variants));
     tally.coverage.print(out);
     if (json != null) {
       OutputFiles.write(json, Json.pretty(Campaign.summary(plan, tally, seconds, cpuSeconds,

@@ -49,5 +49,25 @@ enum Feature {
   /** Waits for job statuses (else only time passing). */
   AWAITS,
   /** Virtual time passing between steps (under fuzz, real QEMU sleeps as long: left out). */
-  TIME
+  TIME,
+  /** block_resize of a node: grow, shrink, sizes that are not a multiple of 512. */
+  RESIZE,
+  /**
+   * blockdev-snapshot-sync (the overlay then added above the old top) and blockdev-snapshot of a
+   * pre-created overlay added with backing null; both also as transaction actions.
+   */
+  SNAPSHOTS,
+  /** blockdev-reopen read-only / read-write with the node's own options. */
+  REOPEN,
+  /** nbd-server-start, block-export-add with bitmaps (read-only or writable), nbd-map steps. */
+  NBD,
+  /**
+   * Fleecing: a temporary overlay, a copy-before-write filter on a chain's top and a
+   * snapshot-access node on it; guest writes through the filter, reads of the snapshot.
+   */
+  FLEECING,
+  /** qemu-img info -U; qemu-img check and info after a crash, before the images are reopened. */
+  IMG,
+  /** qcow2 images with an external data file (data_file_raw on or off), made by qemu-img create. */
+  DATA_FILE
 }

@@ -27,7 +27,7 @@ final class RunExecutor {
   private RunExecutor() {}
 
   /** How a run ended. */
-  enum Verdict { PASSED, VIOLATION, LIMIT }
+  enum Verdict { PASSED, VIOLATION, LIMIT, QEMU_ABORT }
 
   /**
    * The outcome: the verdict, the violated checker (null unless VIOLATION), the 1-based step it
@@ -71,6 +71,9 @@ final class RunExecutor {
       return new Result(Verdict.PASSED, null, -1, recorded, List.of(), ran[0]);
     } catch (InvariantViolation e) {
       return failed(CheckerFailure.of(e), current, ran[0], recorded, replies, sim);
+    } catch (io.blocksim.model.check.QemuAbort e) {
+      // Where QEMU 7.2 itself dies on an assertion (docs/qemu-behaviour.md §22): the run ends.
+      return new Result(Verdict.QEMU_ABORT, null, -1, recorded, List.of(e.getMessage()), ran[0]);
     } catch (LimitReached e) {
       return new Result(Verdict.LIMIT, null, -1, recorded, List.of(e.getMessage()), ran[0]);
     } catch (StepException e) {
@@ -155,6 +158,28 @@ final class RunExecutor {
       cursors.put(a.job(), found[0] + 1);
       return a;
     }
+    if (step instanceof Step.Img i) {
+      Backend.ImgOutcome outcome;
+      try {
+        outcome = backend.img(i.command());
+      } catch (StepException e) {
+        return null;
+      }
+      String error = outcome.exitCode() == 0 ? null : imgError(outcome.lines());
+      replies.add(error == null ? "ok" : "exit " + outcome.exitCode() + ": " + error);
+      return new Step.Img(i.index(), i.location(), i.comment(), i.command(), error);
+    }
+    if (step instanceof Step.NbdMap m) {
+      Backend.MapOutcome outcome;
+      try {
+        outcome = backend.nbdMap(m.export(), m.context());
+      } catch (StepException e) {
+        return null;
+      }
+      replies.add(outcome.error() == null ? "ok" : "error: " + outcome.error());
+      return new Step.NbdMap(m.index(), m.location(), m.comment(), m.export(), m.context(),
+          outcome.error());
+    }
     try {
       if (step instanceof Step.Advance a) {
         backend.advance(a.durationNs());
@@ -172,6 +197,24 @@ final class RunExecutor {
     }
     replies.add(null);
     return step;
+  }
+
+  /**
+   * What a failed qemu-img run is recorded with (an img step's error is text its output
+   * contains): its error message, else the line that says what check found, else its last line.
+   */
+  static String imgError(List<String> lines) {
+    String last = "";
+    for (String line : lines) {
+      if (line.startsWith("qemu-img: ") || line.contains("leaked clusters were found")
+          || line.contains("errors were found")) {
+        return line;
+      }
+      if (!line.isBlank()) {
+        last = line;
+      }
+    }
+    return last;
   }
 
   /** As the scenario runner's await: the first matching status change from the cursor on. */

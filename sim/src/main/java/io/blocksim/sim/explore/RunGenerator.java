@@ -37,12 +37,23 @@ final class RunGenerator {
     this.allowed = allowed;
   }
 
-  /** One image chain: its images bottom-up (the last is the active layer) and node names. */
+  /**
+   * One image chain: its images bottom-up and node names (the last is the active layer; overlays
+   * that snapshots put on top are appended to the nodes, and dropped again after a crash).
+   */
   private record Chain(List<ImageSpec> images, List<String> nodes) {
     String active() {
       return nodes.get(nodes.size() - 1);
     }
+
+    /** Forgets the overlays (a restarted QEMU opens the original chain again). */
+    void reset() {
+      nodes.subList(images.size(), nodes.size()).clear();
+    }
   }
+
+  /** A fleecing setup: the temporary overlay, the filter, the snapshot-access node (or null). */
+  private record Fleece(String source, String temp, String filter, String access) {}
 
   /** The step kinds and what each needs switched on. */
   private enum Kind {
@@ -51,7 +62,9 @@ final class RunGenerator {
     BITMAP_OP(Feature.BITMAP_OPS), TRANSACTION(Feature.TRANSACTIONS),
     BACKUP(Feature.BACKUP), MIRROR(Feature.MIRROR), STREAM(Feature.STREAM),
     COMMIT(Feature.COMMIT), VERB(Feature.VERBS), ADVANCE(Feature.TIME), AWAIT(Feature.AWAITS),
-    CRASH_PROCESS(Feature.CRASH_PROCESS), CRASH_POWER(Feature.CRASH_POWER);
+    CRASH_PROCESS(Feature.CRASH_PROCESS), CRASH_POWER(Feature.CRASH_POWER),
+    RESIZE(Feature.RESIZE), SNAPSHOT(Feature.SNAPSHOTS), REOPEN(Feature.REOPEN),
+    EXPORT(Feature.NBD), NBD_MAP(Feature.NBD), FLEECE(Feature.FLEECING), IMG(Feature.IMG);
 
     final Feature needs;
 
@@ -69,6 +82,7 @@ final class RunGenerator {
     final List<Step> steps = new ArrayList<>();
     final List<Chain> chains = new ArrayList<>();
     final List<String> targets = new ArrayList<>();
+    final List<ImageSpec> targetImages = new ArrayList<>();
     final List<Step> setup = new ArrayList<>();
     final Map<String, String> bitmaps = new LinkedHashMap<>(); // "node/name" -> node
     final List<String> jobs = new ArrayList<>();
@@ -76,6 +90,22 @@ final class RunGenerator {
     int bitmapCount;
     /** Jobs a run starts at most: jobs on one chain mostly refuse each other. */
     int jobsMax;
+    /** Each node's blockdev-add arguments (blockdev-reopen passes them again). */
+    final Map<String, Map<String, Object>> added = new LinkedHashMap<>();
+    /** Sizes of nodes that no image spec gives (qemu-img-created, overlays, filters, resized). */
+    final Map<String, Long> sizes = new LinkedHashMap<>();
+    /** Steps before the setup: qemu-img create of images with an external data file. */
+    final List<Step> pre = new ArrayList<>();
+    /** Exports by name, with the bitmaps each exports. */
+    final Map<String, List<String>> exports = new LinkedHashMap<>();
+    boolean nbdServer;
+    int exportCount;
+    int overlayCount;
+    /** Fleecing setups: the snapshot-access node (or null) of each filter, by filter. */
+    final Map<String, Fleece> fleeces = new LinkedHashMap<>();
+    final List<String> qcow2Files = new ArrayList<>();
+    /** Nodes a block_resize may have changed (their size is a guess from then on). */
+    final Set<String> resized = new java.util.TreeSet<>();
 
     Draft(Prng prng, Set<Feature> features) {
       this.prng = prng;
@@ -111,6 +141,7 @@ final class RunGenerator {
       }
     }
     images(d);
+    d.steps.addAll(d.pre);
     d.steps.addAll(d.setup);
     prefill(d);
     if (d.on(Feature.BITMAPS)) {
@@ -154,7 +185,11 @@ final class RunGenerator {
             raw ? null : clusterSize(d), Map.of());
         images.add(image);
         nodes.add(node);
-        d.images.add(image);
+        // An image with a data file is made by a qemu-img step, after the images: only where no
+        // image above names it as its backing file.
+        if (depth > 1 || raw || !dataFile(d, node, image)) {
+          d.images.add(image);
+        }
       }
       d.chains.add(new Chain(images, nodes));
     }
@@ -165,8 +200,12 @@ final class RunGenerator {
       long size = source.images().get(0).sizeBytes();
       boolean raw = d.on(Feature.RAW) && d.chance(40);
       String node = "t" + t;
-      d.images.add(new ImageSpec(node + (raw ? ".raw" : ".qcow2"), raw ? "raw" : "qcow2", size,
-          null, null, raw ? null : clusterSize(d), Map.of()));
+      ImageSpec image = new ImageSpec(node + (raw ? ".raw" : ".qcow2"), raw ? "raw" : "qcow2",
+          size, null, null, raw ? null : clusterSize(d), Map.of());
+      d.targetImages.add(image);
+      if (raw || !dataFile(d, node, image)) {
+        d.images.add(image);
+      }
       d.targets.add(node);
     }
     String faulty = null;
@@ -182,15 +221,38 @@ final class RunGenerator {
     for (Chain chain : d.chains) {
       for (int l = 0; l < chain.nodes().size(); l++) {
         String node = chain.nodes().get(l);
-        d.setup.add(blockdevAdd(node, chain.images().get(l), l == 0 ? null
+        d.setup.add(blockdevAdd(d, node, chain.images().get(l), l == 0 ? null
             : chain.nodes().get(l - 1), node.equals(faulty) ? faults : null));
       }
     }
-    for (String t : d.targets) {
-      ImageSpec image = d.images.stream().filter(i -> i.path().startsWith(t + ".")).findFirst()
-          .orElseThrow();
-      d.setup.add(blockdevAdd(t, image, null, t.equals(faulty) ? faults : null));
+    for (int t = 0; t < d.targets.size(); t++) {
+      String node = d.targets.get(t);
+      d.setup.add(blockdevAdd(d, node, d.targetImages.get(t), null,
+          node.equals(faulty) ? faults : null));
     }
+    for (ImageSpec image : d.images) {
+      if (image.format().equals("qcow2")) {
+        d.qcow2Files.add(image.path());
+      }
+    }
+  }
+
+  /**
+   * Sometimes makes a qcow2 image with an external data file instead (qemu-img create -o
+   * data_file=...): returns whether it did (the image is then not in the images list).
+   */
+  private static boolean dataFile(Draft d, String node, ImageSpec image) {
+    if (!d.on(Feature.DATA_FILE) || !d.chance(50)) {
+      return false;
+    }
+    boolean rawData = d.chance(50); // Such a node is never resized: see resize().
+    String options = "data_file=" + node + ".data" + (rawData ? ",data_file_raw=on" : "")
+        + (image.clusterSizeBytes() == null ? "" : ",cluster_size=" + image.clusterSizeBytes());
+    d.pre.add(new Step.Img(0, WHERE, null, "create -f qcow2 -o " + options + " " + image.path()
+        + " " + image.sizeBytes()));
+    d.sizes.put(node, (image.sizeBytes() + 511) / 512 * 512);
+    d.qcow2Files.add(image.path());
+    return true;
   }
 
   private long imageSize(Draft d) {
@@ -235,7 +297,7 @@ final class RunGenerator {
     return faults;
   }
 
-  private static Step blockdevAdd(String node, ImageSpec image, String backing,
+  private static Step blockdevAdd(Draft d, String node, ImageSpec image, String backing,
       Map<String, Object> faults) {
     Map<String, Object> file = map("driver", "file", "filename", image.path());
     if (faults != null) {
@@ -249,6 +311,7 @@ final class RunGenerator {
     if (image.format().equals("qcow2")) {
       args.put("backing", backing);
     }
+    d.added.put(node, args);
     return qmp("blockdev-add", args);
   }
 
@@ -326,7 +389,29 @@ final class RunGenerator {
             ? Step.CrashKind.POWER : Step.CrashKind.PROCESS));
         d.jobs.clear();
         d.bitmaps.clear();
+        d.exports.clear();
+        d.nbdServer = false;
+        d.fleeces.clear();
+        for (Chain chain : d.chains) {
+          chain.reset();
+        }
+        if (d.on(Feature.IMG) && !d.qcow2Files.isEmpty() && d.chance(60)) {
+          // The files as the crash left them, before QEMU opens them again.
+          String file = d.prng.pick(d.qcow2Files);
+          d.steps.add(img((d.chance(50) ? "check " : "info ") + file));
+        }
         d.steps.addAll(d.setup); // The images reopened, as a restarted QEMU would.
+      }
+      case RESIZE -> resize(d);
+      case SNAPSHOT -> snapshot(d);
+      case REOPEN -> reopen(d);
+      case EXPORT -> export(d);
+      case NBD_MAP -> nbdMap(d);
+      case FLEECE -> fleece(d);
+      case IMG -> {
+        if (!d.qcow2Files.isEmpty()) {
+          d.steps.add(img("info -U " + d.prng.pick(d.qcow2Files)));
+        }
       }
       default -> throw new IllegalStateException(kind.name());
     }
@@ -362,6 +447,11 @@ final class RunGenerator {
 
   /** A guest-writable node: mostly an active layer, sometimes a lower layer or a target. */
   private static String guestNode(Draft d) {
+    if (!d.fleeces.isEmpty() && d.chance(50)) {
+      Fleece f = d.prng.pick(new ArrayList<>(d.fleeces.values()));
+      // Guest writes go through the filter; the snapshot is read (and refuses writes).
+      return f.access() != null && d.chance(25) ? f.access() : f.filter();
+    }
     Chain chain = d.prng.pick(d.chains);
     if (d.chance(10) && chain.nodes().size() > 1) {
       return d.prng.pick(chain.nodes());
@@ -386,6 +476,10 @@ final class RunGenerator {
   }
 
   private static long sizeOf(Draft d, String node) {
+    Long known = d.sizes.get(node);
+    if (known != null) {
+      return known;
+    }
     for (ImageSpec image : d.images) {
       if (image.path().startsWith(node + ".")) {
         return image.sizeBytes();
@@ -398,6 +492,9 @@ final class RunGenerator {
     List<String> nodes = new ArrayList<>();
     for (Chain chain : d.chains) {
       nodes.addAll(chain.nodes());
+    }
+    for (Fleece f : d.fleeces.values()) {
+      nodes.add(f.temp());
     }
     nodes.addAll(d.targets);
     return nodes;
@@ -451,6 +548,8 @@ final class RunGenerator {
       if (what < 3 && d.on(Feature.BACKUP) && !d.targets.isEmpty()) {
         actions.add(map("type", "blockdev-backup", "data", backup(d)));
         backups = true;
+      } else if (what < 4 && d.on(Feature.SNAPSHOTS)) {
+        actions.add(snapshotAction(d));
       } else if (what < 5) {
         actions.add(map("type", "block-dirty-bitmap-add", "data", bitmapAdd(d)));
       } else if (what < 9) {
@@ -624,7 +723,243 @@ final class RunGenerator {
     }
   }
 
+  // ------------------------------------------------------------------ resize, snapshots, reopen
+
+  /** block_resize: grow or shrink, sometimes to a size qcow2 refuses (not a multiple of 512). */
+  private static void resize(Draft d) {
+    List<String> nodes = allNodes(d);
+    String node = d.chance(70) ? d.prng.pick(d.chains).active() : d.prng.pick(nodes);
+    if (d.pre.stream().anyMatch(p -> p instanceof Step.Img i
+        && i.command().contains("data_file_raw=on") && i.command().contains(" " + node
+        + ".qcow2 "))) {
+      return; // A qcow2 node with a raw data file: its resize aborts QEMU 7.2 (§22.4).
+    }
+    for (Fleece f : d.fleeces.values()) {
+      if (f.source().equals(node)) {
+        return; // blocksim refuses a fleecing source's resize as not modelled.
+      }
+    }
+    long size = sizeOf(d, node);
+    long sectors = size / 512;
+    long newSize = d.chance(50) || sectors <= 1 ? size + 512 * d.prng.rangeInclusive(1, 64)
+        : 512 * d.prng.rangeInclusive(1, sectors - 1);
+    if (d.chance(10)) {
+      newSize += d.prng.rangeInclusive(1, 511);
+    }
+    d.steps.add(qmp("block_resize", map("node-name", node, "size", newSize)));
+    d.resized.add(node);
+    if (newSize % 512 == 0) {
+      d.sizes.put(node, newSize);
+    }
+  }
+
+  /**
+   * An external snapshot of a chain's top. blockdev-snapshot-sync creates the overlay image; the
+   * storage daemon closes it again (nothing holds it, docs/qemu-behaviour.md), so it is mostly
+   * added above the old top afterwards. blockdev-snapshot takes an overlay created beforehand
+   * with the top's file as backing file name and added with backing null, as libvirt does.
+   */
+  private void snapshot(Draft d) {
+    Chain chain = d.prng.pick(d.chains);
+    String old = chain.active();
+    String node = "o" + d.overlayCount++;
+    long size = sizeOf(d, old);
+    if (d.resized.contains(old)) {
+      d.resized.add(node); // The overlay takes the old top's size, which is a guess.
+    }
+    ImageSpec below = chain.images().get(chain.images().size() - 1);
+    // blockdev-snapshot's overlay is created with the images, so its backing file must be one
+    // of them (not an overlay or an image a qemu-img step makes later).
+    if (d.chance(50) || chain.nodes().size() != chain.images().size()
+        || !d.images.contains(below)) {
+      Map<String, Object> args = map("node-name", old, "snapshot-file", node + ".qcow2",
+          "snapshot-node-name", node);
+      if (d.chance(20)) {
+        args.put("format", "qcow2");
+      }
+      d.steps.add(d.chance(25) ? qmp("transaction", map("actions", List.of(
+          map("type", "blockdev-snapshot-sync", "data", args))))
+          : qmp("blockdev-snapshot-sync", args));
+      if (d.chance(80)) {
+        Map<String, Object> add = map("node-name", node, "driver", "qcow2", "file",
+            map("driver", "file", "filename", node + ".qcow2"), "backing", old);
+        d.added.put(node, add);
+        d.steps.add(qmp("blockdev-add", add));
+        chain.nodes().add(node);
+        d.sizes.put(node, size);
+        d.qcow2Files.add(node + ".qcow2");
+      }
+      return;
+    }
+    ImageSpec overlay = new ImageSpec(node + ".qcow2", "qcow2", below.sizeBytes(), below.path(),
+        below.format(), clusterSize(d), Map.of());
+    d.images.add(overlay);
+    d.qcow2Files.add(overlay.path());
+    Map<String, Object> add = map("node-name", node, "driver", "qcow2", "file",
+        map("driver", "file", "filename", overlay.path()), "backing", null);
+    d.added.put(node, add);
+    d.steps.add(qmp("blockdev-add", add));
+    Map<String, Object> args = map("node", old, "overlay", node);
+    d.steps.add(d.chance(25) ? qmp("transaction", map("actions", List.of(
+        map("type", "blockdev-snapshot", "data", args))))
+        : qmp("blockdev-snapshot", args));
+    // From here on the overlay's backing is the old top: a reopen names it.
+    Map<String, Object> reopened = new LinkedHashMap<>(add);
+    reopened.put("backing", old);
+    d.added.put(node, reopened);
+    chain.nodes().add(node);
+    d.sizes.put(node, size);
+  }
+
+  /** A snapshot action among others in a transaction (the chain's picture is left as it is). */
+  private Map<String, Object> snapshotAction(Draft d) {
+    String old = d.prng.pick(d.chains).active();
+    String node = "o" + d.overlayCount++;
+    return map("type", "blockdev-snapshot-sync", "data", map("node-name", old,
+        "snapshot-file", node + ".qcow2", "snapshot-node-name", node));
+  }
+
+  /** blockdev-reopen of a node with the options it was added with, read-only or read-write. */
+  private static void reopen(Draft d) {
+    if (d.added.isEmpty()) {
+      return;
+    }
+    String node = d.prng.pick(new ArrayList<>(d.added.keySet()));
+    Map<String, Object> options = new LinkedHashMap<>(d.added.get(node));
+    options.put("read-only", d.chance(50));
+    d.steps.add(qmp("blockdev-reopen", map("options", List.of(options))));
+  }
+
+  // ------------------------------------------------------------------ NBD and fleecing
+
+  /** An export (the server started first), sometimes with bitmaps; sometimes one deleted. */
+  private static void export(Draft d) {
+    if (!d.nbdServer) {
+      d.steps.add(qmp("nbd-server-start", map("addr", map("type", "unix", "data",
+          map("path", "nbd.sock")))));
+      d.nbdServer = true;
+    }
+    if (!d.exports.isEmpty() && d.chance(20)) {
+      String name = d.prng.pick(new ArrayList<>(d.exports.keySet()));
+      d.steps.add(qmp("block-export-del", map("id", name)));
+      d.exports.remove(name);
+      return;
+    }
+    List<String> nodes = allNodes(d);
+    for (Fleece f : d.fleeces.values()) {
+      if (f.access() != null) {
+        nodes.add(f.access());
+      }
+    }
+    String node = d.prng.pick(nodes);
+    String name = "e" + d.exportCount++;
+    Map<String, Object> args = map("type", "nbd", "id", name, "node-name", node, "name", name);
+    if (d.chance(40)) {
+      args.put("writable", true);
+    }
+    List<String> bitmaps = new ArrayList<>();
+    List<String> onNode = new ArrayList<>();
+    for (Map.Entry<String, String> e : d.bitmaps.entrySet()) {
+      if (e.getValue().equals(node) || d.chance(20)) {
+        onNode.add(e.getKey().substring(e.getKey().indexOf('/') + 1));
+      }
+    }
+    if (!onNode.isEmpty() && d.chance(80)) {
+      for (int i = 0, n = 1 + d.prng.nextInt(2); i < n; i++) {
+        String b = d.prng.pick(onNode);
+        if (!bitmaps.contains(b)) {
+          bitmaps.add(b);
+        }
+      }
+      args.put("bitmaps", List.copyOf(bitmaps));
+    }
+    d.steps.add(qmp("block-export-add", args));
+    d.exports.put(name, bitmaps);
+  }
+
+  /** An NBD client reading an export's allocation or one of its bitmaps. */
+  private static void nbdMap(Draft d) {
+    if (d.exports.isEmpty()) {
+      export(d);
+      return;
+    }
+    String name = d.prng.pick(new ArrayList<>(d.exports.keySet()));
+    List<String> bitmaps = d.exports.get(name);
+    String context = bitmaps.isEmpty() || d.chance(30) ? "base:allocation"
+        : "qemu:dirty-bitmap:" + d.prng.pick(bitmaps);
+    d.steps.add(new Step.NbdMap(0, WHERE, null, name, context, null));
+  }
+
+  /**
+   * The fleecing setup of iotest image-fleecing and libvirt's pull-mode backup, or its teardown
+   * in QEMU's order (snapshot-access, filter, overlay).
+   */
+  private void fleece(Draft d) {
+    if (!d.fleeces.isEmpty() && d.chance(30)) {
+      String filter = d.prng.pick(new ArrayList<>(d.fleeces.keySet()));
+      Fleece f = d.fleeces.remove(filter);
+      if (f.access() != null) {
+        d.steps.add(qmp("blockdev-del", map("node-name", f.access())));
+      }
+      d.steps.add(qmp("blockdev-del", map("node-name", f.filter())));
+      d.steps.add(qmp("blockdev-del", map("node-name", f.temp())));
+      return;
+    }
+    Chain chain = d.prng.pick(d.chains);
+    String source = chain.active();
+    if (d.resized.contains(source)) {
+      // The temporary target must be as long as the source (blocksim refuses another size as
+      // not modelled), and a resize may or may not have happened.
+      return;
+    }
+    int n = d.overlayCount++;
+    long size = sizeOf(d, source);
+    boolean raw = d.on(Feature.RAW) && d.chance(25);
+    ImageSpec temp = new ImageSpec("f" + n + (raw ? ".raw" : ".qcow2"), raw ? "raw" : "qcow2",
+        size, null, null, raw ? null : clusterSize(d), Map.of());
+    d.images.add(temp);
+    String tempNode = "f" + n;
+    Map<String, Object> add = map("node-name", tempNode, "driver", temp.format(), "file",
+        map("driver", "file", "filename", temp.path()));
+    if (!raw) {
+      add.put("backing", source);
+      d.qcow2Files.add(temp.path());
+    }
+    d.added.put(tempNode, add);
+    d.steps.add(qmp("blockdev-add", add));
+    String filter = "f" + n + "-cbw";
+    Map<String, Object> cbw = map("node-name", filter, "driver", "copy-before-write", "file",
+        source, "target", tempNode);
+    List<String> onSource = new ArrayList<>();
+    for (Map.Entry<String, String> e : d.bitmaps.entrySet()) {
+      if (e.getValue().equals(source)) {
+        onSource.add(e.getKey().substring(e.getKey().indexOf('/') + 1));
+      }
+    }
+    if (!onSource.isEmpty() && d.chance(30)) {
+      cbw.put("bitmap", map("node", source, "name", d.prng.pick(onSource)));
+    }
+    if (d.chance(20)) {
+      cbw.put("on-cbw-error", d.prng.pick(List.of("break-guest-write", "break-snapshot")));
+    }
+    d.steps.add(qmp("blockdev-add", cbw));
+    String access = null;
+    if (d.chance(80)) {
+      access = "f" + n + "-access";
+      d.steps.add(qmp("blockdev-add", map("node-name", access, "driver", "snapshot-access",
+          "file", filter)));
+      d.sizes.put(access, size);
+    }
+    d.sizes.put(filter, size);
+    d.sizes.put(tempNode, size);
+    d.fleeces.put(filter, new Fleece(source, tempNode, filter, access));
+  }
+
   // ------------------------------------------------------------------ helpers
+
+  static Step img(String command) {
+    return new Step.Img(0, WHERE, null, command);
+  }
 
   static Step qmp(String command, Map<String, Object> args) {
     return new Step.Qmp(0, WHERE, null, command, args, null);

@@ -35,7 +35,9 @@ final class ScenarioWriter {
     if (checkers) {
       y.append("checkers: all\n");
     }
-    y.append("images:\n");
+    if (!images.isEmpty()) {
+      y.append("images:\n"); // None when qemu-img steps make every image.
+    }
     for (ImageSpec i : images) {
       y.append("  - {path: ").append(i.path()).append(", format: ").append(i.format())
           .append(", size: ").append(i.sizeBytes());
@@ -77,6 +79,17 @@ final class ScenarioWriter {
       y.append("  - advance: ").append(duration(a.durationNs())).append('\n');
     } else if (s instanceof Step.Crash c) {
       y.append("  - crash: ").append(c.kind().name().toLowerCase(Locale.ROOT)).append('\n');
+    } else if (s instanceof Step.Img i) {
+      y.append("  - img: ").append(Json.compact(i.command())).append('\n');
+      if (i.error() != null) {
+        y.append("    error: ").append(Json.compact(i.error())).append('\n');
+      }
+    } else if (s instanceof Step.NbdMap m) {
+      y.append("  - nbd-map: ").append(m.export()).append('\n');
+      y.append("    context: ").append(Json.compact(m.context())).append('\n');
+      if (m.error() != null) {
+        y.append("    error: ").append(Json.compact(m.error())).append('\n');
+      }
     } else {
       throw new IllegalArgumentException("explore does not write " + s);
     }
@@ -99,6 +112,12 @@ final class ScenarioWriter {
     }
     if (s instanceof Step.Crash c) {
       return "crash: " + c.kind().name().toLowerCase(Locale.ROOT);
+    }
+    if (s instanceof Step.Img i) {
+      return "img '" + i.command() + "'";
+    }
+    if (s instanceof Step.NbdMap m) {
+      return "nbd-map " + m.export() + " " + m.context();
     }
     return s.toString();
   }

@@ -22,7 +22,7 @@ final class Shrinker {
   private static final List<String> OPTIONAL = List.of("speed", "granularity", "auto-finalize",
       "auto-dismiss", "copy-mode", "on-source-error", "on-target-error", "on-error",
       "base-node", "top-node", "persistent", "disabled", "properties", "force", "bitmap-mode",
-      "x-perf");
+      "x-perf", "writable", "bitmaps", "bitmap", "on-cbw-error", "format");
 
   /**
    * What a smaller run must still do: returns how many of its steps it takes to do it (the rest

@@ -25,6 +25,13 @@ final class Steps {
     if (s instanceof Step.Crash c) {
       return new Step.Crash(index, c.location(), c.comment(), c.kind());
     }
+    if (s instanceof Step.Img i) {
+      return new Step.Img(index, i.location(), i.comment(), i.command(), i.error());
+    }
+    if (s instanceof Step.NbdMap m) {
+      return new Step.NbdMap(index, m.location(), m.comment(), m.export(), m.context(),
+          m.error());
+    }
     throw new IllegalArgumentException("explore does not generate " + s);
   }
 }

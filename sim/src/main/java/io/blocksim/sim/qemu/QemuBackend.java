@@ -554,7 +554,9 @@ public final class QemuBackend implements Backend {
     }
     if (reply.containsKey("error")) {
       String desc = String.valueOf(paths.fromQemu(errorDesc(reply)));
-      if (desc.startsWith("Permission conflict on node")) {
+      // A refused permission: a parent withholds it, or a filter passes write down to a
+      // read-only node (bdrv_node_refresh_perm) - the guest's attach fails, as in the simulator.
+      if (desc.startsWith("Permission conflict on node") || desc.equals("Block node is read-only")) {
         throw new PermissionConflict(desc);
       }
       throw new StepException(what + ": " + EXPORT_REFUSED + desc);

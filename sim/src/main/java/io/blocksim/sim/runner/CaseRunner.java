@@ -83,6 +83,12 @@ public final class CaseRunner {
     } catch (LimitReached e) {
       kind = CaseResult.Kind.LIMIT;
       failure = (current == null ? "images" : where(current)) + ": " + e.getMessage();
+    } catch (io.blocksim.model.check.QemuAbort e) {
+      // The state where QEMU 7.2 itself aborts (docs/qemu-behaviour.md §22): the case fails
+      // there, as the real daemon dies there.
+      logNewEvents();
+      kind = CaseResult.Kind.FAILED;
+      failure = (current == null ? "images" : where(current)) + ": " + e.getMessage();
     } catch (RuntimeException | StackOverflowError e) {
       // Anything else thrown by the engine is a bug in blocksim: report it like a violated
       // invariant, with where it happened (a stack overflow: a job looping without yielding).

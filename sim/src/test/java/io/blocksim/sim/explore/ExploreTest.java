@@ -33,6 +33,28 @@ class ExploreTest {
   }
 
   @Test
+  void theGeneratorUsesTheWholeVocabularyAndFuzzTheComparablePart() {
+    List<String> wanted = List.of("qmp block_resize", "qmp blockdev-snapshot-sync",
+        "qmp blockdev-snapshot ", "\"type\": \"blockdev-snapshot-sync\"",
+        "qmp blockdev-reopen", "qmp block-export-add", "\"bitmaps\": [", "nbd-map ",
+        "\"driver\": \"copy-before-write\"", "\"driver\": \"snapshot-access\"",
+        "img 'info -U ", "img 'check ", "data_file=", "data_file_raw=on");
+    for (RunGenerator generator : List.of(new RunGenerator(SMALL),
+        new RunGenerator(SMALL, FuzzCommand.COMPARABLE))) {
+      StringBuilder all = new StringBuilder();
+      for (long i = 0; i < 300; i++) {
+        all.append(describe(generator.generate(Campaign.runSeed(11, i)).steps())).append('\n');
+      }
+      for (String w : wanted) {
+        assertThat(all.toString()).as("a step with %s", w).contains(w);
+      }
+    }
+    assertThat(FuzzCommand.COMPARABLE).contains(Feature.RESIZE, Feature.SNAPSHOTS,
+        Feature.REOPEN, Feature.NBD, Feature.FLEECING, Feature.IMG, Feature.DATA_FILE)
+        .doesNotContain(Feature.TIME, Feature.BLKDEBUG, Feature.BACKUP);
+  }
+
+  @Test
   void recordedRunsReplayUnderBlocksimRunAsTheyRan() throws Exception {
     RunGenerator generator = new RunGenerator(SMALL);
     int replayed = 0;

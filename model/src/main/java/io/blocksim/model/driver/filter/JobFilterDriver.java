@@ -82,6 +82,9 @@ public final class JobFilterDriver extends ForwardingDriver {
       for (Map.Entry<String, BlockNode> child : parent.children().entrySet()) {
         if (child.getValue() == from) {
           child.setValue(to);
+          if (parent.driver() instanceof io.blocksim.model.driver.ForwardingDriver forwarding) {
+            forwarding.retarget(from, to);
+          }
           from.parents().remove(parent);
           to.parents().add(parent);
         }

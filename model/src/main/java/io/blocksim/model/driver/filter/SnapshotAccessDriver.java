@@ -4,6 +4,7 @@ import io.blocksim.model.driver.Driver;
 import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.BlockStatus;
+import io.blocksim.model.graph.Permissions;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.qapi.Args;
 import io.blocksim.model.qapi.QmpError;
@@ -30,6 +31,21 @@ public final class SnapshotAccessDriver implements Driver {
   public static void open(BlockLayer layer, Args args, BlockNode node,
       Map<String, Object> inherit, List<BlockNode> created) throws QmpError {
     BlockNode file = layer.child(args, "file", true, inherit, created);
+    if (file.driver() instanceof CopyBeforeWriteDriver && file.parents().isEmpty()
+        && file.primaryChild() != null) {
+      // The filter's first parent: cbw_child_perm now unshares write on its source, which a
+      // writable export's BlockBackend on the source holds (docs/qemu-behaviour.md §23.2).
+      BlockNode source = file.primaryChild();
+      for (String user : source.users()) {
+        if (user.startsWith(Permissions.EXPORT_USER) && user.endsWith(":write")) {
+          String name = source.name();
+          throw QmpError.generic("Permission conflict on node '" + name + "': permissions"
+              + " 'write' are both required by an unnamed block device (uses node '" + name
+              + "' as 'root' child) and unshared by node '" + file.name() + "' (uses node '"
+              + name + "' as 'file' child).");
+        }
+      }
+    }
     node.setChild(BlockNode.FILE, file);
     node.setDriver(new SnapshotAccessDriver(file));
   }

@@ -245,6 +245,16 @@ final class Qcow2Cache<T> {
     lruCounter = 0;
   }
 
+  /**
+   * Flushes, forgets every table and every dependency: the cache qcow2_update_options_prepare
+   * puts in this one's place after flushing it.
+   */
+  void replace() throws HostIoException {
+    empty();
+    depends = null;
+    dependsOnFlush = false;
+  }
+
   private void flushDependency() throws HostIoException {
     depends.flush();
     depends = null;

@@ -17,8 +17,8 @@ final class Qcow2Truncate {
    * the new end (rounded up to a cluster), zeroes the L1 entries past it and frees their L2
    * tables, then cuts the file after the last cluster in use. With zeroNewArea (the backing file
    * is longer than the image was: BDRV_REQ_ZERO_WRITE) the grown area is zeroed. Then the size
-   * field of the header is written. Not modelled: the refcount-table shrink
-   * (qcow2_shrink_reftable) and the cache resize of qcow2_update_options.
+   * field of the header is written. Then qcow2_update_options flushes both
+   * caches and replaces them. Not modelled: the refcount-table shrink (qcow2_shrink_reftable).
    */
   static void truncate(Qcow2Image image, long newSize, boolean zeroNewArea)
       throws HostIoException {
@@ -27,6 +27,13 @@ final class Qcow2Truncate {
     if (newSize % 512 != 0) {
       throw new HostIoException(HostIoException.EINVAL,
           "The new size must be a multiple of 512");
+    }
+    if (s.hasDataFile && s.header.dataFileIsRaw()) {
+      // Measured on qemu-storage-daemon 7.2: block_resize (grow or shrink) of a qcow2 node with
+      // a raw external data file dies in bdrv_co_write_req_prepare (docs/qemu-behaviour.md
+      // §22.4).
+      throw new io.blocksim.model.check.QemuAbort("bdrv_co_write_req_prepare: Assertion"
+          + " `child->perm & BLK_PERM_WRITE' failed (qcow2 resize with a raw data file)");
     }
     long oldSize = s.header.size;
     long newL1Size = image.map.sizeToL1(newSize);
@@ -57,6 +64,11 @@ final class Qcow2Truncate {
       image.writeZeroes(oldSize, newSize - oldSize, false);
     }
     s.writeSync(Qcow2Header.OFFSET_SIZE, Bytes.ofLong(newSize));
+    // "Update cache sizes": qcow2_update_options -> qcow2_update_options_prepare flushes the L2
+    // cache, then the refcount cache, and creates new (empty) ones. So a resized image's
+    // metadata is on disk, the discards of a shrink included, before anything else happens.
+    s.l2Cache.replace();
+    s.refcounts.cache.replace();
   }
 
   /** qcow2_get_last_cluster: the last cluster below the file's end with a refcount, or -1. */
