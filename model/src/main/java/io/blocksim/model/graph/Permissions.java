@@ -56,6 +56,56 @@ public final class Permissions {
             + "' child).";
       }
     }
+    if (node.driver().name().equals("copy-before-write")
+        && node.children().get(BlockNode.FILE) != null) {
+      return cbwSourceConflict(node, writable);
+    }
+    return null;
+  }
+
+  /** One parent of a copy-before-write filter's source: what it takes and what it shares. */
+  private record SourceParent(String description, String childName, boolean takesWrite,
+      boolean sharesWrite) {}
+
+  /**
+   * A new user on a copy-before-write filter changes what the filter takes on its source
+   * (cbw_child_perm): once the filter has a parent it shares no write there, and a writing
+   * user's write is asked of the source. The source's parents are then checked pair by pair,
+   * newest first, as bdrv_parent_perms_conflict does: a parent that takes write conflicts with
+   * one that does not share it. Parents whose claims blocksim does not track take no write.
+   */
+  private static String cbwSourceConflict(BlockNode cbw, boolean writable) {
+    BlockNode source = cbw.children().get(BlockNode.FILE);
+    List<SourceParent> parents = new ArrayList<>();
+    for (String user : source.users()) {
+      if (user.startsWith(EXPORT_USER)) {
+        // An export's BlockBackend shares write (it unshares resize only).
+        parents.add(new SourceParent("an unnamed block device", "root",
+            user.endsWith(":write"), true));
+      }
+    }
+    List<BlockNode> nodeParents = source.parents();
+    for (int k = nodeParents.size() - 1; k >= 0; k--) {
+      BlockNode parent = nodeParents.get(k);
+      String role = roleOf(parent, source);
+      boolean isCbwFile = parent.driver().name().equals("copy-before-write")
+          && role.equals(BlockNode.FILE);
+      boolean filterWithParent = parent == cbw || hasParents(parent);
+      parents.add(new SourceParent("node '" + parent.name() + "'", role,
+          parent == cbw && writable, isCbwFile ? !filterWithParent
+              : sharesWrite(parent, role)));
+    }
+    for (SourceParent a : parents) {
+      for (SourceParent b : parents) {
+        if (a != b && b.takesWrite() && !a.sharesWrite()) {
+          String name = source.name();
+          return "Permission conflict on node '" + name + "': permissions 'write' are both"
+              + " required by " + b.description() + " (uses node '" + name + "' as '"
+              + b.childName() + "' child) and unshared by " + a.description() + " (uses node '"
+              + name + "' as '" + a.childName() + "' child).";
+        }
+      }
+    }
     return null;
   }
 
