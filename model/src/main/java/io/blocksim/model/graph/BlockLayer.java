@@ -133,7 +133,12 @@ public final class BlockLayer {
     }
     Boolean readOnly = args.optBool("read-only");
     args.unmodelled("auto-read-only", args.optBool("auto-read-only"), false);
-    args.unmodelled("force-share", args.optBool("force-share"), false);
+    Boolean forceShare = args.optBool("force-share");
+    if (Boolean.TRUE.equals(forceShare) && !Boolean.TRUE.equals(readOnly)) {
+      // bdrv_open_common's check, before anything is opened.
+      throw QmpError.generic("force-share=on can only be used with read-only images");
+    }
+    args.unmodelled("force-share", forceShare, false);
     args.unmodelled("detect-zeroes", args.optEnum("detect-zeroes", List.of("off", "on", "unmap")),
         "off");
     Args cache = args.optObject("cache");

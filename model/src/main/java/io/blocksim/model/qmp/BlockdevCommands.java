@@ -28,8 +28,7 @@ public final class BlockdevCommands {
   }
 
   private Object blockdevAdd(Args args) throws QmpError {
-    args.optEnum("driver", layer.driverNames());
-    if (args.optStr("driver") == null) {
+    if (args.optEnum("driver", layer.driverNames()) == null) {
       throw args.missing("driver");
     }
     if (args.optStr("node-name") == null) {

@@ -76,9 +76,11 @@ public final class ExportCommands {
       throw addr.missing("data");
     }
     addr.checkNoExtra();
-    args.optStr("tls-creds");
-    args.optStr("tls-authz");
-    args.optInt("max-connections");
+    args.unmodelled("tls-creds", args.optStr("tls-creds"));
+    args.unmodelled("tls-authz", args.optStr("tls-authz"));
+    // A limit on clients (NBD_DEFAULT_MAX_CONNECTIONS is 100, 0 none) is never reached: every
+    // NBD client of a case (an io or nbd-map step) connects and disconnects within its step.
+    args.optUnsigned("max-connections", 32);
     args.checkNoExtra();
     if (serverRunning) {
       throw QmpError.generic("NBD server already running");
@@ -101,24 +103,24 @@ public final class ExportCommands {
   }
 
   private Object exportAdd(Args args) throws QmpError {
-    args.optEnum("type", List.of("nbd", "vhost-user-blk", "fuse", "vduse-blk"));
-    if (args.optStr("type") == null) {
+    String type = args.optEnum("type", List.of("nbd", "vhost-user-blk", "fuse", "vduse-blk"));
+    if (type == null) {
       throw args.missing("type");
     }
     String id = args.str("id");
+    // fixed-iothread only says what to do when the move to 'iothread' fails (blk_exp_add).
     args.optBool("fixed-iothread");
-    args.optStr("iothread");
+    args.unmodelled("iothread", args.optStr("iothread"));
     String nodeName = args.str("node-name");
     Boolean writableArg = args.optBool("writable");
-    args.optBool("writethrough");
+    args.unmodelled("writethrough", args.optBool("writethrough"), false);
     String name = args.optStr("name");
-    args.optStr("description");
+    args.unmodelled("description", args.optStr("description"));
     List<Object> bitmapArgs = args.optList("bitmaps");
     boolean allocationDepth = args.bool("allocation-depth", false);
     args.checkNoExtra();
-    if (!args.optStr("type").equals("nbd")) {
-      throw QmpError.generic("blocksim models only NBD exports, not '" + args.optStr("type")
-          + "'");
+    if (!type.equals("nbd")) {
+      throw QmpError.generic("blocksim models only NBD exports, not '" + type + "'");
     }
     if (allocationDepth) {
       throw QmpError.generic("blocksim does not model the qemu:allocation-depth context");
@@ -221,6 +223,8 @@ public final class ExportCommands {
 
   private Object exportDel(Args args) throws QmpError {
     String id = args.str("id");
+    // 'safe' refuses while a client is connected ("export '%s' still in use"), 'hard'
+    // disconnects it; no client of a case stays connected past its step, so both remove now.
     args.optEnum("mode", List.of("safe", "hard"));
     args.checkNoExtra();
     for (Export e : exports) {

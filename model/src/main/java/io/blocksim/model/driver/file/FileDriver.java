@@ -17,12 +17,14 @@ public final class FileDriver implements Driver {
   public static void open(BlockLayer layer, Args args, BlockNode node,
       Map<String, Object> inherit, List<BlockNode> created) throws QmpError {
     String filename = args.str("filename");
-    args.unmodelled("aio", args.optEnum("aio", List.of("threads", "native", "io_uring")),
-        "threads");
-    // blocksim takes no image locks: "off" is what it does; "auto" (QEMU's default) is accepted
-    // because a simulated daemon is the only process and never opens a file twice for writing.
+    String aio = args.optEnum("aio", List.of("threads", "native", "io_uring"));
+    args.unmodelled("aio", aio, "threads", "native");
+    // blocksim takes no image locks: "off" is what it does; "auto" (QEMU's default, OFD locks on
+    // Linux) and "on" are accepted because a simulated daemon is the only process and never
+    // opens a file twice for writing, and qemu-img steps run only on files no node uses or
+    // with -U.
     args.unmodelled("locking", args.optEnum("locking", List.of("auto", "on", "off")), "auto",
-        "off");
+        "on", "off");
     args.unmodelled("pr-manager", args.optStr("pr-manager"));
     args.unmodelled("drop-cache", args.optBool("drop-cache"), true);
     args.unmodelled("x-check-cache-dropped", args.optBool("x-check-cache-dropped"), false);
@@ -33,6 +35,12 @@ public final class FileDriver implements Driver {
     } catch (HostIoException e) {
       throw QmpError.generic("Could not open '" + filename + "': "
           + HostIoException.strerror(e.errno()));
+    }
+    if ("native".equals(aio)) {
+      // raw_open_common: Linux AIO needs O_DIRECT, and cache.direct=on is refused as not
+      // modelled before a file node opens, so aio=native always fails as in QEMU without it.
+      throw QmpError.generic("aio=native was specified, but it requires cache.direct=on, which"
+          + " was not specified.");
     }
     node.setDriver(new FileDriver(file, filename));
   }
