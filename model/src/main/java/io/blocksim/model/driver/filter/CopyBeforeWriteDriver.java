@@ -97,9 +97,10 @@ public final class CopyBeforeWriteDriver extends ForwardingDriver {
     }
     String onError = args.optEnum("on-cbw-error", List.of("break-guest-write",
         "break-snapshot"));
-    Long timeout = args.optUnsigned("cbw-timeout", 32);
-    // cbw-timeout bounds how long one copy may take; no copy blocksim models takes time that
-    // could reach a second (they are synchronous at the data level), so it never fires.
+    // cbw-timeout bounds how long one copy may take (whole seconds, 0 none); no copy blocksim
+    // models takes time that could reach a second (they are synchronous at the data level), so
+    // it never fires: a value of it changes nothing blocksim could show.
+    args.optUnsigned("cbw-timeout", 32);
     BlockNode file = layer.child(args, "file", true, inherit, created);
     node.setChild(BlockNode.FILE, file);
     BlockNode target = layer.child(args, TARGET, true, inherit, created);
