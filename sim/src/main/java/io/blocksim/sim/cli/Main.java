@@ -109,9 +109,10 @@ public final class Main implements Callable<Integer> {
         err.println("blocksim: error: " + ex.getMessage());
         return EXIT_BAD_INPUT;
       }
-      if (ex instanceof java.io.UncheckedIOException u
-          && u.getCause() instanceof OutputFiles.Unwritable unwritable) {
-        err.println("blocksim: error: " + unwritable.getMessage());
+      if (ex instanceof java.io.UncheckedIOException u) {
+        // An output folder that cannot be made or written (--trace-tla, --keep-images).
+        err.println("blocksim: error: " + (u.getCause() instanceof OutputFiles.Unwritable w
+            ? w.getMessage() : "cannot write " + describe(u.getCause())));
         return EXIT_BAD_INPUT;
       }
       if (ex instanceof java.io.IOException io) {

@@ -130,6 +130,34 @@ class CommandLineTest {
         .doesNotContain("Exception").hasLineCount(1);
   }
 
+  /**
+   * Every output of every command, under a path that cannot be written (a file is in the way of
+   * its folder, which blocks root too): one line, exit 2, no stack trace.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"run --junit", "run --report", "run --trace-tla", "run --keep-images",
+      "sweep --crash-points --junit", "explore --runs 1 --json", "explore --runs 1 --report"})
+  void everyUnwritableOutputIsOneLineAndExit2(String options) throws Exception {
+    Path scenario = Files.writeString(dir.resolve("s.yaml"), "name: s\n"
+        + "images:\n  - {path: a.qcow2, format: qcow2, size: 64k}\nsteps:\n"
+        + "  - qmp: blockdev-add\n    args: {node-name: d, driver: qcow2, file: {driver: file,"
+        + " filename: a.qcow2}}\n"
+        + "  - qmp: block-dirty-bitmap-add\n    args: {node: d, name: b}\n");
+    Path blocked = Files.writeString(dir.resolve("file"), "x").resolve("out");
+    java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of(
+        options.split(" ")));
+    args.add(blocked.toString());
+    if (!options.startsWith("explore")) {
+      args.add(scenario.toString());
+    }
+
+    Outcome outcome = blocksim(args.toArray(String[]::new));
+
+    assertThat(outcome.code).as(outcome.out + outcome.err).isEqualTo(2);
+    assertThat(outcome.err).as(options).startsWith("blocksim: error: ").contains(blocked
+        .toString()).doesNotContain("Exception").hasLineCount(1);
+  }
+
   @Test
   void junitHasAClassPerScenarioATestPerCaseAndTimes() throws Exception {
     Path scenario = Files.writeString(dir.resolve("a.b.yaml"),
