@@ -56,7 +56,60 @@ final class QemuImg {
       });
     } catch (HostIoException e) {
       return new ImgOutcome(List.of("qemu-img: " + e.getMessage()), 1);
+    } catch (BadNumber e) {
+      return new ImgOutcome(e.lines, 1);
+    } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
+      // Words the models below do not read: refused as not modelled, never an internal error.
+      throw new StepException("img: '" + command + "' is not supported by the simulator ("
+          + e.getMessage() + ")");
     }
+  }
+
+  /** A number qemu-img refuses, with qemu-img's own lines (exit 1). */
+  static final class BadNumber extends RuntimeException {
+    final List<String> lines;
+
+    BadNumber(List<String> lines) {
+      super(lines.get(0));
+      this.lines = lines;
+    }
+  }
+
+  /**
+   * Parses a number as qemu-img's cvtnum does for {@code what} ("image size" for create's size,
+   * "granularity" for bitmap's), failing with its text: "Invalid image size specified. You may
+   * use k, M, G, T, P or E suffixes for" and the kilobytes line (qemu-img.c, cvtnum_full).
+   */
+  static long cvtnum(String text, String what) {
+    try {
+      long n = QemuIoCommand.parseNumber(text, what);
+      if (n >= 0) {
+        return n;
+      }
+    } catch (IllegalArgumentException e) {
+      // Below.
+    }
+    throw new BadNumber(List.of("qemu-img: Invalid " + what + " specified. You may use k, M, G,"
+        + " T, P or E suffixes for", "qemu-img: kilobytes, megabytes, gigabytes, terabytes,"
+        + " petabytes and exabytes."));
+  }
+
+  /**
+   * Parses a size option as QemuOpts does (qemu-option.c, parse_option_size), failing with its
+   * text; {@code prefix} is "qemu-img: " or "qemu-img: FILE: ".
+   */
+  static long optionSize(String text, String name, String prefix) {
+    try {
+      long n = QemuIoCommand.parseNumber(text == null ? "" : text, name);
+      if (n >= 0) {
+        return n;
+      }
+    } catch (IllegalArgumentException e) {
+      // Below.
+    }
+    throw new BadNumber(List.of(prefix + "Parameter '" + name + "' expects a non-negative number"
+        + " below 2^64", "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-,"
+        + " peta-", "and exabytes, respectively."));
   }
 
   /**
@@ -166,7 +219,8 @@ final class QemuImg {
           for (String option : arg(words, ++i, w).split(",")) {
             String[] kv = option.split("=", 2);
             switch (kv[0]) {
-              case "cluster_size" -> clusterSize = QemuIoCommand.parseNumber(kv[1], "size");
+              case "cluster_size" -> clusterSize = optionSize(kv.length > 1 ? kv[1] : null,
+                  "cluster_size", "qemu-img: " + createTarget(words) + ": ");
               case "backing_file" -> backing = kv[1];
               case "backing_fmt" -> backingFormat = kv[1];
               case "data_file" -> dataFile = kv[1];
@@ -196,7 +250,7 @@ final class QemuImg {
       throw new StepException("img create takes FILE SIZE");
     }
     String path = positional.get(0);
-    long size = QemuIoCommand.parseNumber(positional.get(1), "size");
+    long size = cvtnum(positional.get(1), "image size");
     if (backing != null && backingFormat == null) {
       return new ImgOutcome(List.of(
           "qemu-img: " + path + ": Backing file specified without backing format",
@@ -316,6 +370,19 @@ final class QemuImg {
     }
     lines.add("Images are identical.");
     return new ImgOutcome(lines, 0);
+  }
+
+  /** Returns the file a create command line names (its first operand), for error texts. */
+  private static String createTarget(List<String> words) {
+    for (int i = 0; i < words.size(); i++) {
+      String w = words.get(i);
+      if (List.of("-f", "-b", "-F", "-o").contains(w)) {
+        i++;
+      } else if (!w.startsWith("-")) {
+        return w;
+      }
+    }
+    return "";
   }
 
   static String arg(List<String> words, int i, String option) throws StepException {

@@ -12,7 +12,6 @@ import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.loop.NoTimeScheduler;
 import io.blocksim.sim.disk.FakeDisk;
-import io.blocksim.sim.guest.QemuIoCommand;
 import io.blocksim.sim.port.Backend.ImgOutcome;
 import io.blocksim.sim.port.StepException;
 import java.math.BigDecimal;
@@ -443,7 +442,7 @@ final class QemuImgInfo {
           actions.add(new String[] {"merge", QemuImg.arg(words, ++i, w)});
           merge = true;
         }
-        case "-g", "--granularity" -> granularity = QemuIoCommand.parseNumber(
+        case "-g", "--granularity" -> granularity = QemuImg.cvtnum(
             QemuImg.arg(words, ++i, w), "granularity");
         case "-b", "--source-file" -> sourceFile = QemuImg.arg(words, ++i, w);
         case "-F", "--source-format" -> sourceFormat = QemuImg.arg(words, ++i, w);

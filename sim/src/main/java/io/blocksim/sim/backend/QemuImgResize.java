@@ -3,7 +3,6 @@ package io.blocksim.sim.backend;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.port.HostStorage;
 import io.blocksim.model.qapi.Json;
-import io.blocksim.sim.guest.QemuIoCommand;
 import io.blocksim.sim.port.Backend.ImgOutcome;
 import io.blocksim.sim.port.StepException;
 import java.util.ArrayList;
@@ -57,7 +56,8 @@ final class QemuImgResize {
     String filename = positional.get(0);
     String size = positional.get(1);
     int relative = size.startsWith("+") ? 1 : size.startsWith("-") ? -1 : 0;
-    long n = QemuIoCommand.parseNumber(relative == 0 ? size : size.substring(1), "size");
+    long n = QemuImg.optionSize(relative == 0 ? size : size.substring(1), "size",
+        "qemu-img: ");
     List<ImageChain.Layer> layers;
     try {
       layers = ImageChain.layers(storage, filename, format, false);

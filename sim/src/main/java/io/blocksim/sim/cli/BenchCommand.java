@@ -13,8 +13,9 @@ import picocli.CommandLine.Option;
 @Command(name = "bench", mixinStandardHelpOptions = true,
     description = "Benchmarks: HBitmap kernels, engine memory and speed, corpus speed vs QEMU.")
 final class BenchCommand implements Callable<Integer> {
-  @Option(names = "--scenarios", description = "The corpus to time (default: scenarios).")
-  Path scenarios = Path.of("scenarios");
+  @Option(names = "--scenarios", description = "The corpus to time (default: the repository's"
+      + " scenarios).")
+  Path scenarios = Main.repositoryRoot().resolve("scenarios");
 
   @Option(names = "--warmup", description = "Warm-up passes over the corpus (default 3).")
   int warmup = 3;

@@ -8,6 +8,10 @@ import io.blocksim.sim.runner.ScenarioRunner;
 import io.blocksim.sim.diff.Comparison;
 import io.blocksim.sim.diff.Differ;
 import io.blocksim.sim.diff.KnownDivergences;
+import io.blocksim.sim.qemu.QemuBackend;
+import io.blocksim.sim.scenario.Scenario;
+import io.blocksim.sim.scenario.ScenarioError;
+import io.blocksim.sim.scenario.Step;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -61,7 +65,8 @@ final class DiffCommand implements Callable<Integer> {
       return Main.EXIT_BAD_INPUT;
     }
     if (knownFile != null && !Files.isRegularFile(knownFile)) {
-      Main.err.println("blocksim: error: --known " + knownFile + ": no such file");
+      Main.err.println("blocksim: error: --known " + knownFile + ": " + (Files.isDirectory(
+          knownFile) ? "a folder, not a file" : "no such file"));
       return Main.EXIT_BAD_INPUT;
     }
     ScenarioFiles.Loaded loaded = ScenarioFiles.load(paths);
@@ -72,6 +77,16 @@ final class DiffCommand implements Callable<Integer> {
     String nothing = Main.nothingToRun(loaded.scenarios(), paths, null);
     if (nothing != null) {
       Main.err.println("blocksim: error: " + nothing);
+      return Main.EXIT_BAD_INPUT;
+    }
+    String tooLong = advancesBeyondRealTime(loaded.scenarios());
+    if (tooLong != null) {
+      Main.err.print(tooLong);
+      return Main.EXIT_BAD_INPUT;
+    }
+    if (loaded.scenarios().stream().allMatch(Scenario::simOnly)) {
+      Main.err.println("blocksim: error: nothing to compare: every scenario given is sim-only");
+      Main.err.println("hint: 'blocksim run' runs sim-only scenarios");
       return Main.EXIT_BAD_INPUT;
     }
     Path known = knownFile != null ? knownFile : defaultKnownFile(paths);
@@ -144,6 +159,52 @@ final class DiffCommand implements Callable<Integer> {
       }
     }
     return bad > 0 ? Main.EXIT_FAILED : Main.EXIT_OK;
+  }
+
+  /**
+   * Returns the located errors for advances that would sleep too long on QEMU (an advance
+   * passes in real time under diff: one step may ask for at most a minute, a case for five),
+   * or null. Checked before any daemon starts, so a 100-year advance is refused at once.
+   */
+  static String advancesBeyondRealTime(List<Scenario> scenarios) {
+    StringBuilder errors = new StringBuilder();
+    for (Scenario scenario : scenarios) {
+      if (scenario.simOnly()) {
+        continue;
+      }
+      for (Scenario.Case c : scenario.cases()) {
+        long total = 0;
+        for (Step step : c.steps()) {
+          if (!(step instanceof Step.Advance advance)) {
+            continue;
+          }
+          total += Math.min(advance.durationNs(), Long.MAX_VALUE / 4);
+          String what = advance.durationNs() > QemuBackend.ADVANCE_MAX_NS
+              ? "an advance of " + seconds(advance.durationNs()) + " passes in real time under"
+                  + " blocksim diff, and one step may ask for at most "
+                  + seconds(QemuBackend.ADVANCE_MAX_NS)
+              : total > QemuBackend.ADVANCE_TOTAL_MAX_NS
+                  ? "the advances up to here ask for " + seconds(total) + " of real time under"
+                      + " blocksim diff, and a case may ask for at most "
+                      + seconds(QemuBackend.ADVANCE_TOTAL_MAX_NS)
+                  : null;
+          if (what != null) {
+            errors.append(new ScenarioError.Problem(advance.location(), "'advance' in step "
+                + advance.index() + (c.name().isEmpty() ? "" : " (case " + c.name() + ")")
+                + ": " + what, "advance less, or mark the scenario sim-only (blocksim run"
+                + " advances virtual time)", null).render());
+            break;
+          }
+        }
+      }
+    }
+    return errors.length() == 0 ? null : errors.toString();
+  }
+
+  private static String seconds(long ns) {
+    long s = ns / 1_000_000_000L;
+    return s >= 86_400L * 365 ? String.format(Locale.ROOT, "%,d s (%.0f years)", s,
+        s / (86_400.0 * 365)) : String.format(Locale.ROOT, "%,d s", s);
   }
 
   /** Returns the known-divergences.txt in the first path's folder or a folder above it. */

@@ -76,6 +76,18 @@ public final class Main implements Callable<Integer> {
     return EXIT_BAD_INPUT;
   }
 
+  /** One line for an I/O failure: the file and why, in the words ls and cp use. */
+  static String describe(java.io.IOException e) {
+    if (e instanceof java.nio.file.FileSystemException fs && fs.getFile() != null) {
+      String why = e instanceof java.nio.file.AccessDeniedException ? "permission denied"
+          : e instanceof java.nio.file.NoSuchFileException ? "no such file or directory"
+          : e instanceof java.nio.file.FileAlreadyExistsException ? "a file is in the way"
+          : fs.getReason() != null ? fs.getReason() : e.getClass().getSimpleName();
+      return fs.getFile() + ": " + why;
+    }
+    return e.getMessage() != null ? e.getMessage() : e.toString();
+  }
+
   public static void main(String[] args) {
     int code = execute(args, System.out, System.err);
     System.exit(code);
@@ -95,6 +107,17 @@ public final class Main implements Callable<Integer> {
     cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
       if (ex instanceof OutputError || ex instanceof OutputFiles.Unwritable) {
         err.println("blocksim: error: " + ex.getMessage());
+        return EXIT_BAD_INPUT;
+      }
+      if (ex instanceof java.io.UncheckedIOException u) {
+        // An output folder that cannot be made or written (--trace-tla, --keep-images).
+        err.println("blocksim: error: " + (u.getCause() instanceof OutputFiles.Unwritable w
+            ? w.getMessage() : "cannot write " + describe(u.getCause())));
+        return EXIT_BAD_INPUT;
+      }
+      if (ex instanceof java.io.IOException io) {
+        // A file that cannot be read or written (bad input, not a bug): one line, no trace.
+        err.println("blocksim: error: " + describe(io));
         return EXIT_BAD_INPUT;
       }
       throw ex;

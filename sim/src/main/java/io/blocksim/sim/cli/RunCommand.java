@@ -73,8 +73,9 @@ final class RunCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     PrintStream out = Main.out;
     PrintStream err = Main.err;
-    if (schedules < 1) {
-      err.println("blocksim: error: --schedules must be at least 1, but found " + schedules);
+    if (schedules < 1 || schedules > 1000) {
+      err.println("blocksim: error: --schedules must be between 1 and 1000 (as a scenario's"
+          + " schedules:), but found " + schedules);
       err.println("hint: --schedules 8 runs each case under eight schedules");
       return Main.EXIT_BAD_INPUT;
     }

@@ -87,7 +87,15 @@ final class SemanticsCommand implements Callable<Integer> {
     }
     ExploreHook.Budget budget = new ExploreHook.Budget(exploreSeed, exploreRuns, exploreBudget,
         !noTimes);
-    KillTable table = KillTable.load(corpus.isEmpty() ? List.of(Path.of("scenarios")) : corpus);
+    // The bundled corpus by default, wherever the command runs from.
+    List<Path> paths = corpus.isEmpty()
+        ? List.of(Main.repositoryRoot().resolve("scenarios")) : corpus;
+    KillTable table = KillTable.load(paths);
+    if (table.caseCount() == 0) {
+      Main.err.println("blocksim: error: no scenario files (*.yaml) in " + String.join(", ",
+          paths.stream().map(Path::toString).toList()));
+      return Main.EXIT_BAD_INPUT;
+    }
     Main.out.println("kill table: " + variants.size() + " bug: variants against "
         + table.caseCount() + " corpus cases");
     int survivors = 0;

@@ -61,15 +61,19 @@ final class SweepCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     if (stride < 1) {
-      spec.commandLine().getErr().println("blocksim: error: --stride must be at least 1, but is "
-          + stride);
+      Main.err.println("blocksim: error: --stride must be at least 1, but is " + stride);
       return Main.EXIT_BAD_INPUT;
     }
     ScenarioFiles.Loaded loaded = ScenarioFiles.load(paths);
     if (!loaded.errors().isEmpty()) {
       for (String error : loaded.errors()) {
-        spec.commandLine().getErr().print(error);
+        Main.err.print(error);
       }
+      return Main.EXIT_BAD_INPUT;
+    }
+    String nothing = Main.nothingToRun(loaded.scenarios(), paths, onlyCase);
+    if (nothing != null) {
+      Main.err.println("blocksim: error: " + nothing);
       return Main.EXIT_BAD_INPUT;
     }
     int cases = (int) loaded.scenarios().stream().flatMap(s -> s.cases().stream())

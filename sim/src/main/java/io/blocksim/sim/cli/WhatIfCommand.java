@@ -64,6 +64,11 @@ final class WhatIfCommand implements Callable<Integer> {
       loaded.errors().forEach(Main.err::print);
       return Main.EXIT_BAD_INPUT;
     }
+    String nothing = Main.nothingToRun(loaded.scenarios(), paths, null);
+    if (nothing != null) {
+      Main.err.println("blocksim: error: " + nothing);
+      return Main.EXIT_BAD_INPUT;
+    }
     ScenarioRunner runner = new ScenarioRunner(
         new ScenarioRunner.Options(null, false, Set.of(), null, false),
         new PrintStream(OutputStream.nullOutputStream(), false, StandardCharsets.UTF_8));

@@ -28,7 +28,7 @@ import picocli.CommandLine.Option;
  * count or the time budget is spent or an invariant is violated; the failing run is shrunk and
  * written as a scenario file that {@code blocksim run} replays with the same violation.
  */
-@Command(name = "explore", description = "Random runs with invariant checkers (swarm testing);"
+@Command(name = "explore", mixinStandardHelpOptions = true, description = "Random runs with invariant checkers (swarm testing);"
     + " a violation is shrunk to a scenario file.")
 public final class ExploreCommand implements Callable<Integer> {
   /** Where the CLI prints (tests set these). */
@@ -90,6 +90,12 @@ public final class ExploreCommand implements Callable<Integer> {
         err.println("hint: 'blocksim semantics' lists them");
         return ExitCodes.BAD_INPUT;
       }
+    }
+    String bad = badNumber();
+    if (bad != null) {
+      err.println("blocksim: error: " + bad);
+      err.println("hint: see 'blocksim explore --help'");
+      return ExitCodes.BAD_INPUT;
     }
     int[] shardParts = parseShard(shard);
     if (shardParts == null) {
@@ -154,6 +160,31 @@ public final class ExploreCommand implements Callable<Integer> {
    * Checks the sampled runs' traces with TLC; prints and writes each rejected run (not shrunk:
    * each candidate would cost a TLC run). Returns the number of rejections.
    */
+  /** Returns what is wrong with the numbers and names given, or null. */
+  private String badNumber() {
+    if (runs != null && runs < 1) {
+      return "--runs must be at least 1, but is " + runs;
+    }
+    if (shrinkBudget < 0) {
+      return "--shrink-budget must be at least 0, but is " + shrinkBudget;
+    }
+    if (tlaEvery < 0) {
+      return "--tla must be at least 0 (0: off), but is " + tlaEvery;
+    }
+    if (imageMax < 512) {
+      return "--image-max must be at least 512, but is " + imageMax;
+    }
+    List<String> known = new ArrayList<>(io.blocksim.sim.checker.Checkers.all().stream()
+        .map(io.blocksim.sim.checker.Checker::name).toList());
+    for (String name : checkers) {
+      if (!name.equals("all") && !name.equals("none") && !known.contains(name)) {
+        return "--checkers: unknown checker '" + name + "' (known: all, none, "
+            + String.join(", ", known) + ")";
+      }
+    }
+    return null;
+  }
+
   private int specAcceptance(List<SpecSampling.Sample> sampled, Set<String> variants,
       List<Map<String, Object>> failures) throws Exception {
     Path root = io.blocksim.sim.files.RepositoryRoot.find();

@@ -19,7 +19,7 @@ import picocli.CommandLine.Parameters;
  * --shard i/n --json FILE} on each machine) into one: runs, passes, violations, coverage.
  * Exits 3 when any shard found a violation.
  */
-@Command(name = "explore-merge", description = "Merge the --json summaries of explore shards.")
+@Command(name = "explore-merge", mixinStandardHelpOptions = true, description = "Merge the --json summaries of explore shards.")
 public final class ExploreMergeCommand implements Callable<Integer> {
   @Parameters(arity = "1..*", paramLabel = "FILE", description = "Shard summaries (JSON).")
   List<Path> files;

@@ -31,7 +31,7 @@ import picocli.CommandLine.Option;
  * written apart. {@code --semantics} applies variants to the simulator's side only: a planted
  * divergence, to show that fuzzing finds and shrinks one.
  */
-@Command(name = "fuzz", description = "Differential fuzzing: random runs in the simulator and on"
+@Command(name = "fuzz", mixinStandardHelpOptions = true, description = "Differential fuzzing: random runs in the simulator and on"
     + " qemu-storage-daemon, compared.")
 public final class FuzzCommand implements Callable<Integer> {
   /** What can be compared with QEMU without timing deciding the outcome. */
@@ -74,6 +74,14 @@ public final class FuzzCommand implements Callable<Integer> {
       ExploreCommand.err.println("blocksim: error: --against must be 'qemu', but found '"
           + against + "'");
       ExploreCommand.err.println("hint: blocksim fuzz --against qemu --runs 300");
+      return ExitCodes.BAD_INPUT;
+    }
+    String bad = runs < 1 ? "--runs must be at least 1, but is " + runs
+        : jobs < 1 ? "--jobs must be at least 1, but is " + jobs
+        : shrinkBudget < 0 ? "--shrink-budget must be at least 0, but is " + shrinkBudget : null;
+    if (bad != null) {
+      ExploreCommand.err.println("blocksim: error: " + bad);
+      ExploreCommand.err.println("hint: see 'blocksim fuzz --help'");
       return ExitCodes.BAD_INPUT;
     }
     QemuAvailability qemu = QemuAvailability.check();

@@ -22,6 +22,8 @@ public final class Cleanup {
   private static long serial;
   private static boolean hooked;
   private static volatile boolean shuttingDown;
+  /** The thread running the clean-up: its own actions may still write (the interrupted report). */
+  private static volatile Thread cleanupThread;
 
   private Cleanup() {}
 
@@ -67,10 +69,15 @@ public final class Cleanup {
    * hook cannot split: created before the hook runs, it is deleted by the hook; once the hook
    * has started, nothing is created. (Creating first and registering after left a file behind
    * when SIGTERM fell between the two.) Writers must open the file without CREATE, so a file the
-   * hook deleted is not created again.
+   * hook deleted is not created again. The clean-up's own actions (an interrupted run writing
+   * what it has: JSON, JUnit, reports) still create files: the writer deletes one it could not
+   * rename, and nothing else runs after them.
    */
   public static synchronized TempFile createTempFile(Path dir, String prefix, String suffix)
       throws IOException {
+    if (shuttingDown && Thread.currentThread() == cleanupThread) {
+      return new TempFile(Files.createTempFile(dir, prefix, suffix), () -> { });
+    }
     if (shuttingDown) {
       throw new java.io.InterruptedIOException("interrupted: the process is ending");
     }
@@ -99,6 +106,7 @@ public final class Cleanup {
     List<Runnable> actions;
     synchronized (Cleanup.class) {
       shuttingDown = true;
+      cleanupThread = Thread.currentThread();
       actions = new ArrayList<>(ACTIONS.values());
       ACTIONS.clear();
     }
@@ -109,11 +117,13 @@ public final class Cleanup {
         // Go on with the others: each is independent.
       }
     }
+    cleanupThread = null;  // Its actions are done; whatever comes after writes nothing.
   }
 
   /** Ends a test's pretend shutdown, so the tests after it in the same JVM run normally. */
   static synchronized void endShutdownForTests() {
     shuttingDown = false;
+    cleanupThread = null;
   }
 
   /** Returns how many actions are registered (for tests). */

@@ -59,7 +59,9 @@ public final class QemuBackend implements Backend {
   /** Longest a qemu-io, qemu-img or nbdcopy run may take. */
   static final long TOOL_TIMEOUT_NS = 120_000_000_000L;
   /** The longest {@code advance} a scenario may ask of real time under diff. */
-  static final long ADVANCE_MAX_NS = 60_000_000_000L;
+  public static final long ADVANCE_MAX_NS = 60_000_000_000L;
+  /** The most real time a case's {@code advance} steps may ask for together under diff. */
+  public static final long ADVANCE_TOTAL_MAX_NS = 300_000_000_000L;
   /** Upper bound of a {@link #runUntil} wait in real time, whatever the scenario asks. */
   static final long RUN_UNTIL_CAP_NS = 30_000_000_000L;
   private static final long EXPORT_DELETE_TIMEOUT_NS = 10_000_000_000L;

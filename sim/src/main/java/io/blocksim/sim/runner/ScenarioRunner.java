@@ -238,7 +238,9 @@ public final class ScenarioRunner {
       Files.createDirectories(dir);
       backend.disk().exportTo(dir);
     } catch (IOException e) {
-      out.println("cannot keep the images of " + dirName + " in " + dir + ": " + e.getMessage());
+      // An output that cannot be written: one line and exit 2 (the command line's handler).
+      throw new java.io.UncheckedIOException(new io.blocksim.sim.files.OutputFiles.Unwritable(
+          dir, e));
     }
   }
 

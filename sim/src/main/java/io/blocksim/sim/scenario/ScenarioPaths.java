@@ -35,7 +35,8 @@ final class ScenarioPaths {
    * schema: {@code filename} (file, host_device, blockdev-create), {@code snapshot-file}, {@code
    * backing-file} (block-stream, block-commit, change-backing-file, qcow2 creation), blkdebug's
    * {@code config}, a secret object's {@code file}, a FUSE export's {@code mountpoint}, vvfat's
-   * and TLS credentials' {@code dir}, memory-backend-file's {@code mem-path}. The BlockdevRef
+   * and TLS credentials' {@code dir}, memory-backend-file's {@code mem-path}, rbd's {@code conf}
+   * (a Ceph configuration file QEMU reads). The BlockdevRef
    * members ({@code file}, {@code backing}, {@code data-file}, {@code image}, {@code test},
    * {@code raw}, {@code log}) take a node name when they are a string: a well-formed node name
    * (a letter, then letters, digits, {@code -}, {@code .}, {@code _}) always passes the check,
@@ -44,14 +45,16 @@ final class ScenarioPaths {
   static final Set<String> FILE_MEMBERS =
       Set.of(
           "filename", "snapshot-file", "backing-file", "config", "file", "backing", "data-file",
-          "image", "test", "raw", "log", "mountpoint", "dir", "mem-path");
+          "image", "test", "raw", "log", "mountpoint", "dir", "mem-path", "conf");
 
   /**
    * Members that name a file only in some commands: drive-backup's and drive-mirror's {@code
    * target} (blockdev-backup's is a node name, block-dirty-bitmap-merge's a bitmap name),
    * block-stream's {@code base} and block-commit's {@code top} and {@code base}, a character
-   * device's {@code in}, {@code out} and {@code logfile} (chardev-add, chardev-change); a UNIX socket's
-   * {@code path} everywhere except the qom-* commands, whose {@code path} is a QOM path.
+   * device's {@code in}, {@code out}, {@code logfile} and {@code device} (the serial, parallel and
+   * pipe backends open that file; chardev-add, chardev-change), qom-set's {@code value} (a
+   * property such as a secret's {@code file}); a UNIX socket's {@code path} everywhere except the
+   * qom-* commands, whose {@code path} is a QOM path.
    */
   private static final Map<String, Set<String>> FILE_MEMBERS_BY_COMMAND =
       Map.of(
@@ -59,8 +62,9 @@ final class ScenarioPaths {
           "drive-mirror", Set.of("target"),
           "block-stream", Set.of("base"),
           "block-commit", Set.of("top", "base"),
-          "chardev-add", Set.of("in", "out", "logfile"),
-          "chardev-change", Set.of("in", "out", "logfile"));
+          "chardev-add", Set.of("in", "out", "logfile", "device"),
+          "chardev-change", Set.of("in", "out", "logfile", "device"),
+          "qom-set", Set.of("value"));
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -146,6 +150,17 @@ final class ScenarioPaths {
     return null;
   }
 
+  /**
+   * Whether a string that is no known file member still looks like an absolute path: QEMU has
+   * more members that open files than any list here keeps up with (a driver's or an object's),
+   * and no name, id or node a scenario gives starts with a slash, so one that does is refused
+   * wherever it is. QOM paths (the qom-* commands' {@code path}) are the exception.
+   */
+  private static boolean absoluteAnywhere(String command, String key, String value) {
+    String member = key.substring(key.lastIndexOf('.') + 1);
+    return value.startsWith("/") && !(command.startsWith("qom-") && member.equals("path"));
+  }
+
   private static boolean isFileMember(String command, String key) {
     String member = key.substring(key.lastIndexOf('.') + 1);
     return FILE_MEMBERS.contains(member)
@@ -179,6 +194,10 @@ final class ScenarioPaths {
           if (problem != null) {
             problems.add(s.location(), "'" + inner + "' in " + subject + ": " + problem, HINT);
           }
+        } else if (e.value() instanceof Scalar s && s.kind() == Kind.STRING
+            && absoluteAnywhere(command, key, s.text())) {
+          problems.add(s.location(), "'" + inner + "' in " + subject + ": path '" + s.text()
+              + "' is absolute", HINT);
         } else if (key.equals("data") && m.get("type") instanceof Scalar type
             && command.equals("transaction")) {
           walk(type.text(), e.value(), inner, subject);  // A transaction action's arguments.
@@ -188,7 +207,19 @@ final class ScenarioPaths {
       }
     } else if (node instanceof Sequence seq) {
       for (int i = 0; i < seq.items().size(); i++) {
-        walk(command, seq.items().get(i), keyPath + "[" + i + "]", subject);
+        String inner = keyPath + "[" + i + "]";
+        if (seq.items().get(i) instanceof Scalar s && s.kind() == Kind.STRING) {
+          // A list of file names (a member of a list type), or of anything else.
+          String member = keyPath.replaceAll("\\[\\d+\\]$", "");
+          String problem = isFileMember(command, member) ? problem(s.text(), false)
+              : absoluteAnywhere(command, member, s.text())
+                  ? "path '" + s.text() + "' is absolute" : null;
+          if (problem != null) {
+            problems.add(s.location(), "'" + inner + "' in " + subject + ": " + problem, HINT);
+          }
+        } else {
+          walk(command, seq.items().get(i), inner, subject);
+        }
       }
     }
   }

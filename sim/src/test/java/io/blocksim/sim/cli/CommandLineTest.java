@@ -33,8 +33,19 @@ class CommandLineTest {
         err.toString(StandardCharsets.UTF_8));
   }
 
+  /** Every subcommand blocksim has, as Main declares them. */
+  static java.util.stream.Stream<String> subcommands() {
+    return new CommandLine(new Main()).getSubcommands().keySet().stream();
+  }
+
+  @Test
+  void theHelpTestCoversEverySubcommand() {
+    assertThat(subcommands().toList()).contains("run", "diff", "sweep", "check", "bench",
+        "semantics", "models", "whatif", "report", "explore", "explore-merge", "fuzz");
+  }
+
   @ParameterizedTest
-  @ValueSource(strings = {"run", "diff", "sweep", "check", "bench", "semantics", "models"})
+  @org.junit.jupiter.params.provider.MethodSource("subcommands")
   void helpOfEverySubcommandListsEveryOption(String command) {
     Outcome outcome = blocksim(command, "--help");
 
@@ -119,6 +130,34 @@ class CommandLineTest {
         .doesNotContain("Exception").hasLineCount(1);
   }
 
+  /**
+   * Every output of every command, under a path that cannot be written (a file is in the way of
+   * its folder, which blocks root too): one line, exit 2, no stack trace.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"run --junit", "run --report", "run --trace-tla", "run --keep-images",
+      "sweep --crash-points --junit", "explore --runs 1 --json", "explore --runs 1 --report"})
+  void everyUnwritableOutputIsOneLineAndExit2(String options) throws Exception {
+    Path scenario = Files.writeString(dir.resolve("s.yaml"), "name: s\n"
+        + "images:\n  - {path: a.qcow2, format: qcow2, size: 64k}\nsteps:\n"
+        + "  - qmp: blockdev-add\n    args: {node-name: d, driver: qcow2, file: {driver: file,"
+        + " filename: a.qcow2}}\n"
+        + "  - qmp: block-dirty-bitmap-add\n    args: {node: d, name: b}\n");
+    Path blocked = Files.writeString(dir.resolve("file"), "x").resolve("out");
+    java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of(
+        options.split(" ")));
+    args.add(blocked.toString());
+    if (!options.startsWith("explore")) {
+      args.add(scenario.toString());
+    }
+
+    Outcome outcome = blocksim(args.toArray(String[]::new));
+
+    assertThat(outcome.code).as(outcome.out + outcome.err).isEqualTo(2);
+    assertThat(outcome.err).as(options).startsWith("blocksim: error: ").contains(blocked
+        .toString()).doesNotContain("Exception").hasLineCount(1);
+  }
+
   @Test
   void junitHasAClassPerScenarioATestPerCaseAndTimes() throws Exception {
     Path scenario = Files.writeString(dir.resolve("a.b.yaml"),
@@ -153,5 +192,92 @@ class CommandLineTest {
     assertThat(outcome.out).contains("QMP commands (", "  blockdev-backup\n",
         "QEMU 7.2 commands not modelled:", "block drivers:", "  qcow2\n", "step kinds:",
         "  await\n");
+  }
+
+  @Test
+  void nonsenseCountsOfExploreFuzzAndRunAreRefused() {
+    String[][] commands = {
+        {"explore", "--runs", "0"}, {"explore", "--runs", "-1"},
+        {"explore", "--shrink-budget", "-1", "--runs", "1"}, {"explore", "--tla", "-2"},
+        {"explore", "--checkers", "no-such-checker", "--runs", "1"},
+        {"fuzz", "--against", "qemu", "--runs", "0"}, {"fuzz", "--against", "qemu", "--runs",
+            "-5"}, {"fuzz", "--against", "qemu", "--jobs", "0", "--runs", "1"},
+        {"fuzz", "--against", "qemu", "--shrink-budget", "-1", "--runs", "1"},
+        {"run", "--schedules", "1001", "scenarios"}};
+    for (String[] args : commands) {
+      Outcome outcome = blocksim(args);
+      assertThat(outcome.code).as(String.join(" ", args) + ": " + outcome.out + outcome.err)
+          .isEqualTo(2);
+      assertThat(outcome.err).as(String.join(" ", args)).startsWith("blocksim: error: ")
+          .doesNotContain("Exception");
+      assertThat(outcome.out).as(String.join(" ", args)).isEmpty();
+    }
+  }
+
+  @Test
+  void sweepWhatifAndTheKillTableRefuseToRunNothing() throws Exception {
+    Path empty = Files.createDirectory(dir.resolve("empty"));
+    Path scenario = Files.writeString(dir.resolve("s.yaml"), "name: s\nsteps:\n  - log: hi\n");
+    String variant = io.blocksim.sim.scenario.Semantics.known().keySet().stream()
+        .filter(v -> v.startsWith("bug:")).findFirst().orElseThrow();
+
+    Outcome sweepEmpty = blocksim("sweep", "--crash-points", empty.toString());
+    Outcome sweepCase = blocksim("sweep", "--crash-points", "--case", "x=1", scenario.toString());
+    Outcome sweepMissing = blocksim("sweep", "--crash-points", dir.resolve("nope.yaml")
+        .toString());
+    Outcome whatif = blocksim("whatif", "--semantics", variant, empty.toString());
+    Outcome kill = blocksim("semantics", "--kill", "--variant", variant, empty.toString());
+
+    assertThat(sweepEmpty.code).isEqualTo(2);
+    assertThat(sweepEmpty.err).contains("no scenario files (*.yaml) in " + empty);
+    assertThat(sweepCase.code).isEqualTo(2);
+    assertThat(sweepCase.err).contains("no case named 'x=1'");
+    assertThat(sweepMissing.code).isEqualTo(2);
+    assertThat(sweepMissing.err).contains("nope.yaml:1:1: error: no such scenario file");
+    assertThat(whatif.code).isEqualTo(2);
+    assertThat(whatif.err).contains("no scenario files (*.yaml) in " + empty);
+    assertThat(kill.code).isEqualTo(2);
+    assertThat(kill.err).contains("no scenario files (*.yaml) in " + empty);
+  }
+
+  @Test
+  void anAdvanceOf100YearsIsRefusedUnderDiffBeforeAnyDaemonStarts() throws Exception {
+    Path scenario = Files.writeString(dir.resolve("a.yaml"), "name: a\nsteps:\n"
+        + "  - log: hi\n  - advance: 3153600000s\n");
+    Path many = Files.writeString(dir.resolve("m.yaml"), "name: m\nsteps:\n"
+        + "  - advance: 60s\n".repeat(6));
+
+    long start = System.nanoTime(); // determinism-ok: the test measures wall time
+    Outcome century = blocksim("diff", scenario.toString());
+    Outcome sum = blocksim("diff", many.toString());
+    long seconds = (System.nanoTime() - start) / 1_000_000_000L; // determinism-ok: as above
+
+    assertThat(century.code).isEqualTo(2);
+    assertThat(century.err).startsWith(scenario + ":4:5: error: 'advance' in step 2: an advance"
+        + " of 3,153,600,000 s (100 years) passes in real time under blocksim diff, and one step"
+        + " may ask for at most 60 s\n").contains("hint: ");
+    assertThat(century.out).isEmpty();
+    assertThat(sum.code).isEqualTo(2);
+    assertThat(sum.err).startsWith(many + ":8:5: error: 'advance' in step 6: the advances up to"
+        + " here ask for 360 s of real time");
+    assertThat(seconds).isLessThan(20);
+  }
+
+  @Test
+  void keptImagesAreNeverWrittenThroughASymbolicLink() throws Exception {
+    Path scenario = Files.writeString(dir.resolve("k.yaml"), "name: k\n"
+        + "images:\n  - {path: a.raw, format: raw, size: 4k}\nsteps:\n  - log: hi\n");
+    Path outside = Files.createDirectory(dir.resolve("outside"));
+    Path keep = Files.createDirectory(dir.resolve("keep"));
+    Files.createSymbolicLink(keep.resolve("k"), outside);
+
+    Outcome outcome = blocksim("run", "--keep-images", keep.toString(), scenario.toString());
+
+    assertThat(outcome.code).isEqualTo(2);
+    assertThat(outcome.err).startsWith("blocksim: error: cannot write " + keep.resolve("k"))
+        .contains("symbolic link").hasLineCount(1);
+    try (var files = Files.list(outside)) {
+      assertThat(files.toList()).isEmpty();
+    }
   }
 }

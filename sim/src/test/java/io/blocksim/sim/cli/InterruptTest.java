@@ -64,8 +64,9 @@ class InterruptTest {
     Path tmp = Files.createDirectories(dir.resolve("tmp"));
     Path output = dir.resolve("diff.txt");
 
+    Path junit = dir.resolve("diff.xml");
     Process diff = ChildProcesses.start(ChildProcesses.ROOT, tmp, output, "diff", "--jobs", "2",
-        "scenarios");
+        "--junit", junit.toString(), "scenarios");
     List<ProcessHandle> daemons = new ArrayList<>();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (daemons.isEmpty() && diff.isAlive() && System.nanoTime() < deadline) {
@@ -90,6 +91,8 @@ class InterruptTest {
           .isEmpty();
     }
     assertThat(Files.readString(output)).contains("interrupted: ");
+    // An interrupted run still writes what it has, whole.
+    assertThat(Files.readString(junit)).startsWith("<?xml").contains("</testsuites>");
   }
 
   @Test

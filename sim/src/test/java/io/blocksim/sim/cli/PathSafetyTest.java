@@ -50,6 +50,52 @@ class PathSafetyTest {
         + " path '../../etc/hostname' has a '..' component\n");
   }
 
+  /**
+   * Members that name files QEMU opens but that are no BlockdevRef or filename: a serial, pipe
+   * or parallel character device's {@code device} (QEMU 7.2's qemu-storage-daemon opened it under
+   * diff), rbd's {@code conf}, qom-set's {@code value}, and any other string that is an absolute
+   * path (a member no list knows).
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {
+      "run|chardev-add|{id: c, backend: {type: serial, data: {device: VICTIM}}}|backend.data.device",
+      "diff|chardev-add|{id: c, backend: {type: pipe, data: {device: VICTIM}}}|backend.data.device",
+      "diff|chardev-change|{id: c, backend: {type: parallel, data: {device: VICTIM}}}"
+          + "|backend.data.device",
+      "run|blockdev-add|{node-name: r, driver: rbd, pool: p, image: i, conf: VICTIM}|conf",
+      "diff|blockdev-add|{node-name: r, driver: rbd, pool: p, image: i, conf: VICTIM}|conf",
+      "diff|qom-set|{path: /objects/s, property: file, value: VICTIM}|value",
+      "run|object-add|{qom-type: some-future-type, id: o, keyfile: VICTIM}|keyfile",
+      "diff|blockdev-add|{node-name: n, driver: ssh, path: x, x-unknown: {deep: [VICTIM]}}"
+          + "|x-unknown.deep[0]"})
+  void everyOtherFileNamingMemberIsRefusedToo(String spec) throws Exception {
+    String[] parts = spec.split("\\|");
+    Path victim = Files.writeString(dir.resolve("victim"), "precious");
+    Path scenario = Files.writeString(dir.resolve("s.yaml"), "name: outside\nsteps:\n"
+        + "  - qmp: " + parts[1] + "\n    args: " + parts[2].replace("VICTIM", victim.toString())
+        + "\n");
+
+    Outcome outcome = blocksim(parts[0], scenario.toString());
+
+    assertThat(outcome.code).as(outcome.out + outcome.err).isEqualTo(Main.EXIT_BAD_INPUT);
+    assertThat(outcome.err).startsWith(scenario + ":4:")
+        .contains(": error: '" + parts[3] + "' in step 1: ")
+        .contains(victim.toString())
+        .contains("hint: paths are relative to the scenario's scratch directory");
+    assertThat(outcome.out).isEmpty();
+    assertThat(Files.readString(victim)).isEqualTo("precious");
+  }
+
+  @org.junit.jupiter.api.Test
+  void aQomPathIsNoFileName() throws Exception {
+    Path scenario = Files.writeString(dir.resolve("s.yaml"), "name: qom\nsteps:\n"
+        + "  - qmp: qom-get\n    args: {path: /objects, property: type}\n    error: \"\"\n");
+
+    Outcome outcome = blocksim("run", scenario.toString());
+
+    assertThat(outcome.code).as(outcome.out + outcome.err).isEqualTo(Main.EXIT_OK);
+  }
+
   private record Outcome(int code, String out, String err) {}
 
   private static Outcome blocksim(String... args) {

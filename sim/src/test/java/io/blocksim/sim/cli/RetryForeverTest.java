@@ -7,7 +7,6 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -18,8 +17,9 @@ import org.junit.jupiter.api.io.TempDir;
 class RetryForeverTest {
   @TempDir Path dir;
 
-  @Test
-  void aJobRetryingForeverEndsAtTheEventLimitQuickly() throws Exception {
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"blockdev-backup", "blockdev-mirror"})
+  void aJobRetryingForeverEndsAtTheEventLimitQuickly(String command) throws Exception {
     Path scenario = Files.writeString(dir.resolve("retry.yaml"), """
         name: a backup that retries a permanent read error forever
         images:
@@ -38,12 +38,12 @@ class RetryForeverTest {
             args: {node-name: target0, driver: raw, file: {driver: file, filename: tgt.raw}}
           - io: "write -P0x49 0 64k"
             node: drive0
-          - qmp: blockdev-backup
+          - qmp: COMMAND
             args: {job-id: j1, device: drive0, target: target0, sync: full,
                    on-source-error: ignore}
           - await: {job: j1, status: concluded}
             timeout: 100000s
-        """);
+        """.replace("COMMAND", command));
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     long start = System.nanoTime(); // determinism-ok: the test measures wall time
 

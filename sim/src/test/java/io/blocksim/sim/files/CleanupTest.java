@@ -84,4 +84,30 @@ class CleanupTest {
           .containsExactly("case.out");
     }
   }
+
+  @Test
+  void theCleanUpsOwnActionsStillWriteTheirOutputsWhole() throws Exception {
+    // An interrupted run writes what it has (JSON, JUnit) from its clean-up action.
+    Path junit = dir.resolve("junit.xml");
+    Files.writeString(junit, "old\n");
+    Cleanup.TempFile pending = Cleanup.createTempFile(dir, ".golden.out.", ".tmp");
+    Cleanup.register(() -> {
+      try {
+        OutputFiles.write(junit, "what ran so far\n");
+      } catch (OutputFiles.Unwritable e) {
+        throw new IllegalStateException(e);
+      }
+    });
+
+    Cleanup.runAll();
+
+    assertThat(junit).hasContent("what ran so far");
+    assertThat(pending.path()).doesNotExist();
+    try (java.util.stream.Stream<Path> left = Files.list(dir)) {
+      assertThat(left.map(p -> p.getFileName().toString()).toList())
+          .containsExactly("junit.xml");
+    }
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> OutputFiles.write(junit, "late\n"))
+        .isInstanceOf(OutputFiles.Unwritable.class);
+  }
 }

@@ -111,7 +111,23 @@ class ScenarioParserFuzzTest {
           "{qmp: nbd-server-start, args: {addr: {type: unix, data: {path: \"%s\"}}}}",
           "{qmp: chardev-add, args: {id: c0, backend: {type: file, data: {out: \"%s\"}}}}",
           "{qmp: chardev-add, args: {id: c0, backend: {type: null, data: {logfile:"
-              + " \"%s\"}}}}");
+              + " \"%s\"}}}}",
+          "{qmp: chardev-add, args: {id: c0, backend: {type: serial, data: {device: \"%s\"}}}}",
+          "{qmp: chardev-change, args: {id: c0, backend: {type: pipe, data: {device: \"%s\"}}}}",
+          "{qmp: blockdev-add, args: {node-name: r, driver: rbd, pool: p, image: i,"
+              + " conf: \"%s\"}}",
+          "{qmp: qom-set, args: {path: /objects/s0, property: file, value: \"%s\"}}",
+          "{qmp: blockdev-add, args: {node-name: q, driver: quorum, vote-threshold: 1,"
+              + " children: [{driver: file, filename: \"%s\"}]}}",
+          "{qmp: blockdev-reopen, args: {options: [{node-name: n0, driver: qcow2, file:"
+              + " {driver: file, filename: \"%s\"}}]}}",
+          "{qmp: x-blockdev-amend, args: {job-id: a, node-name: n0, options: {driver: qcow2,"
+              + " data-file: \"%s\"}}}",
+          "{qmp: blockdev-snapshot-sync, args: {node-name: n0, snapshot-file: \"%s\"}}",
+          "{qmp: block-export-add, args: {type: fuse, id: e, node-name: n0,"
+              + " mountpoint: \"%s\"}}",
+          "{qmp: transaction, args: {actions: [{type: blockdev-snapshot-sync, data: {device:"
+              + " n0, snapshot-file: \"%s\"}}]}}");
 
   /** qemu-img command lines with one file name: {@code %s} is where the name goes. */
   private static final List<String> IMG_COMMANDS =
@@ -125,7 +141,11 @@ class ScenarioParserFuzzTest {
           "bitmap --add %s b0", "bitmap --merge b0 -b %s -F qcow2 x.qcow2 b1",
           "bitmap --merge b0 --source-file=%s x.qcow2 b1", "info -- %s",
           "amend -o compat=1.1 %s", "amend -f qcow2 -o data_file=%s x.qcow2",
-          "resize --shrink %s -1M");
+          "resize --shrink %s -1M", "convert -O raw x.qcow2 %s", "convert -O qcow2 %s y.qcow2",
+          "convert -f qcow2 -O raw -B %s x.qcow2 y.qcow2", "commit -b %s x.qcow2",
+          "rebase -b %s x.qcow2", "create -f qcow2 -obacking_file=%s x.qcow2",
+          "create -f raw -- %s 4k", "create -f qcow2 -o backing_fmt=raw,backing_file=%s x.qcow2",
+          "bitmap --merge b0 --source-fi=%s x.qcow2 b1");
 
   /**
    * Every QMP argument and qemu-img operand that names a file is checked, at any depth and in
