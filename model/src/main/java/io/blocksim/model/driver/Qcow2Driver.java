@@ -6,6 +6,7 @@ import io.blocksim.model.driver.qcow2.Qcow2OpenOptions;
 import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.semantics.Variant;
 import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.graph.NodeFilenames;
 import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.graph.RequestFlags;
@@ -111,8 +112,16 @@ public final class Qcow2Driver implements Driver {
       throw new QmpError(e.errorClass(), "Could not open backing file: " + e.desc());
     }
     node.setBackingFileName(image.backingFileName());
+    // qcow2_do_open sets auto_backing_file from the header; bdrv_open_backing_file replaces it
+    // with the backing node's refreshed file name when it opened the header's file implicitly.
+    String headerPath = NodeFilenames.protocolFilename(file);
+    node.setAutoBackingFile(image.backingFileName(), headerPath != null
+        && layer.storage().backingNameFromNode(headerPath, image.backingFileName()));
     if (backing != null) {
       node.setChild(BlockNode.BACKING, backing);
+      if (!backingGiven) {
+        node.setAutoBackingFile(NodeFilenames.filename(backing), true);
+      }
     }
     image.setBackingReader(backing == null ? null : new ChainReader(backing));
   }

@@ -3,6 +3,7 @@ package io.blocksim.model.qmp;
 import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.graph.NodeFilenames;
 import io.blocksim.model.graph.NodeGraph;
 import io.blocksim.model.qapi.Args;
 import io.blocksim.model.qapi.Json;
@@ -110,12 +111,13 @@ public final class BlockdevCommands {
     info.put("detect_zeroes", "off");
     info.put("file", filename(node));
     int depth = 0;
-    for (BlockNode b = flat ? null : node.backing(); b != null; b = b.backing()) {
+    for (BlockNode b = flat ? null : filterOrCow(node); b != null; b = filterOrCow(b)) {
       depth++;
     }
     info.put("backing_file_depth", depth);
-    if (node.backingFileName() != null) {
-      info.put("backing_file", node.backingFileName());
+    // bdrv_block_device_info: the backing node's file name, when there is a backing node.
+    if (node.backing() != null && !node.driver().isFilter()) {
+      info.put("backing_file", NodeFilenames.filename(node.backing()));
     }
     for (String throttle : List.of("bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr")) {
       info.put(throttle, 0);
@@ -142,11 +144,17 @@ public final class BlockdevCommands {
       image.put("actual-size", allocated);
     }
     node.driver().addImageInfo(image);
-    BlockNode backing = node.backing();
+    // bdrv_block_device_info puts any filtered child here, else the backing (COW) child.
+    BlockNode backing = filterOrCow(node);
     if (backing != null && !flat) {
       image.put("backing-image", imageInfo(backing, false));
     }
     return image;
+  }
+
+  /** bdrv_filter_or_cow_bs: a filter's filtered child, else a format's backing node. */
+  private static BlockNode filterOrCow(BlockNode node) {
+    return node.driver().isFilter() ? node.primaryChild() : node.backing();
   }
 
   /** Returns the node's BlockDirtyInfo list in QEMU's order (newest first). */
@@ -185,11 +193,6 @@ public final class BlockdevCommands {
   }
 
   private static String filename(BlockNode node) {
-    for (BlockNode n = node; n != null; n = n.primaryChild()) {
-      if (n.driver().filename() != null) {
-        return n.driver().filename();
-      }
-    }
-    return "";
+    return NodeFilenames.filename(node);
   }
 }
