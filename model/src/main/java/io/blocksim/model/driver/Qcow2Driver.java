@@ -276,7 +276,19 @@ public final class Qcow2Driver implements Driver {
    */
   @Override
   public void reopenPrepare(BlockNode node, boolean readOnly) throws HostIoException {
-    if (!readOnly || image.readOnly()) {
+    if (!readOnly) {
+      return;
+    }
+    if (image.readOnly()) {
+      // qcow2_reopen_bitmaps_ro runs for read-only -> read-only too: a persistent bitmap that is
+      // not readonly (added while the node was read-only) needs a write, and can_write() is
+      // false for a node that is still read-only (qcow2_store_persistent_dirty_bitmaps).
+      for (DirtyBitmap b : node.bitmaps()) {
+        if (b.name() != null && b.persistenceForStore() && !b.inconsistent()
+            && !b.readonly()) {
+          throw new HostIoException(HostIoException.EPERM, "No write access");
+        }
+      }
       return;
     }
     image.storeBitmaps(bitmapsToStore());
