@@ -81,6 +81,8 @@ public final class Qcow2Driver implements Driver {
         node.setChild(BlockNode.FILE, file);
         dataFile = layer.open(new Args(Json.object("driver", "file", "filename",
             header.dataFileName()), DATA_FILE), inherit, created);
+        // bdrv_open_child: the node inherits from the qcow2 node (a reopen queues it).
+        dataFile.markOpenedInline();
       }
       if (!header.hasDataFile() && dataFile == null && header.dataFileIsRaw()) {
         throw QmpError.generic("data-file-raw requires a data file");
