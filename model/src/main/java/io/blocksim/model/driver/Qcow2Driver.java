@@ -132,6 +132,15 @@ public final class Qcow2Driver implements Driver {
   private static BlockNode openBackingFromHeader(BlockLayer layer, Qcow2Image image,
       Map<String, Object> inherit, List<BlockNode> created) throws QmpError {
     String format = image.backingFormat() != null ? image.backingFormat() : "raw";
+    Map<String, Object> json = io.blocksim.model.qapi.JsonFilename.options(
+        image.backingFileName());
+    if (json != null) {
+      // bdrv_open_backing_file with a json: name: its options, the header's format as driver.
+      Map<String, Object> options = new LinkedHashMap<>(json);
+      options.putIfAbsent("driver", format);
+      options.put("read-only", true);
+      return layer.open(new Args(options, "backing"), inherit, created);
+    }
     Map<String, Object> options = Json.object("driver", format, "read-only", true,
         "file", Json.object("driver", "file", "filename", image.backingFileName()));
     return layer.open(new Args(options, "backing"), inherit, created);

@@ -171,6 +171,21 @@ public final class NodeFilenames {
     return found;
   }
 
+  /**
+   * Returns the key a QDict of these options, flattened, iterates first (the option QEMU names
+   * in "Block format '...' does not support the option '...'"), or null if there is none.
+   */
+  public static String firstFlattenedKey(String key, Object value) {
+    Map<String, Object> flat = new LinkedHashMap<>();
+    flatten(key, value, flat);
+    String first = null;
+    for (String k : qdictOrder(flat).keySet()) {
+      first = k;
+      break;
+    }
+    return first;
+  }
+
   /** qdict_flatten: nested dicts and lists become dotted keys. */
   @SuppressWarnings("unchecked")
   private static void flatten(String key, Object value, Map<String, Object> out) {

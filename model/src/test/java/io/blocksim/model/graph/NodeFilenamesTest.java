@@ -38,4 +38,22 @@ class NodeFilenamesTest {
     opts.put("s", "a\"b");
     assertEquals("{\"backing\": null, \"n\": 5, \"s\": \"a\\\"b\"}", NodeFilenames.toJson(opts));
   }
+
+  /** The option QEMU 7.2 named for a json: backing name opened without backing (qemu-img info). */
+  @Test
+  void firstFlattenedKeyIsQemusChoice() {
+    Map<String, Object> backing = new LinkedHashMap<>();
+    backing.put("driver", "qcow2");
+    backing.put("file", Map.of("driver", "file", "filename", "base.qcow2"));
+    assertEquals("backing.driver", NodeFilenames.firstFlattenedKey("backing", backing));
+  }
+
+  @Test
+  void jsonFilenameRoundTrips() {
+    String name = "json:{\"backing\": null, \"driver\": \"qcow2\", \"file\": {\"driver\": "
+        + "\"file\", \"filename\": \"a b.qcow2\"}}";
+    Map<String, Object> parsed = io.blocksim.model.qapi.JsonFilename.options(name);
+    assertEquals("json:" + NodeFilenames.toJson(parsed), name);
+    assertEquals(null, io.blocksim.model.qapi.JsonFilename.options("json:{\"a\": "));
+  }
 }
