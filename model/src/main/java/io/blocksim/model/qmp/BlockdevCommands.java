@@ -138,7 +138,9 @@ public final class BlockdevCommands {
     image.put("virtual-size", node.length());
     image.put("filename", filename(node));
     image.put("format", node.driver().name());
-    image.put("dirty-flag", false);
+    if (hasGetInfo(node)) {
+      image.put("dirty-flag", false);
+    }
     Long allocated = node.driver().allocatedFileSize(node);
     if (allocated != null) {
       image.put("actual-size", allocated);
@@ -150,6 +152,22 @@ public final class BlockdevCommands {
       image.put("backing-image", imageInfo(backing, false));
     }
     return image;
+  }
+
+  /**
+   * Whether bdrv_get_info succeeds (bdrv_query_image_info reports dirty-flag only then): file,
+   * raw and qcow2 implement it, a filter without it asks its filtered child, the rest
+   * (snapshot-access, null-co) fail with ENOTSUP.
+   */
+  private static boolean hasGetInfo(BlockNode node) {
+    String drv = node.driver().name();
+    if (drv.equals("file") || drv.equals("raw") || drv.equals("qcow2")) {
+      return true;
+    }
+    if (node.driver().isFilter() && node.primaryChild() != null) {
+      return hasGetInfo(node.primaryChild());
+    }
+    return false;
   }
 
   /** bdrv_filter_or_cow_bs: a filter's filtered child, else a format's backing node. */
