@@ -32,6 +32,23 @@ public final class ChainReader implements BackingReader {
   }
 
   @Override
+  public boolean isZero(long offset, long length) throws HostIoException {
+    while (length > 0) {
+      if (offset >= backing.length()) {
+        return true;
+      }
+      long n = Math.min(length, backing.length() - offset);
+      BlockStatus status = BlockIo.blockStatusAbove(backing, offset, n);
+      if (!status.zero() || status.lengthBytes() <= 0) {
+        return false;
+      }
+      offset += status.lengthBytes();
+      length -= status.lengthBytes();
+    }
+    return true;
+  }
+
+  @Override
   public boolean isZeroFast(long offset, long length) throws HostIoException {
     if (offset >= backing.length()) {
       return true;

@@ -6,6 +6,7 @@ import io.blocksim.model.driver.qcow2.Qcow2OpenOptions;
 import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.semantics.Variant;
 import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.graph.NodeFilenames;
 import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.graph.RequestFlags;
@@ -80,6 +81,8 @@ public final class Qcow2Driver implements Driver {
         node.setChild(BlockNode.FILE, file);
         dataFile = layer.open(new Args(Json.object("driver", "file", "filename",
             header.dataFileName()), DATA_FILE), inherit, created);
+        // bdrv_open_child: the node inherits from the qcow2 node (a reopen queues it).
+        dataFile.markOpenedInline();
       }
       if (!header.hasDataFile() && dataFile == null && header.dataFileIsRaw()) {
         throw QmpError.generic("data-file-raw requires a data file");
@@ -111,8 +114,16 @@ public final class Qcow2Driver implements Driver {
       throw new QmpError(e.errorClass(), "Could not open backing file: " + e.desc());
     }
     node.setBackingFileName(image.backingFileName());
+    // qcow2_do_open sets auto_backing_file from the header; bdrv_open_backing_file replaces it
+    // with the backing node's refreshed file name when it opened the header's file implicitly.
+    String headerPath = NodeFilenames.protocolFilename(file);
+    node.setAutoBackingFile(image.backingFileName(), headerPath != null
+        && layer.storage().backingNameFromNode(headerPath, image.backingFileName()));
     if (backing != null) {
       node.setChild(BlockNode.BACKING, backing);
+      if (!backingGiven) {
+        node.setAutoBackingFile(NodeFilenames.filename(backing), true);
+      }
     }
     image.setBackingReader(backing == null ? null : new ChainReader(backing));
   }
@@ -121,6 +132,15 @@ public final class Qcow2Driver implements Driver {
   private static BlockNode openBackingFromHeader(BlockLayer layer, Qcow2Image image,
       Map<String, Object> inherit, List<BlockNode> created) throws QmpError {
     String format = image.backingFormat() != null ? image.backingFormat() : "raw";
+    Map<String, Object> json = io.blocksim.model.qapi.JsonFilename.options(
+        image.backingFileName());
+    if (json != null) {
+      // bdrv_open_backing_file with a json: name: its options, the header's format as driver.
+      Map<String, Object> options = new LinkedHashMap<>(json);
+      options.putIfAbsent("driver", format);
+      options.put("read-only", true);
+      return layer.open(new Args(options, "backing"), inherit, created);
+    }
     Map<String, Object> options = Json.object("driver", format, "read-only", true,
         "file", Json.object("driver", "file", "filename", image.backingFileName()));
     return layer.open(new Args(options, "backing"), inherit, created);
@@ -267,7 +287,19 @@ public final class Qcow2Driver implements Driver {
    */
   @Override
   public void reopenPrepare(BlockNode node, boolean readOnly) throws HostIoException {
-    if (!readOnly || image.readOnly()) {
+    if (!readOnly) {
+      return;
+    }
+    if (image.readOnly()) {
+      // qcow2_reopen_bitmaps_ro runs for read-only -> read-only too: a persistent bitmap that is
+      // not readonly (added while the node was read-only) needs a write, and can_write() is
+      // false for a node that is still read-only (qcow2_store_persistent_dirty_bitmaps).
+      for (DirtyBitmap b : node.bitmaps()) {
+        if (b.name() != null && b.persistenceForStore() && !b.inconsistent()
+            && !b.readonly()) {
+          throw new HostIoException(HostIoException.EPERM, "No write access");
+        }
+      }
       return;
     }
     image.storeBitmaps(bitmapsToStore());

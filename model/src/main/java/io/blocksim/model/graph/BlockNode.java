@@ -21,6 +21,7 @@ public final class BlockNode {
   private final boolean autoNamed;
   /** Opened from an options dictionary of its parent (QEMU's inherits_from is that parent). */
   private boolean openedInline;
+  private boolean implicit;
   private Driver driver;
   private final Map<String, BlockNode> children = new LinkedHashMap<>();
   private final List<BlockNode> parents = new ArrayList<>();
@@ -37,6 +38,8 @@ public final class BlockNode {
   private final List<JobChild> jobChildren = new ArrayList<>();
   /** The backing file name as recorded in the image header (for query output). */
   private String backingFileName;
+  private String autoBackingFile;
+  private boolean autoBackingFromNode;
   private Map<String, Object> options = new LinkedHashMap<>();
   /** Runs once, when the first child is attached (see BlockdevCommands: naming order). */
   private Runnable onFirstChild;
@@ -72,6 +75,15 @@ public final class BlockNode {
 
   public void markOpenedInline() {
     openedInline = true;
+  }
+
+  /** bs->implicit: a job's filter inserted without a node name. */
+  public boolean implicit() {
+    return implicit;
+  }
+
+  public void markImplicit() {
+    this.implicit = true;
   }
 
   public Driver driver() {
@@ -207,6 +219,21 @@ public final class BlockNode {
   }
 
   /** Sets what runs when the first child is attached. */
+  /** bs->auto_backing_file: the header's backing name as opened (see {@link NodeFilenames}). */
+  public String autoBackingFile() {
+    return autoBackingFile;
+  }
+
+  /** Whether QEMU took {@link #autoBackingFile()} from a node's file name (an absolute name). */
+  public boolean autoBackingFromNode() {
+    return autoBackingFromNode;
+  }
+
+  public void setAutoBackingFile(String name, boolean fromNode) {
+    this.autoBackingFile = name;
+    this.autoBackingFromNode = fromNode;
+  }
+
   public void setOnFirstChild(Runnable hook) {
     onFirstChild = hook;
   }

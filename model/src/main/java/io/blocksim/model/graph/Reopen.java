@@ -16,7 +16,10 @@ import java.util.Set;
  * and what the driver does on the switch change (docs/qemu-behaviour.md §14).
  */
 public final class Reopen {
-  /** The option checks of bdrv_reopen_prepare for one requested node (blockdev-reopen's). */
+  /**
+   * The option checks of bdrv_reopen_prepare for one queued node (blockdev-reopen's), requested
+   * or queued as a child.
+   */
   public interface OptionCheck {
     void check(BlockNode node) throws QmpError;
   }
@@ -69,10 +72,11 @@ public final class Reopen {
         throw QmpError.generic("Error flushing drive: " + HostIoException.strerror(e.errno()));
       }
     }
+    // bdrv_reopen_multiple prepares the queue in order, each node's option checks right before
+    // its driver's prepare: a parent (qcow2 storing its bitmaps going read-only) may have
+    // prepared before a child's options are refused, and that stays done.
     for (Map.Entry<BlockNode, Boolean> e : queue.entrySet()) {
-      if (requested.containsKey(e.getKey())) {
-        optionCheck.check(e.getKey());
-      }
+      optionCheck.check(e.getKey());
       try {
         e.getKey().driver().reopenPrepare(e.getKey(), e.getValue());
       } catch (HostIoException ex) {

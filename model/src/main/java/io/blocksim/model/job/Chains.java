@@ -5,6 +5,7 @@ import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.driver.Qcow2Driver;
 import io.blocksim.model.driver.ChainReader;
 import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.graph.NodeFilenames;
 import io.blocksim.model.graph.Reopen;
 import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.port.HostIoException;
@@ -52,7 +53,7 @@ public final class Chains {
     return n;
   }
 
-  /** Returns the file name QEMU shows as a node's filename (its protocol layer's). */
+  /** Returns the host file name under a node (its protocol layer's), not QEMU's bs->filename. */
   public static String filename(BlockNode node) {
     for (BlockNode n = node; n != null; n = n.primaryChild()) {
       if (n.driver().filename() != null) {
@@ -74,7 +75,8 @@ public final class Chains {
   }
 
   /** bdrv_change_backing_file: rewrites the backing file name (and format) in the header. */
-  public static int changeBackingFile(BlockNode node, String backingFile, String backingFormat) {
+  public static int changeBackingFile(BlockLayer layer, BlockNode node, String backingFile,
+      String backingFormat, boolean fromNode) {
     if (!(node.driver() instanceof Qcow2Driver qcow2)) {
       return 0;
     }
@@ -84,6 +86,13 @@ public final class Chains {
       return -e.errno();
     }
     node.setBackingFileName(backingFile);
+    // bdrv_change_backing_file also sets auto_backing_file: a name taken from a node (the base's
+    // refreshed file name) is what that node is called, a user's backing-file string is not.
+    node.setAutoBackingFile(backingFile, fromNode);
+    String path = NodeFilenames.protocolFilename(node);
+    if (path != null) {
+      layer.storage().setBackingNameFromNode(path, fromNode ? backingFile : null);
+    }
     return 0;
   }
 

@@ -2,6 +2,7 @@ package io.blocksim.model.job;
 
 import io.blocksim.model.driver.filter.JobFilterDriver;
 import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.graph.NodeFilenames;
 import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.port.HostIoException;
 import java.util.ArrayList;
@@ -161,12 +162,13 @@ public final class CommitJob extends ChunkedJob {
     for (BlockNode n = top; n != null && n != base; n = Chains.below(n)) {
       dropped.add(n);
     }
-    String backingFile = backingFileStr != null ? backingFileStr : Chains.filename(base);
+    String backingFile = backingFileStr != null ? backingFileStr : NodeFilenames.filename(base);
     int ret = 0;
     for (BlockNode parent : new ArrayList<>(filter.parents())) {
       if (parent.backing() == filter) {
         Chains.setBacking(parent, base);
-        int r = Chains.changeBackingFile(parent, backingFile, base.driver().name());
+        int r = Chains.changeBackingFile(manager.layer(), parent, backingFile,
+            base.driver().name(), backingFileStr == null);
         if (ret == 0) {
           ret = r;
         }

@@ -4,6 +4,7 @@ import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.driver.filter.CopyOnReadDriver;
 import io.blocksim.model.driver.filter.JobFilterDriver;
 import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.graph.NodeFilenames;
 import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.port.HostIoException;
 import java.util.ArrayList;
@@ -185,11 +186,12 @@ public final class StreamJob extends ChunkedJob {
     String baseId = null;
     String baseFmt = null;
     if (unfilteredBase != null) {
-      baseId = backingFileStr != null ? backingFileStr : Chains.filename(unfilteredBase);
+      baseId = backingFileStr != null ? backingFileStr : NodeFilenames.filename(unfilteredBase);
       baseFmt = unfilteredBase.driver().name();
     }
     Chains.setBacking(unfiltered, base);
-    int ret = Chains.changeBackingFile(unfiltered, baseId, baseFmt);
+    int ret = Chains.changeBackingFile(manager.layer(), unfiltered, baseId, baseFmt,
+        backingFileStr == null);
     Chains.releaseUnreferenced(manager.layer(), dropped);
     return ret;
   }

@@ -15,4 +15,15 @@ public interface HostStorage {
 
   /** Returns the names of all files, sorted. */
   List<String> list();
+
+  /**
+   * Records that QEMU wrote the backing name of the image at path from a node's file name
+   * (absolute, as QEMU knows it) rather than from a user's string; null forgets it.
+   */
+  default void setBackingNameFromNode(String path, String name) {}
+
+  /** Returns whether the image at path names its backing file with that name written by QEMU. */
+  default boolean backingNameFromNode(String path, String name) {
+    return false;
+  }
 }

@@ -3,6 +3,7 @@ package io.blocksim.model.qmp;
 import io.blocksim.model.bitmap.DirtyBitmap;
 import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.graph.NodeFilenames;
 import io.blocksim.model.graph.NodeGraph;
 import io.blocksim.model.qapi.Args;
 import io.blocksim.model.qapi.Json;
@@ -109,12 +110,13 @@ public final class BlockdevCommands {
     info.put("detect_zeroes", "off");
     info.put("file", filename(node));
     int depth = 0;
-    for (BlockNode b = flat ? null : node.backing(); b != null; b = b.backing()) {
+    for (BlockNode b = flat ? null : filterOrCow(node); b != null; b = filterOrCow(b)) {
       depth++;
     }
     info.put("backing_file_depth", depth);
-    if (node.backingFileName() != null) {
-      info.put("backing_file", node.backingFileName());
+    // bdrv_block_device_info: the backing node's file name, when there is a backing node.
+    if (node.backing() != null && !node.driver().isFilter()) {
+      info.put("backing_file", NodeFilenames.filename(node.backing()));
     }
     for (String throttle : List.of("bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr")) {
       info.put(throttle, 0);
@@ -135,17 +137,41 @@ public final class BlockdevCommands {
     image.put("virtual-size", node.length());
     image.put("filename", filename(node));
     image.put("format", node.driver().name());
-    image.put("dirty-flag", false);
+    if (hasGetInfo(node)) {
+      image.put("dirty-flag", false);
+    }
     Long allocated = node.driver().allocatedFileSize(node);
     if (allocated != null) {
       image.put("actual-size", allocated);
     }
     node.driver().addImageInfo(image);
-    BlockNode backing = node.backing();
+    // bdrv_block_device_info puts any filtered child here, else the backing (COW) child.
+    BlockNode backing = filterOrCow(node);
     if (backing != null && !flat) {
       image.put("backing-image", imageInfo(backing, false));
     }
     return image;
+  }
+
+  /**
+   * Whether bdrv_get_info succeeds (bdrv_query_image_info reports dirty-flag only then): file,
+   * raw and qcow2 implement it, a filter without it asks its filtered child, the rest
+   * (snapshot-access, null-co) fail with ENOTSUP.
+   */
+  private static boolean hasGetInfo(BlockNode node) {
+    String drv = node.driver().name();
+    if (drv.equals("file") || drv.equals("raw") || drv.equals("qcow2")) {
+      return true;
+    }
+    if (node.driver().isFilter() && node.primaryChild() != null) {
+      return hasGetInfo(node.primaryChild());
+    }
+    return false;
+  }
+
+  /** bdrv_filter_or_cow_bs: a filter's filtered child, else a format's backing node. */
+  private static BlockNode filterOrCow(BlockNode node) {
+    return node.driver().isFilter() ? node.primaryChild() : node.backing();
   }
 
   /** Returns the node's BlockDirtyInfo list in QEMU's order (newest first). */
@@ -184,11 +210,6 @@ public final class BlockdevCommands {
   }
 
   private static String filename(BlockNode node) {
-    for (BlockNode n = node; n != null; n = n.primaryChild()) {
-      if (n.driver().filename() != null) {
-        return n.driver().filename();
-      }
-    }
-    return "";
+    return NodeFilenames.filename(node);
   }
 }

@@ -60,7 +60,13 @@ final class BlockdevReopenCommand {
       requested.put(node, o.bool("read-only", false));
       options.put(node, o);
     }
-    Reopen.reopen(layer, requested, node -> checkOptions(node, options.get(node)));
+    Reopen.reopen(layer, requested, node -> {
+      if (options.containsKey(node)) {
+        checkOptions(node, options.get(node));
+      } else {
+        checkImplicitChild(node, options);
+      }
+    });
     return null;
   }
 
@@ -103,13 +109,22 @@ final class BlockdevReopenCommand {
       }
       checkUnchanged(child.options(), childOptions, "file.");
     }
-    // A data file opened from the image header is an implicit child: bdrv_reopen_queue_child
-    // queues it with the options under "data-file" - none when the reopen names no data-file -
-    // and bdrv_reset_options_allowed refuses its 'driver' going back to a default.
-    BlockNode dataFile = node.child(io.blocksim.model.driver.Qcow2Driver.DATA_FILE);
-    if (dataFile != null && dataFile.autoNamed()
-        && !o.has(io.blocksim.model.driver.Qcow2Driver.DATA_FILE)) {
-      throw QmpError.generic("Option 'driver' cannot be reset to its default value");
+  }
+
+  /**
+   * A data file opened from the image header is an implicit child: bdrv_reopen_queue_child
+   * queues it with the options under "data-file" - none when the reopen names no data-file -
+   * and bdrv_reset_options_allowed refuses its 'driver' going back to a default, when its turn
+   * in the queue comes (after its parent's prepare).
+   */
+  private static void checkImplicitChild(BlockNode node, Map<BlockNode, Args> options)
+      throws QmpError {
+    for (BlockNode parent : node.parents()) {
+      Args o = options.get(parent);
+      if (o != null && parent.child(io.blocksim.model.driver.Qcow2Driver.DATA_FILE) == node
+          && node.autoNamed() && !o.has(io.blocksim.model.driver.Qcow2Driver.DATA_FILE)) {
+        throw QmpError.generic("Option 'driver' cannot be reset to its default value");
+      }
     }
   }
 

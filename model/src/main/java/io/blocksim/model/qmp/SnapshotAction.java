@@ -7,6 +7,7 @@ import io.blocksim.model.driver.qcow2.Qcow2Image;
 import io.blocksim.model.graph.BlockIo;
 import io.blocksim.model.graph.BlockLayer;
 import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.graph.NodeFilenames;
 import io.blocksim.model.job.Chains;
 import io.blocksim.model.job.JobManager;
 import io.blocksim.model.qapi.Args;
@@ -169,8 +170,9 @@ final class SnapshotAction implements TransactionAction {
       try {
         HostFile file = layer.storage().create(snapshotFile);
         Qcow2Image.create(file, oldNode.length(), Qcow2CreateOptions.defaults()
-            .withBacking(Chains.filename(oldNode), oldNode.driver().name()));
+            .withBacking(NodeFilenames.filename(oldNode), oldNode.driver().name()));
         file.flush();
+        layer.storage().setBackingNameFromNode(snapshotFile, NodeFilenames.filename(oldNode));
       } catch (HostIoException e) {
         throw QmpError.generic("Could not create '" + snapshotFile + "': "
             + HostIoException.strerror(e.errno()));

@@ -8,6 +8,7 @@ import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.port.HostStorage;
 import io.blocksim.model.qapi.Json;
 import io.blocksim.sim.loop.NoTimeScheduler;
+import io.blocksim.model.qapi.JsonFilename;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -45,7 +46,36 @@ final class ImageChain implements AutoCloseable {
     List<Layer> layers = new ArrayList<>();
     String current = path;
     String currentFormat = format;
-    while (current != null) {
+    Map<String, Object> spelled = null;
+    while (current != null || spelled != null) {
+      if (current != null && JsonFilename.is(current)) {
+        // A json: backing name (QEMU wrote a node's json: file name): its options name the
+        // file and format, and a "backing" member replaces the header's backing file.
+        spelled = JsonFilename.options(current);
+        current = null;
+      }
+      boolean chainSpelled = false;
+      Map<String, Object> nextSpelled = null;
+      if (spelled != null) {
+        Object file = spelled.get("file");
+        if (!(file instanceof Map<?, ?> fileOptions)
+            || !(fileOptions.get("filename") instanceof String name)) {
+          throw new ChainError("Could not open '" + path + "': Could not open backing file: "
+              + "json: file name without a file name (not modelled)");
+        }
+        current = name;
+        if (spelled.get("driver") instanceof String driver) {
+          currentFormat = driver;
+        }
+        if (spelled.containsKey("backing")) {
+          chainSpelled = true;
+          Object b = spelled.get("backing");
+          @SuppressWarnings("unchecked")
+          Map<String, Object> bm = b instanceof Map<?, ?> ? (Map<String, Object>) b : null;
+          nextSpelled = bm;
+        }
+        spelled = null;
+      }
       if (!storage.exists(current)) {
         if (layers.isEmpty()) {
           throw new ChainError("Could not open '" + current + "': Could not open '" + current
@@ -64,8 +94,14 @@ final class ImageChain implements AutoCloseable {
         backingFormat = header.backingFormat();
       }
       layers.add(new Layer(current, fmt, backing, backingFormat));
-      current = followBacking ? backing : null;
-      currentFormat = backingFormat;
+      if (chainSpelled) {
+        current = null;
+        spelled = followBacking ? nextSpelled : null;
+        currentFormat = null;
+      } else {
+        current = followBacking ? backing : null;
+        currentFormat = backingFormat;
+      }
     }
     return layers;
   }

@@ -133,7 +133,9 @@ final class QemuImgCommit {
     for (long at = start; at < stop; at += granularity) {
       int n = (int) Math.min(granularity, stop - at);
       BlockStatus status = BlockIo.blockStatusAbove(top, at, n);
-      if (!status.data() && status.zero() && status.lengthBytes() >= n) {
+      // mirror_iteration: a run shorter than the granularity (the image's partial last
+      // granule) is widened to a granularity and always copied, never written as zeroes.
+      if (n == granularity && !status.data() && status.zero() && status.lengthBytes() >= n) {
         BlockIo.writeZeroes(base, at, n, RequestFlags.NONE);
       } else {
         byte[] data = BlockIo.read(top, at, n);

@@ -83,6 +83,17 @@ final class QemuImgInfo {
     String path = c.file();
     String format = c.format();
     while (path != null) {
+      Map<String, Object> spelled = io.blocksim.model.qapi.JsonFilename.options(path);
+      if (spelled != null && spelled.get("backing") instanceof Map<?, ?>) {
+        // collect_image_info_list opens each image with BDRV_O_NO_BACKING: a json: name that
+        // spells a backing file leaves those options unused, which bdrv_open_inherit refuses.
+        String driver = spelled.get("driver") instanceof String d ? d
+            : format != null ? format : "raw";
+        return new ImgOutcome(List.of("qemu-img: Could not open '" + path + "': Block format '"
+            + driver + "' does not support the option '"
+            + io.blocksim.model.graph.NodeFilenames.firstFlattenedKey("backing",
+                spelled.get("backing")) + "'"), 1);
+      }
       Description d = describe(storage, path, format, c.json());
       if (d.info() == null) {
         return d.outcome();

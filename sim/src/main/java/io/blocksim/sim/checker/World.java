@@ -113,11 +113,16 @@ public final class World {
       return known.content();
     }
     byte[] data;
+    List<io.blocksim.model.driver.blkdebug.BlkdebugDriver> blkdebugs = new ArrayList<>();
+    collectBlkdebug(node, blkdebugs);
+    blkdebugs.forEach(b -> b.setObserving(true));
     try {
       long length = node.length();
       data = length > Integer.MAX_VALUE ? null : GuestIo.readSparse(node, 0, (int) length);
     } catch (HostIoException | RuntimeException e) {
       data = null;
+    } finally {
+      blkdebugs.forEach(b -> b.setObserving(false));
     }
     contents.put(node, data);
     earlier.put(node, new Versioned(version, data));
@@ -147,6 +152,20 @@ public final class World {
       if (child.getValue() != null) {
         version.add(child.getKey());
         addVersion(child.getValue(), version);
+      }
+    }
+  }
+
+  /** The blkdebug drivers at or below a node (a checker's read must not trip their rules). */
+  private static void collectBlkdebug(BlockNode node,
+      List<io.blocksim.model.driver.blkdebug.BlkdebugDriver> out) {
+    if (node.driver() instanceof io.blocksim.model.driver.blkdebug.BlkdebugDriver b
+        && !out.contains(b)) {
+      out.add(b);
+    }
+    for (BlockNode child : node.children().values()) {
+      if (child != null) {
+        collectBlkdebug(child, out);
       }
     }
   }

@@ -60,6 +60,8 @@ public final class FakeDisk implements HostStorage {
   private final Config config;
   private final TreeMap<String, FakeFile> files = new TreeMap<>();
   private final TreeMap<String, Long> sizeLimitsBytes = new TreeMap<>();
+  /** Backing names QEMU wrote from node names (absolute on QEMU's side), per image file. */
+  private final TreeMap<String, String> backingNamesFromNodes = new TreeMap<>();
   private final List<DiskOpListener> listeners = new ArrayList<>();
   private long opCount;
   private long powerCutAfterOp = -1;
@@ -108,6 +110,7 @@ public final class FakeDisk implements HostStorage {
   public HostFile create(String path) throws HostIoException {
     checkPath(path);
     checkPowered(path);
+    backingNamesFromNodes.remove(path);
     FakeFile file = files.get(path);
     if (file == null) {
       file = new FakeFile(this, path);
@@ -116,6 +119,20 @@ public final class FakeDisk implements HostStorage {
       file.truncate(0);
     }
     return file;
+  }
+
+  @Override
+  public void setBackingNameFromNode(String path, String name) {
+    if (name == null) {
+      backingNamesFromNodes.remove(path);
+    } else {
+      backingNamesFromNodes.put(path, name);
+    }
+  }
+
+  @Override
+  public boolean backingNameFromNode(String path, String name) {
+    return name != null && name.equals(backingNamesFromNodes.get(path));
   }
 
   @Override

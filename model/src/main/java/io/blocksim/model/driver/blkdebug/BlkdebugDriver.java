@@ -105,6 +105,7 @@ public final class BlkdebugDriver implements Driver {
   private final Map<String, List<Rule>> rulesByEvent = new LinkedHashMap<>();
   private final List<Rule> activeRules = new ArrayList<>();
   private long state = 1;
+  private boolean observing;
 
   /** One rule: an error injection or a state change. */
   public static final class Rule {
@@ -161,6 +162,14 @@ public final class BlkdebugDriver implements Driver {
     return state;
   }
 
+  /**
+   * While set, requests pass through without raising events or failing: an invariant checker's
+   * reads, which QEMU never makes, must neither arm a rule nor trip one.
+   */
+  public void setObserving(boolean observing) {
+    this.observing = observing;
+  }
+
   @Override
   public String name() {
     return "blkdebug";
@@ -173,6 +182,9 @@ public final class BlkdebugDriver implements Driver {
 
   @Override
   public void debugEvent(BlockNode node, String event) {
+    if (observing) {
+      return;
+    }
     List<Rule> group = rulesByEvent.get(event);
     if (group == null) {
       return;
@@ -198,6 +210,9 @@ public final class BlkdebugDriver implements Driver {
 
   /** Fails the request if an active rule matches it (rule_check). */
   private void check(long offset, long bytes, int iotype) throws HostIoException {
+    if (observing) {
+      return;
+    }
     Rule match = null;
     for (Rule rule : activeRules) {
       boolean offsetMatches = rule.offset == -1

@@ -48,6 +48,9 @@ public final class JobFilterDriver extends ForwardingDriver {
     CopyBeforeWriteDriver.checkNodeName(layer, nodeName);
     String name = nodeName != null ? nodeName : layer.graph().generateName();
     BlockNode filter = new BlockNode(name, nodeName == null, null);
+    if (nodeName == null) {
+      filter.markImplicit();
+    }
     filter.setDriver(driverName.equals("copy-on-read") ? new CopyOnReadDriver(node)
         : new JobFilterDriver(driverName, node));
     moveParents(node, filter);

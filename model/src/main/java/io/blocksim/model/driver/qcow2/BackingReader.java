@@ -19,4 +19,14 @@ public interface BackingReader {
    * then copies the data instead of zero-filling the new cluster.
    */
   boolean isZeroFast(long offset, long length) throws HostIoException;
+
+  /**
+   * Returns whether the range reads as zeroes through the backing chain, block-status run by run
+   * (the loop of is_zero in qcow2.c: runs of different kinds of zeroes, such as an unallocated
+   * range and a zero cluster of a lower layer, are not merged into one). Defaults to the one-run
+   * test.
+   */
+  default boolean isZero(long offset, long length) throws HostIoException {
+    return isZeroFast(offset, length);
+  }
 }

@@ -184,7 +184,7 @@ final class Qcow2Reader {
       boolean zero = switch (st.kind()) {
         case ZERO -> true;
         case DATA -> false;
-        case UNALLOCATED -> s.backing == null || s.backing.isZeroFast(offset, st.lengthBytes());
+        case UNALLOCATED -> s.backing == null || s.backing.isZero(offset, st.lengthBytes());
       };
       if (!zero) {
         return false;

@@ -95,6 +95,25 @@ final class Qcow2Refcounts {
     return table.length;
   }
 
+  /**
+   * qcow2_shrink_reftable, its I/O: every refblock the table names is read through the cache,
+   * then the table is written back synchronously. Not modelled: dropping refblocks that became
+   * unused (qcow2_discard_refcount_block); the table is written as it is.
+   */
+  void shrinkTable() throws HostIoException {
+    for (long entry : table) {
+      long blockOffset = entry & REFT_OFFSET_MASK;
+      if (blockOffset != 0) {
+        cache.put(cache.get(blockOffset));
+      }
+    }
+    byte[] raw = new byte[table.length * 8];
+    for (int i = 0; i < table.length; i++) {
+      Bytes.putLong(raw, i * 8, table[i]);
+    }
+    writeSync(tableOffset, raw);
+  }
+
   /** Reads the refcount table at open (qcow2_refcount_init). */
   void load() throws HostIoException {
     int entries = (int) ((long) header.refcountTableClusters << (clusterBits - 3));

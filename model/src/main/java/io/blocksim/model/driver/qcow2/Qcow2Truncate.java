@@ -18,7 +18,9 @@ final class Qcow2Truncate {
    * tables, then cuts the file after the last cluster in use. With zeroNewArea (the backing file
    * is longer than the image was: BDRV_REQ_ZERO_WRITE) the grown area is zeroed. Then the size
    * field of the header is written. Then qcow2_update_options flushes both
-   * caches and replaces them. Not modelled: the refcount-table shrink (qcow2_shrink_reftable).
+   * caches and replaces them.
+   * The refcount-table shrink (qcow2_shrink_reftable) reads every refblock and rewrites the
+   * table; dropping refblocks that became unused is not modelled.
    */
   static void truncate(Qcow2Image image, long newSize, boolean zeroNewArea)
       throws HostIoException {
@@ -39,10 +41,24 @@ final class Qcow2Truncate {
     long newL1Size = image.map.sizeToL1(newSize);
     if (newSize < oldSize) {
       long from = ceilDiv(newSize, s.clusterSize) * s.clusterSize;
+      // qcow2_co_truncate names the stage that failed, then strerror (error_setg_errno).
       if (from < oldSize) {
-        image.map.discard(from, oldSize - from, DiscardType.ALWAYS, true);
+        try {
+          image.map.discard(from, oldSize - from, DiscardType.ALWAYS, true);
+        } catch (HostIoException e) {
+          throw stage(e, "Failed to discard cropped clusters");
+        }
       }
-      image.map.shrinkL1Table(newL1Size);
+      try {
+        image.map.shrinkL1Table(newL1Size);
+      } catch (HostIoException e) {
+        throw stage(e, "Failed to reduce the number of L2 tables");
+      }
+      try {
+        s.refcounts.shrinkTable();
+      } catch (HostIoException e) {
+        throw stage(e, "Failed to discard unused refblocks");
+      }
       // The file is cut before the caches reach the disk, as in QEMU.
       long fileLength = s.file.length();
       long last = lastClusterInUse(s, fileLength);
@@ -69,6 +85,13 @@ final class Qcow2Truncate {
     // metadata is on disk, the discards of a shrink included, before anything else happens.
     s.l2Cache.replace();
     s.refcounts.cache.replace();
+  }
+
+  private static HostIoException stage(HostIoException e, String what) {
+    if (e.errno() <= 0) {
+      return e;
+    }
+    return new HostIoException(e.errno(), what + ": " + HostIoException.strerror(e.errno()));
   }
 
   /** qcow2_get_last_cluster: the last cluster below the file's end with a refcount, or -1. */
