@@ -296,7 +296,7 @@ public final class FakeDisk implements HostStorage {
       for (long index = 0; index * Page.SIZE_BYTES < lengthBytes; index++) {
         int count = in.readNBytes(buffer, 0, Page.SIZE_BYTES);
         Arrays.fill(buffer, count, Page.SIZE_BYTES, (byte) 0);
-        Page page = Page.ofBytes(buffer.clone());
+        Page page = Page.copyOf(buffer, 0);
         if (!(page.isUniform() && page.fill() == 0)) {
           image.putPage(index, page);
         }

@@ -259,7 +259,7 @@ final class FakeFile implements HostFile {
       Page[] pages = new Page[length / Page.SIZE_BYTES];
       for (int i = 0; i < pages.length; i++) {
         int from = srcOffset + i * Page.SIZE_BYTES;
-        pages[i] = Page.ofBytes(Arrays.copyOfRange(src, from, from + Page.SIZE_BYTES));
+        pages[i] = Page.copyOf(src, from);
       }
       return new UnflushedOp.Write(op, null, (byte) 0, pages);
     }

@@ -62,9 +62,9 @@ final class Page {
   }
 
   /** Returns the page as its non-zero words if it has few enough, else null. */
-  private static Page sparse(byte[] bytes) {
+  private static Page sparse(byte[] bytes, int from) {
     int nonZero = 0;
-    for (int at = 0; at < SIZE_BYTES; at += UNIT_BYTES) {
+    for (int at = from; at < from + SIZE_BYTES; at += UNIT_BYTES) {
       if ((long) LONG_BE.get(bytes, at) != 0 && ++nonZero > SPARSE_WORDS_MAX) {
         return null;
       }
@@ -73,7 +73,7 @@ final class Page {
     long[] values = new long[nonZero];
     int n = 0;
     for (int at = 0; at < SIZE_BYTES && n < nonZero; at += UNIT_BYTES) {
-      long word = (long) LONG_BE.get(bytes, at);
+      long word = (long) LONG_BE.get(bytes, from + at);
       if (word != 0) {
         indexes[n] = (short) (at / UNIT_BYTES);
         values[n] = word;
@@ -93,14 +93,34 @@ final class Page {
     if (!(bytes.length == SIZE_BYTES)) {
       throw Check.failure("page: %d bytes, expected %d", bytes.length, SIZE_BYTES);
     }
-    if (uniform(bytes, 0, SIZE_BYTES)) {
-      return uniform(bytes[0]);
+    Page compact = compact(bytes, 0);
+    return compact != null ? compact : new Page(bytes, (byte) 0);
+  }
+
+  /**
+   * Returns a page holding a copy of the {@link #SIZE_BYTES} bytes of src from offset: as
+   * {@link #ofBytes} of a copy, but the bytes are copied only when the page keeps them as they
+   * are (most pages written are uniform, periodic or sparse, and a copy of them was garbage).
+   */
+  static Page copyOf(byte[] src, int offset) {
+    if (!(offset >= 0 && offset + SIZE_BYTES <= src.length)) {
+      throw Check.failure("page: copy at %d of %d bytes", offset, src.length);
     }
-    if (Arrays.equals(bytes, 0, SIZE_BYTES - UNIT_BYTES, bytes, UNIT_BYTES, SIZE_BYTES)) {
-      return new Page(null, (byte) 0, Arrays.copyOf(bytes, UNIT_BYTES));
+    Page compact = compact(src, offset);
+    return compact != null ? compact : new Page(Arrays.copyOfRange(src, offset,
+        offset + SIZE_BYTES), (byte) 0);
+  }
+
+  /** The uniform, periodic or sparse page of the page-sized range at from, else null. */
+  private static Page compact(byte[] bytes, int from) {
+    if (uniform(bytes, from, SIZE_BYTES)) {
+      return uniform(bytes[from]);
     }
-    Page sparse = sparse(bytes);
-    return sparse != null ? sparse : new Page(bytes, (byte) 0);
+    if (Arrays.equals(bytes, from, from + SIZE_BYTES - UNIT_BYTES, bytes, from + UNIT_BYTES,
+        from + SIZE_BYTES)) {
+      return new Page(null, (byte) 0, Arrays.copyOfRange(bytes, from, from + UNIT_BYTES));
+    }
+    return sparse(bytes, from);
   }
 
   /**
@@ -166,7 +186,7 @@ final class Page {
   /** Returns the page with {@code count} bytes from src placed at pageOffset. */
   Page overwrite(int pageOffset, byte[] src, int srcOffset, int count) {
     if (count == SIZE_BYTES) {
-      return ofBytes(Arrays.copyOfRange(src, srcOffset, srcOffset + count));
+      return copyOf(src, srcOffset);
     }
     if (isUniform() && allEqual(src, srcOffset, count, fill)) {
       return this;
