@@ -117,6 +117,15 @@ final class FakeFile implements HostFile {
     disk.opDone(op);
   }
 
+  /**
+   * The allocated size as {@code st_blocks} counts it: every page, unwritten ones included (a
+   * zero range allocates on ext4), which {@link #allocationRun}'s SEEK_DATA view does not show.
+   */
+  @Override
+  public long allocatedBytes() {
+    return (long) current.pageCount() * Page.SIZE_BYTES;
+  }
+
   @Override
   public long allocationRun(long offset, long maxLength) {
     if (!(offset >= 0)) {

@@ -30,6 +30,15 @@ final class Page {
     }
   }
 
+  /**
+   * A page that reads as zeroes and is allocated but unwritten: what {@code fallocate
+   * FALLOC_FL_ZERO_RANGE} leaves on ext4 and xfs (QEMU's file-posix write-zeroes without
+   * MAY_UNMAP, handle_aiocb_write_zeroes). It counts in the file's allocated size ({@code du},
+   * {@code actual-size}) but {@code SEEK_DATA} skips it, so block status reports a hole. A write
+   * into it makes an ordinary page.
+   */
+  static final Page UNWRITTEN = new Page(null, (byte) 0);
+
   /** The length of the repeating unit of a periodic page. */
   private static final int UNIT_BYTES = 8;
 

@@ -10,9 +10,10 @@ import java.util.TreeMap;
  * that is absent is a hole and reads as zeroes. Invariant: every byte at or beyond the length reads
  * as zero, and no page lies wholly beyond the length, so growing a file never uncovers old data.
  *
- * <p>Which pages are holes follows Linux: writing (even zeroes) allocates the touched pages;
- * zeroing a range ({@code fallocate} punch hole or zero range) frees the pages it covers whole and
- * writes zeroes into pages it covers in part, which stay allocated if they were.
+ * <p>Which pages are holes follows Linux on ext4: writing (even zeroes) allocates the touched
+ * pages; punching a hole frees the pages it covers whole and writes zeroes into pages it covers in
+ * part, which stay allocated if they were; a zero range leaves every page it touches allocated but
+ * unwritten ({@link Page#UNWRITTEN}: counted by {@link #pageCount}, a hole for SEEK_DATA).
  *
  * <p>Pages are kept in chunks of {@link #CHUNK_PAGES} consecutive pages (64 KiB, a default qcow2
  * cluster) in a sorted map of chunk index to an array with null for a hole, so that a request of a
@@ -336,7 +337,7 @@ final class PageImage {
       int pageOffset = (int) (position % PAGE);
       int chunk = (int) Math.min(count - done, PAGE - pageOffset);
       Page base = page(index);
-      put(index, (base == null ? Page.uniform((byte) 0) : base)
+      put(index, written(base)
           .overwrite(pageOffset, src, srcOffset + (int) done, chunk));
       done += chunk;
       position += chunk;
@@ -361,7 +362,7 @@ final class PageImage {
       int pageOffset = (int) (position % PAGE);
       int chunk = (int) Math.min(count - done, PAGE - pageOffset);
       Page base = page(index);
-      put(index, (base == null ? Page.uniform((byte) 0) : base).fill(pageOffset, chunk, value));
+      put(index, written(base).fill(pageOffset, chunk, value));
       done += chunk;
       position += chunk;
     }
@@ -370,19 +371,40 @@ final class PageImage {
     }
   }
 
-  /** Zeroes the range: whole pages become holes, partly covered pages get zeroes. No extension. */
-  void zeroRange(long offset, long count) {
+  /** The page a write starts from: a hole or an unwritten page reads as zeroes. */
+  private static Page written(Page base) {
+    return base == null || base == Page.UNWRITTEN ? Page.uniform((byte) 0) : base;
+  }
+
+  /**
+   * Zeroes the range as {@code fallocate} does, without extending the length. A punched hole
+   * ({@code allocate} false) makes the whole pages holes; a zero range ({@code allocate} true,
+   * ext4's FALLOC_FL_ZERO_RANGE) makes every page it touches that was a hole or is covered whole
+   * an allocated {@link Page#UNWRITTEN} page. Partly covered data pages get zeroes.
+   */
+  void zeroRange(long offset, long count, boolean allocate) {
     if (count == 0) {
       return;
     }
     long end = offset + count;
     long firstWhole = ceilDiv(offset, PAGE);
     long endWhole = end / PAGE;
+    long firstIndex = offset / PAGE;
+    long lastIndex = (end - 1) / PAGE;
+    if (allocate) {
+      for (long index = firstIndex; index <= lastIndex; index++) {
+        Page page = page(index);
+        if (page == null || (index >= firstWhole && index < endWhole)) {
+          put(index, Page.UNWRITTEN);
+        } else if (page != Page.UNWRITTEN) {
+          zeroPartOfPage(index, offset, end);
+        }
+      }
+      return;
+    }
     if (firstWhole < endWhole) {
       removePages(firstWhole, endWhole - 1);
     }
-    long firstIndex = offset / PAGE;
-    long lastIndex = (end - 1) / PAGE;
     zeroPartOfPage(firstIndex, offset, end);
     if (lastIndex != firstIndex) {
       zeroPartOfPage(lastIndex, offset, end);
@@ -413,11 +435,11 @@ final class PageImage {
       return -(limit - offset);
     }
     long index = offset / PAGE;
-    if (page(index) != null) {
+    if (isData(page(index))) {
       // Walk the run page by page within a chunk, chunk by chunk in key order.
       long next = index + 1;
       long dataLimit = Math.min(limit, lengthBytes);
-      while (next * PAGE < dataLimit && page(next) != null) {
+      while (next * PAGE < dataLimit && isData(page(next))) {
         next++;
       }
       return Math.min(dataLimit, next * PAGE) - offset;
@@ -427,28 +449,35 @@ final class PageImage {
     return -(holeEnd - offset);
   }
 
-  /** Returns the index of the first page at or after index, or -1 if there is none. */
+  /** Whether a page holds data for SEEK_DATA: allocated and not {@link Page#UNWRITTEN}. */
+  private static boolean isData(Page page) {
+    return page != null && page != Page.UNWRITTEN;
+  }
+
+  /**
+   * Returns the index of the first data page (not a hole, not unwritten) at or after index, or -1
+   * if there is none.
+   */
   private long nextPage(long index) {
     long key = index >>> CHUNK_SHIFT;
     Page[] chunk = chunk(key);
     if (chunk != null) {
       for (int slot = (int) (index & CHUNK_MASK); slot < CHUNK_PAGES; slot++) {
-        if (chunk[slot] != null) {
+        if (isData(chunk[slot])) {
           return (key << CHUNK_SHIFT) + slot;
         }
       }
     }
-    Map.Entry<Long, Page[]> after = chunks.higherEntry(key);
-    if (after == null) {
-      return -1;
-    }
-    Page[] found = after.getValue();
-    for (int slot = 0; slot < CHUNK_PAGES; slot++) {
-      if (found[slot] != null) {
-        return (after.getKey() << CHUNK_SHIFT) + slot;
+    for (Map.Entry<Long, Page[]> after = chunks.higherEntry(key); after != null;
+        after = chunks.higherEntry(after.getKey())) {
+      Page[] found = after.getValue();
+      for (int slot = 0; slot < CHUNK_PAGES; slot++) {
+        if (isData(found[slot])) {
+          return (after.getKey() << CHUNK_SHIFT) + slot;
+        }
       }
     }
-    throw new IllegalStateException("page image: empty chunk " + after.getKey());
+    return -1;
   }
 
   /** Replaces pages [firstIndex, lastIndex] (inclusive) with those of source. */

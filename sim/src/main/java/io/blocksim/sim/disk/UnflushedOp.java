@@ -101,7 +101,7 @@ sealed interface UnflushedOp {
       long end = op.offsetBytes() + keptBytes;
       long clippedEnd = extendsFile ? end : Math.min(end, image.lengthBytes());
       if (clippedEnd > op.offsetBytes()) {
-        image.zeroRange(op.offsetBytes(), clippedEnd - op.offsetBytes());
+        image.zeroRange(op.offsetBytes(), clippedEnd - op.offsetBytes(), extendsFile);
       }
       if (extendsFile && keptBytes > 0 && end > image.lengthBytes()) {
         image.setLength(end);

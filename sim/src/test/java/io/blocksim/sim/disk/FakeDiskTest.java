@@ -166,9 +166,25 @@ class FakeDiskTest {
     file.truncate(TIB);
     file.write(TIB / 2, pattern(4096, 1), 0, 4096);
     file.discard(0, TIB);
-    file.writeZeroes(0, TIB);
     assertThat(disk.pageCount("big.raw")).isZero();
     assertThat(file.allocationRun(0, TIB)).isEqualTo(-TIB);
+  }
+
+  /**
+   * A write-zeroes is ext4's FALLOC_FL_ZERO_RANGE: the range stays allocated (du and actual-size
+   * count it, checked with fallocate -z on ext4) but SEEK_DATA sees a hole.
+   */
+  @Test
+  void writeZeroesAllocatesUnwrittenPages() throws Exception {
+    FakeDisk disk = new FakeDisk();
+    HostFile file = disk.create("z.raw");
+    file.truncate(1 << 20);
+    file.writeZeroes(4096, 65536);
+    assertThat(disk.pageCount("z.raw")).isEqualTo(16);
+    assertThat(file.allocatedBytes()).isEqualTo(65536);
+    assertThat(file.allocationRun(0, 1 << 20)).isEqualTo(-(1 << 20));
+    file.discard(4096, 65536);
+    assertThat(file.allocatedBytes()).isZero();
   }
 
   @Test

@@ -42,7 +42,7 @@ class PageImageTest {
         }
         lengths[which] = Math.max(lengths[which], (last + 1) * PAGE);
       } else if (kind < 85) {
-        image.zeroRange(first * PAGE, (last - first + 1) * PAGE);
+        image.zeroRange(first * PAGE, (last - first + 1) * PAGE, false);
         ref.subMap(first, true, last, true).clear();
       } else if (kind < 97) {
         PageImage other = images[1 - which];
@@ -155,6 +155,39 @@ class PageImageTest {
       changed.copyTo(0, read, 0, read.length);
       assertThat(read).isEqualTo(expected);
     }
+  }
+
+  /**
+   * ext4's FALLOC_FL_ZERO_RANGE (file-posix write-zeroes without MAY_UNMAP), as checked with
+   * {@code fallocate -z} and {@code du}: every page the range touches stays or becomes allocated
+   * (the page count, st_blocks) but reads as zeroes and is a hole for SEEK_DATA; a data page
+   * covered in part keeps its other bytes; a later write of zeroes makes a data page. A punched
+   * hole frees the pages it covers whole.
+   */
+  @Test
+  void zeroRangeAllocatesUnwrittenPages() {
+    PageImage image = new PageImage();
+    image.fill(PAGE, PAGE, (byte) 7);
+    image.zeroRange(512, 3 * PAGE, true); // pages 0 (partly, a hole), 1 (whole), 2, 3 (partly)
+    image.setLength(8 * PAGE);
+    assertThat(image.pageCount()).isEqualTo(4);
+    assertThat(image.allocationRun(0, 8 * PAGE)).isEqualTo(-8 * PAGE);
+    byte[] out = new byte[(int) (4 * PAGE)];
+    java.util.Arrays.fill(out, (byte) 1);
+    image.read(0, out, 0, out.length);
+    assertThat(Page.uniform(out, 0, out.length) && out[0] == 0).isTrue();
+    image.fill(2 * PAGE, 512, (byte) 0);
+    assertThat(image.allocationRun(0, 8 * PAGE)).isEqualTo(-2 * PAGE);
+    assertThat(image.allocationRun(2 * PAGE, 8 * PAGE)).isEqualTo(PAGE);
+    image.fill(5 * PAGE, PAGE, (byte) 3);
+    image.zeroRange(5 * PAGE + 100, 200, true);
+    byte[] page5 = new byte[(int) PAGE];
+    image.read(5 * PAGE, page5, 0, page5.length);
+    assertThat(page5[99]).isEqualTo((byte) 3);
+    assertThat(page5[100]).isEqualTo((byte) 0);
+    assertThat(page5[300]).isEqualTo((byte) 3);
+    image.zeroRange(0, 4 * PAGE, false);
+    assertThat(image.pageCount()).isEqualTo(1);
   }
 
   private static void assertPage(PageImage image, TreeMap<Long, Byte> ref, long index) {

@@ -3,6 +3,7 @@ package io.blocksim.model.driver.file;
 import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.driver.Driver;
 import io.blocksim.model.graph.BlockNode;
+import io.blocksim.model.graph.RequestFlags;
 import io.blocksim.model.port.HostFile;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.graph.BlockLayer;
@@ -88,7 +89,16 @@ public final class FileDriver implements Driver {
   @Override
   public void writeZeroes(BlockNode node, long offset, long length, int flags)
       throws HostIoException {
-    file.writeZeroes(offset, length);
+    // raw_do_pwrite_zeroes: with MAY_UNMAP (which bdrv_co_pwrite_zeroes keeps only on a node
+    // opened with discard=unmap) handle_aiocb_write_zeroes_unmap punches a hole (KEEP_SIZE, so
+    // only inside the file); otherwise handle_aiocb_write_zeroes uses FALLOC_FL_ZERO_RANGE, which
+    // leaves the range allocated.
+    if (RequestFlags.has(flags, RequestFlags.MAY_UNMAP) && node.discardUnmap()
+        && offset + length <= file.length()) {
+      file.discard(offset, length);
+    } else {
+      file.writeZeroes(offset, length);
+    }
   }
 
   @Override
