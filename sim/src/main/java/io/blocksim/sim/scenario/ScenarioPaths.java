@@ -153,13 +153,20 @@ final class ScenarioPaths {
   /**
    * Whether a string that is no known file member still looks like an absolute path: QEMU has
    * more members that open files than any list here keeps up with (a driver's or an object's),
-   * and no name, id or node a scenario gives starts with a slash, so one that does is refused
-   * wherever it is. QOM paths (the qom-* commands' {@code path}) are the exception.
+   * so a string that starts with a slash is refused wherever it is. The exceptions are QOM paths
+   * (the qom-* commands' {@code path}) and members that QEMU only ever reads as a name (a bitmap
+   * name may hold any character; an invalid node name or job id gets QEMU's own error), which
+   * the file-member checks above have already seen where a command opens them as files.
    */
   private static boolean absoluteAnywhere(String command, String key, String value) {
     String member = key.substring(key.lastIndexOf('.') + 1);
-    return value.startsWith("/") && !(command.startsWith("qom-") && member.equals("path"));
+    return value.startsWith("/") && !(command.startsWith("qom-") && member.equals("path"))
+        && !NAME_MEMBERS.contains(member);
   }
+
+  /** Members that are names, ids or node references, never files. */
+  private static final Set<String> NAME_MEMBERS =
+      Set.of("name", "node-name", "node", "job-id", "id", "bitmap", "bitmaps", "new-name");
 
   private static boolean isFileMember(String command, String key) {
     String member = key.substring(key.lastIndexOf('.') + 1);

@@ -96,6 +96,20 @@ class PathSafetyTest {
     assertThat(outcome.code).as(outcome.out + outcome.err).isEqualTo(Main.EXIT_OK);
   }
 
+  @org.junit.jupiter.api.Test
+  void aBitmapNameThatStartsWithASlashIsAName() throws Exception {
+    Path scenario = Files.writeString(dir.resolve("s.yaml"), "name: slash\n"
+        + "images:\n  - {path: d.qcow2, format: qcow2, size: 1M}\nsteps:\n"
+        + "  - qmp: blockdev-add\n"
+        + "    args: {node-name: d, driver: qcow2, file: {driver: file, filename: d.qcow2}}\n"
+        + "  - qmp: block-dirty-bitmap-add\n    args: {node: d, name: /etc/passwd}\n"
+        + "  - observe: bitmaps\n");
+
+    Outcome outcome = blocksim("run", scenario.toString());
+
+    assertThat(outcome.code).as(outcome.out + outcome.err).isEqualTo(Main.EXIT_OK);
+  }
+
   private record Outcome(int code, String out, String err) {}
 
   private static Outcome blocksim(String... args) {
