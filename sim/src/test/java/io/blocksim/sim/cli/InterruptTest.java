@@ -92,7 +92,8 @@ class InterruptTest {
     }
     assertThat(Files.readString(output)).contains("interrupted: ");
     // An interrupted run still writes what it has, whole.
-    assertThat(Files.readString(junit)).startsWith("<?xml").contains("</testsuites>");
+    assertThat(Files.readString(junit)).startsWith("<?xml")
+        .contains("<testsuite name=\"blocksim diff\"").endsWith("</testsuite>\n");
   }
 
   @Test
