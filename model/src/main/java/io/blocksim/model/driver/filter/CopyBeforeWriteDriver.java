@@ -166,6 +166,14 @@ public final class CopyBeforeWriteDriver extends ForwardingDriver {
     filter.setChild(BlockNode.FILE, null);
     filter.setChild(TARGET, null);
     layer.graph().remove(filter);
+    // bdrv_cbw_drop unrefs the filter: a file child that only the filter held (a
+    // blockdev-snapshot-sync overlay appended under it, whose action's reference is gone) is
+    // closed with it.
+    if (file.parents().isEmpty() && file.users().isEmpty()
+        && !layer.graph().isMonitorOwned(file) && file.blockingJobType() == null
+        && file.jobChildren().isEmpty() && layer.graph().find(file.name()) == file) {
+      layer.release(file);
+    }
   }
 
   /** Points every parent of from (other than to itself) at to, keeping the child roles. */
