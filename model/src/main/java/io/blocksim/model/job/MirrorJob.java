@@ -6,6 +6,7 @@ import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.driver.filter.JobFilterDriver;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.BlockIo;
+import io.blocksim.model.graph.SpareReadBuffer;
 import io.blocksim.model.graph.RequestFlags;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.qapi.QmpError;
@@ -399,6 +400,9 @@ public final class MirrorJob extends ChunkedJob {
     return latency;
   }
 
+  /** Reused by a failed read's retry (on-source-error ignore retries forever). */
+  private final SpareReadBuffer readBuffer = new SpareReadBuffer();
+
   /** The I/O of one operation (mirror_co_read / _zero / _discard) and its completion. */
   private void perform(long offset, long bytes, String method) {
     try {
@@ -409,7 +413,7 @@ public final class MirrorJob extends ChunkedJob {
         default -> {
           byte[] buf;
           try {
-            buf = BlockIo.read(source, offset, (int) bytes);
+            buf = readBuffer.read(source, offset, (int) bytes);
           } catch (HostIoException e) {
             opFailed(offset, bytes, true, e.errno());
             return;

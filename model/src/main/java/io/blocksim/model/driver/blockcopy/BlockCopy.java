@@ -9,6 +9,7 @@ import io.blocksim.model.check.Check;
 import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.graph.BlockNode;
 import io.blocksim.model.graph.BlockIo;
+import io.blocksim.model.graph.SpareReadBuffer;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.util.RateLimit;
 import java.util.ArrayList;
@@ -586,6 +587,9 @@ public final class BlockCopy {
     }
   }
 
+  /** Reused by a failed read's retry (a task that fails forever under on-source-error ignore). */
+  private final SpareReadBuffer readBuffer = new SpareReadBuffer();
+
   /** block_copy_do_copy; returns the virtual time it takes. */
   private long doTaskIo(Task task) {
     long nbytes = Math.min(task.end(), len) - task.offset;
@@ -598,7 +602,7 @@ public final class BlockCopy {
       }
       byte[] buf;
       try {
-        buf = BlockIo.read(source, task.offset, (int) nbytes);
+        buf = readBuffer.read(source, task.offset, (int) nbytes);
       } catch (HostIoException e) {
         task.result = -e.errno();
         task.errorIsRead = true;
