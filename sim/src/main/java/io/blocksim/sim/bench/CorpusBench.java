@@ -48,9 +48,9 @@ public final class CorpusBench {
   private CorpusBench() {}
 
   public static void run(PrintStream out, Options options) throws IOException {
-    double copyGbPerS = arraycopyBandwidth(out);
+    arraycopyBandwidth(out);
     List<CaseTime> cases = perCase(out, options);
-    crashSweeps(out, options.scenarios().resolve("persistence"), copyGbPerS);
+    crashSweeps(out, options.scenarios().resolve("persistence"), options.warmupPasses());
     if (options.wholeCorpus()) {
       wholeCorpus(out, options.scenarios());
     }
@@ -118,16 +118,21 @@ public final class CorpusBench {
     return times;
   }
 
-  private static void crashSweeps(PrintStream out, Path persistence, double copyGbPerS)
+  private static void crashSweeps(PrintStream out, Path persistence, int warmupSweeps)
       throws IOException {
     if (!Files.isDirectory(persistence)) {
       return;
     }
     ScenarioFiles.Loaded loaded = ScenarioFiles.load(List.of(persistence));
-    out.println("crash sweep (points/s after one warm-up sweep; CPU time of this thread):");
+    int warmups = Math.max(1, warmupSweeps);
+    out.printf(Locale.ROOT, "crash sweep (points/s after %d warm-up sweep%s of the scenario, as"
+        + " the per-case figure is after warm-up; CPU time of this thread):%n", warmups,
+        warmups == 1 ? "" : "s");
     for (Scenario s : loaded.scenarios()) {
       for (Scenario.Case c : s.cases()) {
-        CrashSweep.sweep(s, c, s.seed(), new TreeSet<>(s.semantics()), 1);
+        for (int w = 0; w < warmups; w++) {
+          CrashSweep.sweep(s, c, s.seed(), new TreeSet<>(s.semantics()), 1);
+        }
         long cpuStart = THREADS.getCurrentThreadCpuTime();
         long start = System.nanoTime(); // determinism-ok: benchmark timing
         CrashSweep.Report report = CrashSweep.sweep(s, c, s.seed(),

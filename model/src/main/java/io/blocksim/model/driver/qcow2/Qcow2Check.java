@@ -373,6 +373,7 @@ public final class Qcow2Check {
 
   /** check_oflag_copied: COPIED must be set exactly where the refcount is 1. */
   private void checkCopiedFlags(long[] l1, long[] reftable) throws HostIoException {
+    lastBlockOffset = -1; // Repairs, which write refcounts, are done by now.
     for (int i = 0; i < l1.length; i++) {
       long l2Offset = l1[i] & Qcow2Image.L1E_OFFSET_MASK;
       if (l2Offset == 0 || (l2Offset & (clusterSize - 1)) != 0) {
@@ -411,10 +412,25 @@ public final class Qcow2Check {
     if (offset == 0 || offset >= file.length()) {
       return 0;
     }
-    byte[] block = new byte[(int) clusterSize];
-    file.read(offset, block, 0, (int) Math.min(clusterSize, file.length() - offset));
-    return refcount(block, (int) (clusterIndex % entriesPerBlock));
+    if (offset != lastBlockOffset) {
+      if (lastBlock == null) {
+        lastBlock = new byte[(int) clusterSize];
+      }
+      Arrays.fill(lastBlock, (byte) 0);
+      file.read(offset, lastBlock, 0, (int) Math.min(clusterSize, file.length() - offset));
+      lastBlockOffset = offset;
+    }
+    return refcount(lastBlock, (int) (clusterIndex % entriesPerBlock));
   }
+
+  /**
+   * The refcount block read last by storedRefcount and its offset (-1: none), as QEMU's
+   * qcow2_get_refcount finds it in the refcount block cache: check_oflag_copied asks for the
+   * refcount of every data cluster, and a read of the whole block for each was a third of a
+   * crash sweep. Nothing writes the file while it is kept.
+   */
+  private long lastBlockOffset = -1;
+  private byte[] lastBlock;
 
   private void count(long offset, long length) {
     if (length <= 0) {
