@@ -43,6 +43,14 @@ public interface Driver {
     return false;
   }
 
+  /**
+   * The host file on which this node holds image-lock bytes (file-posix with locking on or
+   * auto: raw_handle_perm_lock), or null: see {@link io.blocksim.model.graph.FileLocks}.
+   */
+  default String lockedFile() {
+    return null;
+  }
+
   /** Whether this format can have a backing file (qcow2). */
   default boolean supportsBacking() {
     return false;

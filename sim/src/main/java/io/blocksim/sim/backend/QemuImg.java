@@ -2,6 +2,7 @@ package io.blocksim.sim.backend;
 
 import io.blocksim.model.graph.BlockStatus;
 import io.blocksim.model.graph.BlockIo;
+import io.blocksim.model.graph.FileLocks;
 import io.blocksim.model.port.HostIoException;
 import io.blocksim.model.port.HostStorage;
 import io.blocksim.sim.guest.QemuIoCommand;
@@ -14,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * The {@code qemu-img} subcommands of the {@code img:} step, on the fake disk, printing what
@@ -23,11 +25,15 @@ final class QemuImg {
   private QemuImg() {}
 
   static ImgOutcome run(HostStorage storage, String command) throws StepException {
-    return run(storage, command, false);
+    return run(storage, command, false, path -> FileLocks.Held.NONE);
   }
 
-  /** As above; with qbm (proposal:qbm) {@code create -f qbm} makes a QBM image. */
-  static ImgOutcome run(HostStorage storage, String command, boolean qbm) throws StepException {
+  /**
+   * As above; with qbm (proposal:qbm) {@code create -f qbm} makes a QBM image; {@code locks}
+   * gives the image-lock bytes the daemon holds on a file (QemuImgLocks).
+   */
+  static ImgOutcome run(HostStorage storage, String command, boolean qbm,
+      Function<String, FileLocks.Held> locks) throws StepException {
     List<String> words;
     try {
       // Split as the real-QEMU backend splits it, quotes and all.
@@ -40,8 +46,12 @@ final class QemuImg {
     }
     String verb = words.isEmpty() ? "" : words.remove(0);
     try {
+      ImgOutcome locked = QemuImgLocks.check(storage, locks, verb, words);
+      if (locked != null) {
+        return locked;
+      }
       return withOpenWarnings(openWarnings(storage, verb, words), switch (verb) {
-        case "create" -> create(storage, words, qbm);
+        case "create" -> create(storage, words, qbm, locks);
         case "compare" -> compare(storage, words);
         case "rebase" -> QemuImgRebase.run(storage, words);
         case "commit" -> QemuImgCommit.run(storage, words);
@@ -199,8 +209,8 @@ final class QemuImg {
     return new ImgOutcome(lines, outcome.exitCode());
   }
 
-  private static ImgOutcome create(HostStorage storage, List<String> words, boolean qbm)
-      throws StepException, HostIoException {
+  private static ImgOutcome create(HostStorage storage, List<String> words, boolean qbm,
+      Function<String, FileLocks.Held> locks) throws StepException, HostIoException {
     String format = "raw";
     String backing = null;
     String backingFormat = null;
@@ -246,11 +256,23 @@ final class QemuImg {
         default -> positional.add(w);
       }
     }
-    if (positional.size() != 2) {
-      throw new StepException("img create takes FILE SIZE");
+    if (positional.size() != 2 && (positional.size() != 1 || backing == null)) {
+      throw new StepException("img create takes FILE SIZE, or FILE without a size with -b");
     }
     String path = positional.get(0);
-    long size = cvtnum(positional.get(1), "image size");
+    long size;
+    if (positional.size() == 2) {
+      size = cvtnum(positional.get(1), "image size");
+    } else {
+      // bdrv_img_create: no size, so the backing file's length (opened with force-share, so
+      // a node's image locks do not matter), its name taken relative to the new image's.
+      String full = java.nio.file.Path.of(path).resolveSibling(backing).normalize().toString();
+      if (backingFormat == null || !storage.exists(full)) {
+        throw new StepException("img create without a size: a backing file that is missing or"
+            + " given without -F is not modelled");
+      }
+      size = ImageReader.open(storage, full, backingFormat).length();
+    }
     if (backing != null && backingFormat == null) {
       return new ImgOutcome(List.of(
           "qemu-img: " + path + ": Backing file specified without backing format",
@@ -290,8 +312,11 @@ final class QemuImg {
       options.put(Images.DATA_FILE, dataFile);
       options.put(Images.DATA_FILE_RAW, "on".equals(dataFileRaw));
     }
-    Images.create(storage, new ImageSpec(path, format, size, backing, backingFormat,
-        clusterSize, options));
+    String locked = storage.exists(path) ? QemuImgLocks.createFailure(locks, path) : null;
+    if (locked == null) {
+      Images.create(storage, new ImageSpec(path, format, size, backing, backingFormat,
+          clusterSize, options));
+    }
     StringBuilder line = new StringBuilder("Formatting '" + path + "', fmt=" + format);
     if (format.equals("qcow2")) {
       line.append(" cluster_size=").append(clusterSize == null ? 65536 : clusterSize)
@@ -312,6 +337,11 @@ final class QemuImg {
     }
     if (format.equals("qcow2")) {
       line.append(" lazy_refcounts=off refcount_bits=16");
+    }
+    if (locked != null) {
+      // The Formatting line is flushed before raw_co_create meets the daemon's locks.
+      return new ImgOutcome(List.of(line.toString(), "qemu-img: " + path + ": " + locked,
+          QemuImgLocks.hint(path)), 1);
     }
     return new ImgOutcome(List.of(line.toString()), 0);
   }

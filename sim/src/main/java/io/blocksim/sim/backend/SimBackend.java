@@ -452,7 +452,10 @@ public final class SimBackend implements Backend {
 
   @Override
   public ImgOutcome img(String command) throws StepException {
-    return QemuImg.run(disk, command, semantics.contains(Variant.QBM.spelling()));
+    // qemu-img runs while the daemon lives: its file nodes' lock bytes stand (a killed daemon's
+    // engine is a new, empty one).
+    return QemuImg.run(disk, command, semantics.contains(Variant.QBM.spelling()),
+        path -> io.blocksim.model.graph.FileLocks.held(engine.graph(), path));
   }
 
   @Override

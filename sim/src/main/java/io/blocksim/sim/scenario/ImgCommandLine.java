@@ -19,8 +19,27 @@ public final class ImgCommandLine {
           + " resize or amend with their options,"
           + " naming files relative to the scratch directory";
 
-  /** The files a command names, in order. */
-  public record Parsed(String subCommand, List<String> files) {}
+  /**
+   * The files a command names, in order; its options in order (a short option by its letter,
+   * a long one by the letter of its short form when it has one, else by its name; the value or
+   * null); and its operands.
+   */
+  public record Parsed(String subCommand, List<String> files, List<Option> options,
+      List<String> operands) {
+    /** Returns the value of the last given option {@code name}, or null. */
+    public String option(String name) {
+      String value = null;
+      for (Option o : options) {
+        if (o.name().equals(name)) {
+          value = o.value() == null ? "" : o.value();
+        }
+      }
+      return value;
+    }
+  }
+
+  /** One option as given. */
+  public record Option(String name, String value) {}
 
   /**
    * One sub-command: its short options (getopt syntax, {@code :} after an option that takes a
@@ -89,6 +108,7 @@ public final class ImgCommandLine {
     }
     List<String> files = new ArrayList<>();
     List<String> operands = new ArrayList<>();
+    List<Option> options = new ArrayList<>();
     for (int i = 0; i < rest.size(); i++) {
       String word = rest.get(i);
       if (word.equals("--")) {
@@ -114,6 +134,7 @@ public final class ImgCommandLine {
           throw new IllegalArgumentException("option '--" + option + "' takes no value");
         }
         String shortForm = LONG_TO_SHORT.get(option);
+        options.add(new Option(shortForm != null ? shortForm : option, value));
         if (syntax.fileOptions().contains(option)
             || (shortForm != null && syntax.fileOptions().contains(shortForm))) {
           files.add(value);
@@ -131,6 +152,7 @@ public final class ImgCommandLine {
           boolean takesValue = at + 1 < syntax.shortOptions().length()
               && syntax.shortOptions().charAt(at + 1) == ':';
           if (!takesValue) {
+            options.add(new Option(String.valueOf(c), null));
             continue;
           }
           String value;
@@ -141,6 +163,7 @@ public final class ImgCommandLine {
           } else {
             throw new IllegalArgumentException("option '-" + c + "' needs a value");
           }
+          options.add(new Option(String.valueOf(c), value));
           if (syntax.fileOptions().contains(String.valueOf(c))
               && !(sub.equals("rebase") && value.isEmpty())) {
             // rebase -b '' names no file: it drops the backing file.
@@ -156,7 +179,7 @@ public final class ImgCommandLine {
     }
     int fileOperands = syntax.fileOperands() < 0 ? operands.size() : syntax.fileOperands();
     files.addAll(operands.subList(0, Math.min(fileOperands, operands.size())));
-    return new Parsed(sub, List.copyOf(files));
+    return new Parsed(sub, List.copyOf(files), List.copyOf(options), List.copyOf(operands));
   }
 
   /** Returns the long option a (possibly abbreviated) name means, as getopt_long matches. */

@@ -20,12 +20,10 @@ public final class FileDriver implements Driver {
     String filename = args.str("filename");
     String aio = args.optEnum("aio", List.of("threads", "native", "io_uring"));
     args.unmodelled("aio", aio, "threads", "native");
-    // blocksim takes no image locks: "off" is what it does; "auto" (QEMU's default, OFD locks on
-    // Linux) and "on" are accepted because a simulated daemon is the only process and never
-    // opens a file twice for writing, and qemu-img steps run only on files no node uses or
-    // with -U.
-    args.unmodelled("locking", args.optEnum("locking", List.of("auto", "on", "off")), "auto",
-        "on", "off");
+    // "auto" (QEMU's default: OFD locks exist on Linux) and "on" take the lock bytes of the
+    // node's permissions (raw_handle_perm_lock), which qemu-img steps check (FileLocks); "off"
+    // takes none. Two nodes of the daemon itself on one file are not checked against each other.
+    String locking = args.optEnum("locking", List.of("auto", "on", "off"));
     args.unmodelled("pr-manager", args.optStr("pr-manager"));
     args.unmodelled("drop-cache", args.optBool("drop-cache"), true);
     args.unmodelled("x-check-cache-dropped", args.optBool("x-check-cache-dropped"), false);
@@ -43,15 +41,26 @@ public final class FileDriver implements Driver {
       throw QmpError.generic("aio=native was specified, but it requires cache.direct=on, which"
           + " was not specified.");
     }
-    node.setDriver(new FileDriver(file, filename));
+    node.setDriver(new FileDriver(file, filename, !"off".equals(locking)));
   }
 
   private final HostFile file;
   private final String filename;
+  private final boolean locking;
 
   public FileDriver(HostFile file, String filename) {
+    this(file, filename, true);
+  }
+
+  public FileDriver(HostFile file, String filename, boolean locking) {
     this.file = file;
     this.filename = filename;
+    this.locking = locking;
+  }
+
+  @Override
+  public String lockedFile() {
+    return locking ? filename : null;
   }
 
   @Override
