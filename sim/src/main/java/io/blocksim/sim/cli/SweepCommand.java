@@ -127,10 +127,16 @@ final class SweepCommand implements Callable<Integer> {
               writes, flushes);
         }
         for (CrashSweep.Point p : report.points()) {
-          if (verbose || !p.violations().isEmpty()) {
+          if (verbose || !p.violations().isEmpty() || p.qemuWindow() != null) {
             out.println("  op " + p.op() + ": " + p.outcome());
             for (String v : p.violations()) {
               out.println("    " + v);
+            }
+            if (p.qemuWindow() != null) {
+              out.println("    QEMU 7.2's own window, not a violation: " + p.qemuWindow());
+              for (String v : p.windowEffects()) {
+                out.println("      " + v);
+              }
             }
           }
         }

@@ -43,8 +43,16 @@ public final class CrashSweep {
    */
   public record Requests(long writes, long flushes) {}
 
-  /** The result of one crash point. */
-  public record Point(long op, String outcome, List<String> violations) {}
+  /**
+   * The result of one crash point: its violations, or, when a known window of QEMU 7.2 explains
+   * every broken image ({@link QemuWindows}), no violation and the window with what it broke.
+   */
+  public record Point(long op, String outcome, List<String> violations, String qemuWindow,
+      List<String> windowEffects) {
+    public Point(long op, String outcome, List<String> violations) {
+      this(op, outcome, violations, null, List.of());
+    }
+  }
 
   /** The result of a sweep: points in op order, outcome classes with their counts. */
   public record Report(String caseName, long firstOp, long lastOp, List<Point> points,
@@ -83,7 +91,7 @@ public final class CrashSweep {
     List<Point> points = new ArrayList<>();
     Map<String, Integer> outcomes = new TreeMap<>();
     for (long k = firstOp; k <= lastOp; k += Math.max(1, stride)) {
-      Point point = check(crashed.remove(k), k, versions.versions(), creations);
+      Point point = check(crashed.remove(k), k, versions.versions(), creations, ops);
       points.add(point);
       outcomes.merge(point.outcome(), 1, Integer::sum);
     }
@@ -113,7 +121,7 @@ public final class CrashSweep {
 
   /** Checks every image of the disk the power cut right after request k left. */
   static Point check(FakeDisk disk, long k, List<StoredVersions.Version> versions,
-      List<Creation> creations) {
+      List<Creation> creations, List<io.blocksim.sim.disk.DiskOp> ops) {
     List<String> violations = new ArrayList<>();
     Set<String> beingCreated = new java.util.TreeSet<>();
     for (Creation c : creations) {
@@ -122,6 +130,11 @@ public final class CrashSweep {
       }
     }
     String outcome = checkImages(disk, k, versions, violations, beingCreated);
+    String window = QemuWindows.explain(violations, k, disk.lastPowerLoss(), ops);
+    if (window != null) {
+      return new Point(k, outcome.replace(",VIOLATION", ",qemu-window"), List.of(), window,
+          List.copyOf(violations));
+    }
     return new Point(k, outcome, List.copyOf(violations));
   }
 
