@@ -42,6 +42,7 @@ public final class BlockLayer {
   private final HostStorage storage;
   private final Set<String> semantics;
   private final NodeGraph graph = new NodeGraph();
+  private final FileLocks.Table locks = new FileLocks.Table();
   private final List<QmpEvent> events = new ArrayList<>();
   private final Map<String, DriverKind> drivers = new TreeMap<>();
   private BiConsumer<BlockNode, Runnable> drainedSection = (node, change) -> change.run();
@@ -226,7 +227,9 @@ public final class BlockLayer {
     List<BlockNode> created = new ArrayList<>();
     try {
       BlockNode node = open(args, null, created);
+      checkLocks(node, created);
       graph.setMonitorOwned(node);
+      commitLocks();
       return node;
     } catch (QmpError e) {
       for (int i = created.size() - 1; i >= 0; i--) {
@@ -234,6 +237,42 @@ public final class BlockLayer {
       }
       throw e;
     }
+  }
+
+  /**
+   * raw_check_perm on the daemon's file nodes after a permission change (their image locks
+   * against each other: {@link FileLocks.Table#prepare}); the caller undoes the change when this
+   * throws. {@code root} is the node just opened (with {@code created}, what its open created):
+   * a conflict on a backing file it opened is prefixed {@code Could not open backing file: }
+   * per level, as bdrv_open_backing_file does; null for other changes.
+   */
+  public void checkLocks(BlockNode root, List<BlockNode> created) throws QmpError {
+    FileLocks.Conflict conflict = locks.prepare(graph);
+    if (conflict == null) {
+      return;
+    }
+    int levels = root == null ? 0 : Math.max(0, backingLevels(root, conflict.node(), created));
+    throw QmpError.generic("Could not open backing file: ".repeat(levels) + conflict.message());
+  }
+
+  /** The backing files opened on the way from {@code from} to {@code to}, or -1. */
+  private static int backingLevels(BlockNode from, BlockNode to, List<BlockNode> created) {
+    if (from == to) {
+      return 0;
+    }
+    for (Map.Entry<String, BlockNode> e : from.children().entrySet()) {
+      int below = backingLevels(e.getValue(), to, created);
+      if (below >= 0) {
+        boolean opened = e.getKey().equals(BlockNode.BACKING) && created.contains(e.getValue());
+        return below + (opened ? 1 : 0);
+      }
+    }
+    return -1;
+  }
+
+  /** raw_set_perm on every file node: the locks now follow the graph (FileLocks.Table). */
+  public void commitLocks() {
+    locks.commit(graph);
   }
 
   /** Closes a node that lost its last reference, and its children that lose theirs (bdrv_unref). */

@@ -195,11 +195,17 @@ public final class BlockNode {
 
   /**
    * A block job's BdrvChild on a node (block_job_add_bdrv): the job as QEMU names a parent
-   * ("stream job 'j0'"), the child's name ("intermediate node"), and whether it shares the
-   * permissions another user of the node may ask for.
+   * ("stream job 'j0'"), the child's name ("intermediate node"), whether it shares the
+   * permissions another user of the node may ask for, and whether it takes write (a mirror's
+   * target: {@link FileLocks}).
    */
   public record JobChild(String holder, String childName, boolean sharesConsistentRead,
-      boolean sharesWrite) {}
+      boolean sharesWrite, boolean takesWrite) {
+    public JobChild(String holder, String childName, boolean sharesConsistentRead,
+        boolean sharesWrite) {
+      this(holder, childName, sharesConsistentRead, sharesWrite, false);
+    }
+  }
 
   /** Returns the block jobs' children on this node, oldest first. */
   public List<JobChild> jobChildren() {

@@ -2,7 +2,9 @@ package io.blocksim.model.graph;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The image-lock bytes a process's file nodes hold on a host file (file-posix.c,
@@ -19,6 +21,10 @@ import java.util.List;
  * snapshot-access). A block job's children unshare what they do not share and are taken to take
  * consistent read only; a job's own filter (mirror_top, commit_top) is not modelled: {@link
  * Held} then names it.
+ *
+ * <p>The same bytes are tested between two file nodes of the daemon itself ({@link Table}): OFD
+ * locks belong to an open file description, so a node's own bytes never conflict with it, but
+ * another node's do (raw_check_perm -> raw_handle_perm_lock, RAW_PL_PREPARE).
  */
 public final class FileLocks {
   private FileLocks() {}
@@ -68,6 +74,85 @@ public final class FileLocks {
     return new Held(perm, unshared, unmodelled);
   }
 
+  /** A file node whose new permissions conflict with another node's bytes, and QEMU's error. */
+  public record Conflict(BlockNode node, String message) {}
+
+  /**
+   * The lock bytes each file node of the daemon holds: the permissions of its last committed
+   * update (raw_set_perm: s->perm, s->shared_perm); a node opens holding none (raw_open_common).
+   */
+  public static final class Table {
+    /** Looked up by node only; iteration goes through the graph's creation order. */
+    private final Map<BlockNode, int[]> committed = new IdentityHashMap<>();
+
+    /**
+     * raw_handle_perm_lock(RAW_PL_PREPARE) for every file node with locking whose permissions
+     * the graph now gives (cumulative, as {@link #held}) differ from what it holds: a node that
+     * takes no new permission and stops sharing none tests nothing; the others test, bit by bit
+     * in bdrv_perm_names' order, each permission they take against the bytes another node on
+     * the same file holds for not sharing it ({@code Failed to get "P" lock}), then each one
+     * they do not share against another node's bytes for taking it ({@code Failed to get shared
+     * "P" lock}). Another node holds what it committed and what it is preparing (the union
+     * PREPARE locks). Users whose permissions are not modelled count as taking nothing.
+     * Returns the first conflict, or null.
+     */
+    public Conflict prepare(NodeGraph graph) {
+      List<BlockNode> files = new ArrayList<>();
+      List<int[]> now = new ArrayList<>();
+      for (BlockNode node : graph.all()) {
+        if (node.driver() != null && node.driver().lockedFile() != null) {
+          Cumulative c = cumulative(node, new ArrayList<>());
+          files.add(node);
+          now.add(new int[] {c.perm, c.shared});
+        }
+      }
+      for (int i = 0; i < files.size(); i++) {
+        int[] old = committed.getOrDefault(files.get(i), new int[] {0, ALL});
+        int perm = now.get(i)[0];
+        int shared = now.get(i)[1];
+        if ((old[0] | perm) == old[0] && (old[1] & shared) == old[1]) {
+          continue;
+        }
+        String file = normal(files.get(i).driver().lockedFile());
+        int othersPerm = 0;
+        int othersUnshared = 0;
+        for (int j = 0; j < files.size(); j++) {
+          if (j != i && normal(files.get(j).driver().lockedFile()).equals(file)) {
+            int[] held = committed.getOrDefault(files.get(j), new int[] {0, ALL});
+            othersPerm |= held[0] | now.get(j)[0];
+            othersUnshared |= ALL & ~(held[1] & now.get(j)[1]);
+          }
+        }
+        for (int bit = CONSISTENT_READ; bit <= RESIZE; bit <<= 1) {
+          if ((perm & bit) != 0 && (othersUnshared & bit) != 0) {
+            return new Conflict(files.get(i), "Failed to get \"" + permName(bit) + "\" lock");
+          }
+        }
+        for (int bit = CONSISTENT_READ; bit <= RESIZE; bit <<= 1) {
+          if ((shared & bit) == 0 && (othersPerm & bit) != 0) {
+            return new Conflict(files.get(i),
+                "Failed to get shared \"" + permName(bit) + "\" lock");
+          }
+        }
+      }
+      return null;
+    }
+
+    /**
+     * raw_set_perm (RAW_PL_COMMIT) for every file node: it now holds what the graph gives it;
+     * a closed node's bytes go with its file descriptor.
+     */
+    public void commit(NodeGraph graph) {
+      committed.clear();
+      for (BlockNode node : graph.all()) {
+        if (node.driver() != null && node.driver().lockedFile() != null) {
+          Cumulative c = cumulative(node, new ArrayList<>());
+          committed.put(node, new int[] {c.perm, c.shared});
+        }
+      }
+    }
+  }
+
   private static String normal(String path) {
     return Path.of(path).normalize().toString();
   }
@@ -93,8 +178,8 @@ public final class FileLocks {
     }
     for (BlockNode.JobChild job : node.jobChildren()) {
       // block_job_add_bdrv: what the job's child does not share; what it takes is taken to
-      // be consistent read (a job writing to a raw node's file is not distinguished).
-      perm |= CONSISTENT_READ;
+      // be consistent read, or write for a job's BlockBackend that writes (mirror's target).
+      perm |= job.takesWrite() ? WRITE : CONSISTENT_READ;
       shared &= ~((job.sharesConsistentRead() ? 0 : CONSISTENT_READ)
           | (job.sharesWrite() ? 0 : WRITE));
     }
@@ -156,7 +241,8 @@ public final class FileLocks {
         if (!role.equals(BlockNode.FILE)) {
           out[0] = WRITE;
           out[1] = ALL & ~RESIZE;
-        } else if (!parent.parents().isEmpty() || !parent.users().isEmpty()) {
+        } else if (!parent.parents().isEmpty() || !parent.users().isEmpty()
+            || parent.blockingJobType() != null || !parent.jobChildren().isEmpty()) {
           out[0] = perm | ((perm & WRITE) != 0 ? CONSISTENT_READ : 0);
           out[1] = shared & ~(WRITE | RESIZE);
         }

@@ -53,7 +53,7 @@ public final class Reopen {
     QmpError[] failure = new QmpError[1];
     drainedAll(layer, subtree, 0, () -> {
       try {
-        reopenDrained(queue, requested, optionCheck);
+        reopenDrained(layer, queue, requested, optionCheck);
       } catch (QmpError e) {
         failure[0] = e;
       }
@@ -63,7 +63,7 @@ public final class Reopen {
     }
   }
 
-  private static void reopenDrained(Map<BlockNode, Boolean> queue,
+  private static void reopenDrained(BlockLayer layer, Map<BlockNode, Boolean> queue,
       Map<BlockNode, Boolean> requested, OptionCheck optionCheck) throws QmpError {
     for (BlockNode node : queue.keySet()) {
       try {
@@ -85,12 +85,34 @@ public final class Reopen {
       }
     }
     checkPermissions(queue);
+    checkLocks(layer, queue);
     List<BlockNode> nodes = new ArrayList<>(queue.keySet());
     for (int i = nodes.size() - 1; i >= 0; i--) {
       nodes.get(i).setReadOnly(queue.get(nodes.get(i)));
     }
     for (int i = nodes.size() - 1; i >= 0; i--) {
       nodes.get(i).driver().reopenCommit(nodes.get(i), queue.get(nodes.get(i)));
+    }
+  }
+
+  /**
+   * bdrv_reopen_multiple's permission update (raw_check_perm on the file nodes below): the
+   * nodes' new read-only flags change what their files take, whose image locks test the other
+   * file nodes' (BlockLayer.checkLocks); a refusal leaves the flags as they were.
+   */
+  private static void checkLocks(BlockLayer layer, Map<BlockNode, Boolean> queue)
+      throws QmpError {
+    Map<BlockNode, Boolean> before = new LinkedHashMap<>();
+    for (Map.Entry<BlockNode, Boolean> e : queue.entrySet()) {
+      before.put(e.getKey(), e.getKey().readOnly());
+      e.getKey().setReadOnly(e.getValue());
+    }
+    try {
+      layer.checkLocks(null, List.of());
+    } finally {
+      for (Map.Entry<BlockNode, Boolean> e : before.entrySet()) {
+        e.getKey().setReadOnly(e.getValue());
+      }
     }
   }
 

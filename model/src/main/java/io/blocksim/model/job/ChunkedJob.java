@@ -59,8 +59,9 @@ public abstract class ChunkedJob extends Job {
    * #detachBackends}.
    */
   public void holdBackendChild(BlockNode node, boolean sharesConsistentRead, boolean sharesWrite) {
+    // Both take write (commit's base, mirror's target: their image locks, FileLocks).
     hold(backendChildren, node, new BlockNode.JobChild("an unnamed block device", "root",
-        sharesConsistentRead, sharesWrite));
+        sharesConsistentRead, sharesWrite, true));
   }
 
   private static void hold(List<Map.Entry<BlockNode, BlockNode.JobChild>> list,

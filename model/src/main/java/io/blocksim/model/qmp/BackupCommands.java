@@ -474,6 +474,17 @@ final class BackupCommands {
           o.maxChunk, ownsTarget);
       job.fromSlice((int) o.slice);
       manager.create(job, txn, o.autoFinalize, o.autoDismiss);
+      // block_job_create's block_job_add_bdrv on the filter: with a parent, the filter stops
+      // sharing write on the source, whose files test the image locks of the daemon's other
+      // file nodes (the target's among them: BlockLayer.checkLocks).
+      filter.setBlockingJobType("backup");
+      try {
+        layer.checkLocks(null, List.of());
+      } catch (QmpError e) {
+        filter.setBlockingJobType(null);
+        manager.dismissEarly(job);
+        throw e;
+      }
       if (o.speed < 0) {
         manager.dismissEarly(job);
         throw QmpError.generic("Parameter 'speed' expects a non-negative value");

@@ -605,6 +605,26 @@ final class BlockJobCommands {
     }
   }
 
+  /**
+   * blk_insert_bs of s->target, after block_job_create: the target takes write, and its files
+   * test the image locks of the daemon's other file nodes (BlockLayer.checkLocks); a refusal
+   * fails the job early.
+   */
+  private void checkTargetLocks(MirrorJob job, BlockNode target, boolean sharing)
+      throws QmpError {
+    BlockNode.JobChild probe = new BlockNode.JobChild("an unnamed block device", "root",
+        sharing, sharing, true);
+    target.jobChildren().add(probe);
+    try {
+      layer().checkLocks(null, List.of());
+    } catch (QmpError e) {
+      manager.dismissEarly(job);
+      throw e;
+    } finally {
+      target.jobChildren().remove(probe);
+    }
+  }
+
   /** mirror_start_job, up to (not including) job_start. */
   private MirrorJob startMirror(String jobId, String type, BlockNode bs, BlockNode target,
       String replaces, BlockNode base, boolean noneMode, boolean zeroTarget,
@@ -631,6 +651,7 @@ final class BlockJobCommands {
     try {
       manager.create(job, null, autoFinalize, autoDismiss);
       applySpeed(job, speed);
+      checkTargetLocks(job, target, type.equals("commit"));
     } catch (QmpError e) {
       JobFilterDriver.drop(layer(), mirrorTop);
       throw e;

@@ -145,6 +145,15 @@ public final class ExportCommands {
     if (conflict != null) {
       throw QmpError.generic(conflict);
     }
+    // blk_insert_bs, then nbd_export_create's blk_set_perm (no resize shared): the export's
+    // permissions reach the node's files, whose image locks test the other file nodes'.
+    String probe = Permissions.EXPORT_USER + id + (writable ? ":write" : "");
+    node.users().add(probe);
+    try {
+      layer.checkLocks(null, List.of());
+    } finally {
+      node.users().remove(probe);
+    }
     // blk_insert_bs attaches the BlockBackend in a drained section; a failure later detaches it
     // in another.
     jobs.drain(node);

@@ -18,8 +18,10 @@ public final class QmpDispatcher {
 
   private final Map<String, Handler> handlers = new TreeMap<>();
   private final ExportCommands exports;
+  private final BlockLayer layer;
 
   public QmpDispatcher(BlockLayer layer, JobManager jobs) {
+    this.layer = layer;
     handlers.put("qmp_capabilities", args -> new LinkedHashMap<>());
     new BlockdevCommands(layer).register(handlers);
     exports = new ExportCommands(layer, jobs);
@@ -48,6 +50,10 @@ public final class QmpDispatcher {
           "The command " + command + " has not been found"));
       return reply;
     }
+    // What changed since the last command (a job's graph change) is committed first, so that
+    // a command's own permission checks (BlockLayer.checkLocks) see only its changes; what it
+    // released or dropped is committed after.
+    layer.commitLocks();
     try {
       Object result = handler.handle(Args.of(args));
       reply.put("return", result == null ? new LinkedHashMap<>() : result);
@@ -56,6 +62,7 @@ public final class QmpDispatcher {
     } catch (InvariantViolation e) {
       throw e;
     }
+    layer.commitLocks();
     return reply;
   }
 

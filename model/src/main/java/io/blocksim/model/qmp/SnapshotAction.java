@@ -190,7 +190,9 @@ final class SnapshotAction implements TransactionAction {
     }
     List<BlockNode> created = new ArrayList<>();
     try {
-      return layer.open(new Args(options, ""), null, created);
+      BlockNode overlay = layer.open(new Args(options, ""), null, created);
+      layer.checkLocks(overlay, created);
+      return overlay;
     } catch (QmpError e) {
       for (int i = created.size() - 1; i >= 0; i--) {
         layer.detach(created.get(i));

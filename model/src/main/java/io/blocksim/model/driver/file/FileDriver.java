@@ -22,7 +22,8 @@ public final class FileDriver implements Driver {
     args.unmodelled("aio", aio, "threads", "native");
     // "auto" (QEMU's default: OFD locks exist on Linux) and "on" take the lock bytes of the
     // node's permissions (raw_handle_perm_lock), which qemu-img steps check (FileLocks); "off"
-    // takes none. Two nodes of the daemon itself on one file are not checked against each other.
+    // takes none. Two file nodes of the daemon on one file test each other's bytes too
+    // (FileLocks.Table, BlockLayer.checkLocks).
     String locking = args.optEnum("locking", List.of("auto", "on", "off"));
     args.unmodelled("pr-manager", args.optStr("pr-manager"));
     args.unmodelled("drop-cache", args.optBool("drop-cache"), true);
