@@ -215,8 +215,28 @@ public final class CrashSweep {
       return reply;
     }
 
-    /** The files blockdev-snapshot-sync (as a command or transaction action) creates. */
+    /** qemu-img create's file: its first operand (a size may follow, or come from -b). */
+    private static String createdByImgCreate(String[] words) {
+      for (int i = 1; i < words.length; i++) {
+        if (Set.of("-f", "-b", "-F", "-o", "--object").contains(words[i])) {
+          i++; // The option's value.
+        } else if (!words[i].startsWith("-")) {
+          return words[i];
+        }
+      }
+      return null;
+    }
+
+    /**
+     * The files a command creates inside the daemon with bdrv_img_create: blockdev-snapshot-sync
+     * (as a command or transaction action) its overlay, drive-mirror and drive-backup their
+     * target, unless mode is existing.
+     */
     private static List<String> snapshotFilesCreated(String command, Map<String, Object> args) {
+      if ((command.equals("drive-mirror") || command.equals("drive-backup"))
+          && args.get("target") instanceof String target && !"existing".equals(args.get("mode"))) {
+        return List.of(target);
+      }
       List<Map<?, ?>> actions = new ArrayList<>();
       if (command.equals("blockdev-snapshot-sync")) {
         actions.add(args);
@@ -289,9 +309,9 @@ public final class CrashSweep {
       long before = inner.disk().opCount();
       ImgOutcome outcome = inner.img(command);
       String[] words = command.trim().split("\\s+");
-      if (words.length >= 3 && words[0].equals("create")) {
-        creations.add(new Creation(words[words.length - 2], before + 1,
-            inner.disk().opCount()));
+      String created = words[0].equals("create") ? createdByImgCreate(words) : null;
+      if (created != null) {
+        creations.add(new Creation(created, before + 1, inner.disk().opCount()));
       }
       if (words.length >= 3 && words[0].equals("convert")
           && !Arrays.asList(words).contains("-n")) {

@@ -43,7 +43,7 @@ final class QemuWindows {
       String found;
       if (tornHeader(path, fates)) {
         found = TORN_HEADER;
-      } else if (onlyBeyondEnd(violation) && shrunkSinceLastFlush(path, k, ops)) {
+      } else if (onlyBeyondEnd(violation) && shrunkLast(path, k, ops)) {
         found = SHRINK_BEFORE_CACHES;
       } else {
         return null;
@@ -82,35 +82,26 @@ final class QemuWindows {
     return true;
   }
 
-  /** The qcow2 header's fixed part (QCowHeader). */
-  private static final long HEADER_BYTES = 112;
-
   /**
-   * The file was truncated to less than it held, and from then to op k it saw nothing but
-   * header writes and flushes: the freed clusters' L2 entries have not reached it yet.
+   * The file's last truncate up to op k shrank it. The window lasts until the freed clusters' L2
+   * entries reach the file (the refcount cache is written first, flushed, then the L2 cache), and
+   * afterwards no L2 entry refers past the end, so the breakage itself says whether it is open.
    */
-  private static boolean shrunkSinceLastFlush(String path, long k, List<DiskOp> ops) {
+  private static boolean shrunkLast(String path, long k, List<DiskOp> ops) {
     long end = 0;
     boolean shrunk = false;
     for (DiskOp op : ops) {
       if (op.sequence() > k) {
         break;
       }
-      if (!op.path().equals(path)) {
+      if (!op.path().equals(path) || op.kind() == DiskOp.Kind.FLUSH) {
         continue;
       }
-      switch (op.kind()) {
-        case TRUNCATE -> {
-          shrunk = op.lengthBytes() < end;
-          end = op.lengthBytes();
-        }
-        case FLUSH -> { } // qcow2_co_truncate syncs its header write; the caches stay dirty.
-        default -> {
-          // The header's new size (and its sync) is all qcow2_co_truncate writes after the
-          // truncate; any other write is the caches reaching the file, which ends the window.
-          shrunk &= op.offsetBytes() + op.lengthBytes() <= HEADER_BYTES;
-          end = Math.max(end, op.offsetBytes() + op.lengthBytes());
-        }
+      if (op.kind() == DiskOp.Kind.TRUNCATE) {
+        shrunk = op.lengthBytes() < end;
+        end = op.lengthBytes();
+      } else {
+        end = Math.max(end, op.offsetBytes() + op.lengthBytes());
       }
     }
     return shrunk;
