@@ -19,11 +19,13 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * {@code qemu-img convert [-f FMT] [-O FMT] [-n] [-o cluster_size=N] [--bitmaps
- * [--skip-broken-bitmaps]] SRC DST} (qemu-img.c img_convert) with one source: the guest-visible
- * contents of the source chain are copied into a new image (or the existing one with -n), then
- * with --bitmaps every persistent bitmap of the source's top layer is added to the target
- * (granularity and enabled state kept) and filled by a merge (convert_copy_bitmaps).
+ * {@code qemu-img convert [-f FMT] [-O FMT] [-n] [-B BACKING -F FMT] [-o cluster_size=N]
+ * [--bitmaps [--skip-broken-bitmaps]] SRC DST} (qemu-img.c img_convert) with one source: the
+ * guest-visible contents of the source chain are copied into a new image (or the existing one
+ * with -n), then with --bitmaps every persistent bitmap of the source's top layer is added to the
+ * target (granularity and enabled state kept) and filled by a merge (convert_copy_bitmaps). With
+ * -B the new target gets that backing file and only the source's top layer is copied
+ * ({@link #copyAboveBacking}).
  */
 final class QemuImgConvert {
   private QemuImgConvert() {}
@@ -37,6 +39,8 @@ final class QemuImgConvert {
     boolean skipBroken = false;
     boolean quiet = false;
     Long clusterSize = null;
+    String backing = null;
+    String backingFormat = null;
     List<String> files = new ArrayList<>();
     for (int i = 0; i < words.size(); i++) {
       String w = words.get(i);
@@ -44,6 +48,8 @@ final class QemuImgConvert {
         case "-f" -> format = QemuImg.arg(words, ++i, w);
         case "-O" -> outFormat = QemuImg.arg(words, ++i, w);
         case "-n" -> skipCreate = true;
+        case "-B" -> backing = QemuImg.arg(words, ++i, w);
+        case "-F" -> backingFormat = QemuImg.arg(words, ++i, w);
         case "-q" -> quiet = true;
         case "-p", "-U", "--force-share" -> { }
         case "--bitmaps" -> bitmaps = true;
@@ -80,6 +86,9 @@ final class QemuImgConvert {
     if (files.size() > 2) {
       throw new StepException("img convert: only one source image is supported by the simulator");
     }
+    if (skipCreate && (backing != null || backingFormat != null)) {
+      throw new StepException("img convert: -B/-F with -n is not supported by the simulator");
+    }
     String source = files.get(0);
     String target = files.get(1);
     List<ImageChain.Layer> layers;
@@ -91,27 +100,47 @@ final class QemuImgConvert {
     List<String> out = new ArrayList<>();
     try (ImageChain src = ImageChain.open(storage, layers, Set.of())) {
       BlockNode top = src.node(0);
+      // add_old_style_options, then the backing format check (img_convert, before the bitmaps).
+      if (outFormat.equals("raw") && backing != null) {
+        return error("Backing file not supported for file format 'raw'");
+      }
+      if (outFormat.equals("raw") && backingFormat != null) {
+        return error("Backing file format not supported for file format 'raw'");
+      }
+      if (backing != null && backingFormat == null) {
+        return error("Use of backing file requires explicit backing format");
+      }
       if (bitmaps) {
         ImgOutcome refused = checkBitmaps(top, skipBroken);
         if (refused != null) {
           return refused;
         }
       }
+      if (backingFormat != null && backing == null) {
+        // qcow2_co_create refuses it; bdrv_create leaves no file behind.
+        return error(target + ": error while converting qcow2: Backing format cannot be used "
+            + "without backing file");
+      }
       if (!skipCreate) {
-        Images.create(storage, new ImageSpec(target, outFormat, top.length(), null, null,
-            clusterSize, Map.of()));
+        Images.create(storage, new ImageSpec(target, outFormat, top.length(), backing,
+            backingFormat, clusterSize, Map.of()));
       } else if (!storage.exists(target)) {
         return error("Could not open '" + target + "': Could not open '" + target
             + "': No such file or directory");
       }
-      List<ImageChain.Layer> targetLayers = List.of(
-          new ImageChain.Layer(target, outFormat, null, null));
+      List<ImageChain.Layer> targetLayers = backing == null
+          ? List.of(new ImageChain.Layer(target, outFormat, null, null))
+          : ImageChain.layers(storage, target, outFormat);
       try (ImageChain dst = ImageChain.open(storage, targetLayers, Set.of(0), true)) {
         BlockNode targetNode = dst.node(0);
         if (bitmaps && !(targetNode.driver() instanceof Qcow2Driver)) {
           return error("Format driver '" + outFormat + "' does not support bitmaps");
         }
-        copy(top, targetNode, !skipCreate);
+        if (backing != null) {
+          copyAboveBacking(top, targetNode, dst.node(1).length());
+        } else {
+          copy(top, targetNode, !skipCreate);
+        }
         if (bitmaps && !copyBitmaps(src, dst, skipBroken, out)) {
           return new ImgOutcome(out, 1);
         }
@@ -160,6 +189,49 @@ final class QemuImgConvert {
         continue;
       }
       BlockIo.write(target, at, data, 0, n, RequestFlags.NONE);
+    }
+  }
+
+  /**
+   * The copy into a new target with a backing file (convert_iteration_sectors, convert_co_write):
+   * block status is asked of the source's top layer only (above its own backing file, not
+   * compared with the target's). A run the top layer does not allocate is left unallocated in
+   * the target (BLK_BACKING_FILE); a zero run (a zero cluster, or unallocated without a backing
+   * file) is written as zeroes while it lies within the target's backing file and left out past
+   * its end; data is written, all-zero data as zeroes (is_allocated_sectors_min), wherever. Runs are cut at the
+   * target's clusters, as QEMU's writes land.
+   */
+  private static void copyAboveBacking(BlockNode top, BlockNode target, long backingLength)
+      throws HostIoException {
+    long step = target.driver() instanceof Qcow2Driver q ? q.clusterSize() : 65536;
+    long length = Math.min(top.length(), target.length());
+    BlockNode below = BlockIo.cowChild(top);
+    long at = 0;
+    while (at < length) {
+      long end = Math.min(length, (at / step + 1) * step);
+      if (at < backingLength) {
+        end = Math.min(end, backingLength);
+      }
+      BlockStatus status = BlockIo.blockStatus(top, at, end - at);
+      long n = Math.max(1, Math.min(status.lengthBytes(), end - at));
+      boolean zero = status.zero();
+      boolean data = status.data();
+      if (!zero && !data && !status.allocated() && (below == null || at >= below.length())) {
+        zero = true; // bdrv_co_block_status: unallocated with nothing below reads as zeroes.
+      }
+      if (zero) {
+        if (at < backingLength) {
+          BlockIo.writeZeroes(target, at, n, RequestFlags.MAY_UNMAP);
+        }
+      } else if (data) {
+        byte[] bytes = BlockIo.read(top, at, (int) n);
+        if (isZero(bytes)) {
+          BlockIo.writeZeroes(target, at, n, RequestFlags.MAY_UNMAP);
+        } else {
+          BlockIo.write(target, at, bytes, 0, (int) n, RequestFlags.NONE);
+        }
+      }
+      at += n;
     }
   }
 
