@@ -196,10 +196,10 @@ final class QemuImgConvert {
    * The copy into a new target with a backing file (convert_iteration_sectors, convert_co_write):
    * block status is asked of the source's top layer only (above its own backing file, not
    * compared with the target's). A run the top layer does not allocate is left unallocated in
-   * the target (BLK_BACKING_FILE); a zero run (a zero cluster, or unallocated without a backing
-   * file) is written as zeroes while it lies within the target's backing file and left out past
-   * its end; data is written, all-zero data as zeroes (is_allocated_sectors_min), wherever. Runs are cut at the
-   * target's clusters, as QEMU's writes land.
+   * the target (BLK_BACKING_FILE); a zero run (a zero cluster, or unallocated with no layer
+   * below or starting past its end) is written as zeroes while it lies within the target's
+   * backing file and left out past its end; data is written, all-zero data as zeroes
+   * (is_allocated_sectors_min), wherever. Writes go cluster by cluster of the target.
    */
   private static void copyAboveBacking(BlockNode top, BlockNode target, long backingLength)
       throws HostIoException {
@@ -208,30 +208,35 @@ final class QemuImgConvert {
     BlockNode below = BlockIo.cowChild(top);
     long at = 0;
     while (at < length) {
-      long end = Math.min(length, (at / step + 1) * step);
-      if (at < backingLength) {
-        end = Math.min(end, backingLength);
-      }
+      // One status for the whole run, split only at the end of the target's backing file.
+      long end = at < backingLength ? Math.min(length, backingLength) : length;
       BlockStatus status = BlockIo.blockStatus(top, at, end - at);
-      long n = Math.max(1, Math.min(status.lengthBytes(), end - at));
+      long runEnd = at + Math.max(1, Math.min(status.lengthBytes(), end - at));
       boolean zero = status.zero();
       boolean data = status.data();
       if (!zero && !data && !status.allocated() && (below == null || at >= below.length())) {
-        zero = true; // bdrv_co_block_status: unallocated with nothing below reads as zeroes.
+        // bdrv_co_block_status: an unallocated run reads as zeroes when nothing is below, or
+        // when it starts past the end of the layer below (the run is not cut there).
+        zero = true;
       }
-      if (zero) {
-        if (at < backingLength) {
-          BlockIo.writeZeroes(target, at, n, RequestFlags.MAY_UNMAP);
-        }
-      } else if (data) {
-        byte[] bytes = BlockIo.read(top, at, (int) n);
-        if (isZero(bytes)) {
-          BlockIo.writeZeroes(target, at, n, RequestFlags.MAY_UNMAP);
+      for (long p = at; p < runEnd && (zero || data); ) {
+        long q = Math.min(runEnd, (p / step + 1) * step);
+        int n = (int) (q - p);
+        if (zero) {
+          if (p < backingLength) {
+            BlockIo.writeZeroes(target, p, n, RequestFlags.MAY_UNMAP);
+          }
         } else {
-          BlockIo.write(target, at, bytes, 0, (int) n, RequestFlags.NONE);
+          byte[] bytes = BlockIo.read(top, p, n);
+          if (isZero(bytes)) {
+            BlockIo.writeZeroes(target, p, n, RequestFlags.MAY_UNMAP);
+          } else {
+            BlockIo.write(target, p, bytes, 0, n, RequestFlags.NONE);
+          }
         }
+        p = q;
       }
-      at += n;
+      at = runEnd;
     }
   }
 
