@@ -19,8 +19,8 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * {@code qemu-img convert [-f FMT] [-O FMT] [-n] [-B BACKING -F FMT] [-o cluster_size=N]
- * [--bitmaps [--skip-broken-bitmaps]] SRC DST} (qemu-img.c img_convert) with one source: the
+ * {@code qemu-img convert [-f FMT] [-O FMT] [-n] [-B BACKING -F FMT] [-o
+ * cluster_size=N,backing_file=B,backing_fmt=F] [--bitmaps [--skip-broken-bitmaps]] SRC DST} (qemu-img.c img_convert) with one source: the
  * guest-visible contents of the source chain are copied into a new image (or the existing one
  * with -n), then with --bitmaps every persistent bitmap of the source's top layer is added to the
  * target (granularity and enabled state kept) and filled by a merge (convert_copy_bitmaps). With
@@ -41,6 +41,9 @@ final class QemuImgConvert {
     Long clusterSize = null;
     String backing = null;
     String backingFormat = null;
+    String optionBacking = null;
+    String optionBackingFormat = null;
+    List<String> createOptions = new ArrayList<>();
     List<String> files = new ArrayList<>();
     for (int i = 0; i < words.size(); i++) {
       String w = words.get(i);
@@ -57,11 +60,17 @@ final class QemuImgConvert {
         case "-o" -> {
           for (String option : QemuImg.arg(words, ++i, w).split(",")) {
             String[] kv = option.split("=", 2);
-            if (!kv[0].equals("cluster_size") || kv.length != 2) {
+            if (kv.length != 2 || !List.of("cluster_size", "backing_file", "backing_fmt")
+                .contains(kv[0])) {
               throw new StepException("img convert: option '" + option
                   + "' is not supported by the simulator");
             }
-            clusterSize = QemuIoCommand.parseNumber(kv[1], "size");
+            createOptions.add(kv[0]);
+            switch (kv[0]) {
+              case "cluster_size" -> clusterSize = QemuIoCommand.parseNumber(kv[1], "size");
+              case "backing_file" -> optionBacking = kv[1];
+              default -> optionBackingFormat = kv[1];
+            }
           }
         }
         default -> {
@@ -79,6 +88,9 @@ final class QemuImgConvert {
     }
     if (skipBroken && !bitmaps) {
       return error("Use of --skip-broken-bitmaps requires --bitmaps");
+    }
+    if (skipCreate && !createOptions.isEmpty()) {
+      return error("-o has no effect when skipping image creation");
     }
     if (files.size() < 2) {
       return error("Expecting image file name");
@@ -100,13 +112,20 @@ final class QemuImgConvert {
     List<String> out = new ArrayList<>();
     try (ImageChain src = ImageChain.open(storage, layers, Set.of())) {
       BlockNode top = src.node(0);
-      // add_old_style_options, then the backing format check (img_convert, before the bitmaps).
+      // The -o options are parsed against the format's create options, then
+      // add_old_style_options adds -B and -F (they win over -o), then the backing format check
+      // (img_convert, before the bitmaps).
+      if (outFormat.equals("raw") && !createOptions.isEmpty()) {
+        return error("Invalid parameter '" + createOptions.get(0) + "'");
+      }
       if (outFormat.equals("raw") && backing != null) {
         return error("Backing file not supported for file format 'raw'");
       }
       if (outFormat.equals("raw") && backingFormat != null) {
         return error("Backing file format not supported for file format 'raw'");
       }
+      backing = backing != null ? backing : optionBacking;
+      backingFormat = backingFormat != null ? backingFormat : optionBackingFormat;
       if (backing != null && backingFormat == null) {
         return error("Use of backing file requires explicit backing format");
       }
