@@ -19,11 +19,13 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * {@code qemu-img convert [-f FMT] [-O FMT] [-n] [-o cluster_size=N] [--bitmaps
- * [--skip-broken-bitmaps]] SRC DST} (qemu-img.c img_convert) with one source: the guest-visible
- * contents of the source chain are copied into a new image (or the existing one with -n), then
- * with --bitmaps every persistent bitmap of the source's top layer is added to the target
- * (granularity and enabled state kept) and filled by a merge (convert_copy_bitmaps).
+ * {@code qemu-img convert [-f FMT] [-O FMT] [-n] [-B BACKING -F FMT] [-o
+ * cluster_size=N,backing_file=B,backing_fmt=F] [--bitmaps [--skip-broken-bitmaps]] SRC DST} (qemu-img.c img_convert) with one source: the
+ * guest-visible contents of the source chain are copied into a new image (or the existing one
+ * with -n), then with --bitmaps every persistent bitmap of the source's top layer is added to the
+ * target (granularity and enabled state kept) and filled by a merge (convert_copy_bitmaps). With
+ * -B the new target gets that backing file and only the source's top layer is copied
+ * ({@link #copyAboveBacking}).
  */
 final class QemuImgConvert {
   private QemuImgConvert() {}
@@ -37,6 +39,11 @@ final class QemuImgConvert {
     boolean skipBroken = false;
     boolean quiet = false;
     Long clusterSize = null;
+    String backing = null;
+    String backingFormat = null;
+    String optionBacking = null;
+    String optionBackingFormat = null;
+    List<String> createOptions = new ArrayList<>();
     List<String> files = new ArrayList<>();
     for (int i = 0; i < words.size(); i++) {
       String w = words.get(i);
@@ -44,6 +51,8 @@ final class QemuImgConvert {
         case "-f" -> format = QemuImg.arg(words, ++i, w);
         case "-O" -> outFormat = QemuImg.arg(words, ++i, w);
         case "-n" -> skipCreate = true;
+        case "-B" -> backing = QemuImg.arg(words, ++i, w);
+        case "-F" -> backingFormat = QemuImg.arg(words, ++i, w);
         case "-q" -> quiet = true;
         case "-p", "-U", "--force-share" -> { }
         case "--bitmaps" -> bitmaps = true;
@@ -51,11 +60,17 @@ final class QemuImgConvert {
         case "-o" -> {
           for (String option : QemuImg.arg(words, ++i, w).split(",")) {
             String[] kv = option.split("=", 2);
-            if (!kv[0].equals("cluster_size") || kv.length != 2) {
+            if (kv.length != 2 || !List.of("cluster_size", "backing_file", "backing_fmt")
+                .contains(kv[0])) {
               throw new StepException("img convert: option '" + option
                   + "' is not supported by the simulator");
             }
-            clusterSize = QemuIoCommand.parseNumber(kv[1], "size");
+            createOptions.add(kv[0]);
+            switch (kv[0]) {
+              case "cluster_size" -> clusterSize = QemuIoCommand.parseNumber(kv[1], "size");
+              case "backing_file" -> optionBacking = kv[1];
+              default -> optionBackingFormat = kv[1];
+            }
           }
         }
         default -> {
@@ -74,11 +89,17 @@ final class QemuImgConvert {
     if (skipBroken && !bitmaps) {
       return error("Use of --skip-broken-bitmaps requires --bitmaps");
     }
+    if (skipCreate && !createOptions.isEmpty()) {
+      return error("-o has no effect when skipping image creation");
+    }
     if (files.size() < 2) {
       return error("Expecting image file name");
     }
     if (files.size() > 2) {
       throw new StepException("img convert: only one source image is supported by the simulator");
+    }
+    if (skipCreate && (backing != null || backingFormat != null)) {
+      throw new StepException("img convert: -B/-F with -n is not supported by the simulator");
     }
     String source = files.get(0);
     String target = files.get(1);
@@ -91,27 +112,54 @@ final class QemuImgConvert {
     List<String> out = new ArrayList<>();
     try (ImageChain src = ImageChain.open(storage, layers, Set.of())) {
       BlockNode top = src.node(0);
+      // The -o options are parsed against the format's create options, then
+      // add_old_style_options adds -B and -F (they win over -o), then the backing format check
+      // (img_convert, before the bitmaps).
+      if (outFormat.equals("raw") && !createOptions.isEmpty()) {
+        return error("Invalid parameter '" + createOptions.get(0) + "'");
+      }
+      if (outFormat.equals("raw") && backing != null) {
+        return error("Backing file not supported for file format 'raw'");
+      }
+      if (outFormat.equals("raw") && backingFormat != null) {
+        return error("Backing file format not supported for file format 'raw'");
+      }
+      backing = backing != null ? backing : optionBacking;
+      backingFormat = backingFormat != null ? backingFormat : optionBackingFormat;
+      if (backing != null && backingFormat == null) {
+        return error("Use of backing file requires explicit backing format");
+      }
       if (bitmaps) {
         ImgOutcome refused = checkBitmaps(top, skipBroken);
         if (refused != null) {
           return refused;
         }
       }
+      if (backingFormat != null && backing == null) {
+        // qcow2_co_create refuses it; bdrv_create leaves no file behind.
+        return error(target + ": error while converting qcow2: Backing format cannot be used "
+            + "without backing file");
+      }
       if (!skipCreate) {
-        Images.create(storage, new ImageSpec(target, outFormat, top.length(), null, null,
-            clusterSize, Map.of()));
+        Images.create(storage, new ImageSpec(target, outFormat, top.length(), backing,
+            backingFormat, clusterSize, Map.of()));
       } else if (!storage.exists(target)) {
         return error("Could not open '" + target + "': Could not open '" + target
             + "': No such file or directory");
       }
-      List<ImageChain.Layer> targetLayers = List.of(
-          new ImageChain.Layer(target, outFormat, null, null));
+      List<ImageChain.Layer> targetLayers = backing == null
+          ? List.of(new ImageChain.Layer(target, outFormat, null, null))
+          : ImageChain.layers(storage, target, outFormat);
       try (ImageChain dst = ImageChain.open(storage, targetLayers, Set.of(0), true)) {
         BlockNode targetNode = dst.node(0);
         if (bitmaps && !(targetNode.driver() instanceof Qcow2Driver)) {
           return error("Format driver '" + outFormat + "' does not support bitmaps");
         }
-        copy(top, targetNode, !skipCreate);
+        if (backing != null) {
+          copyAboveBacking(top, targetNode, dst.node(1).length());
+        } else {
+          copy(top, targetNode, !skipCreate);
+        }
         if (bitmaps && !copyBitmaps(src, dst, skipBroken, out)) {
           return new ImgOutcome(out, 1);
         }
@@ -160,6 +208,54 @@ final class QemuImgConvert {
         continue;
       }
       BlockIo.write(target, at, data, 0, n, RequestFlags.NONE);
+    }
+  }
+
+  /**
+   * The copy into a new target with a backing file (convert_iteration_sectors, convert_co_write):
+   * block status is asked of the source's top layer only (above its own backing file, not
+   * compared with the target's). A run the top layer does not allocate is left unallocated in
+   * the target (BLK_BACKING_FILE); a zero run (a zero cluster, or unallocated with no layer
+   * below or starting past its end) is written as zeroes while it lies within the target's
+   * backing file and left out past its end; data is written, all-zero data as zeroes
+   * (is_allocated_sectors_min), wherever. Writes go cluster by cluster of the target.
+   */
+  private static void copyAboveBacking(BlockNode top, BlockNode target, long backingLength)
+      throws HostIoException {
+    long step = target.driver() instanceof Qcow2Driver q ? q.clusterSize() : 65536;
+    long length = Math.min(top.length(), target.length());
+    BlockNode below = BlockIo.cowChild(top);
+    long at = 0;
+    while (at < length) {
+      // One status for the whole run, split only at the end of the target's backing file.
+      long end = at < backingLength ? Math.min(length, backingLength) : length;
+      BlockStatus status = BlockIo.blockStatus(top, at, end - at);
+      long runEnd = at + Math.max(1, Math.min(status.lengthBytes(), end - at));
+      boolean zero = status.zero();
+      boolean data = status.data();
+      if (!zero && !data && !status.allocated() && (below == null || at >= below.length())) {
+        // bdrv_co_block_status: an unallocated run reads as zeroes when nothing is below, or
+        // when it starts past the end of the layer below (the run is not cut there).
+        zero = true;
+      }
+      for (long p = at; p < runEnd && (zero || data); ) {
+        long q = Math.min(runEnd, (p / step + 1) * step);
+        int n = (int) (q - p);
+        if (zero) {
+          if (p < backingLength) {
+            BlockIo.writeZeroes(target, p, n, RequestFlags.MAY_UNMAP);
+          }
+        } else {
+          byte[] bytes = BlockIo.read(top, p, n);
+          if (isZero(bytes)) {
+            BlockIo.writeZeroes(target, p, n, RequestFlags.MAY_UNMAP);
+          } else {
+            BlockIo.write(target, p, bytes, 0, n, RequestFlags.NONE);
+          }
+        }
+        p = q;
+      }
+      at = runEnd;
     }
   }
 

@@ -53,7 +53,7 @@ public final class ImgCommandLine {
       Map.ofEntries(
           Map.entry("commit", new Syntax("f:ht:b:dpqr:", Map.of("help", false), Set.of("b"),
               -1)),
-          Map.entry("convert", new Syntax("hf:O:B:Cco:l:S:pt:T:qnm:WUr:", Map.of("help", false,
+          Map.entry("convert", new Syntax("hf:O:B:CcF:o:l:S:pt:T:qnm:WUr:", Map.of("help", false,
               "salvage", false, "target-is-zero", false, "bitmaps", false,
               "skip-broken-bitmaps", false, "force-share", false), Set.of("B"), -1)),
           Map.entry("resize", new Syntax("f:hq", Map.of("help", false, "preallocation", true,
