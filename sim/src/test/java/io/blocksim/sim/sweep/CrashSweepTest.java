@@ -44,6 +44,31 @@ class CrashSweepTest {
     return loaded.scenarios().get(0);
   }
 
+  /**
+   * Images the daemon or qemu-img creates (drive-mirror's target, a sizeless create -b) are
+   * interrupted creates while they are made, and QEMU's own windows are named, not violations.
+   */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.CsvSource({
+      "mirror/drive-mirror.yaml, 0, ''",
+      "qemu-img/locks.yaml, 0, ''",
+      "resize/block-resize.yaml, 0, shrink before the metadata caches",
+      "fidelity/snapshot-bigger-overlay-persistent.yaml, 1, torn header"})
+  void createsAndQemuWindowsAreNoViolations(String file, int caseIndex, String window)
+      throws Exception {
+    ScenarioFiles.Loaded loaded =
+        ScenarioFiles.load(List.of(Path.of("..", "scenarios").resolve(file)));
+    Scenario scenario = loaded.scenarios().get(0);
+
+    CrashSweep.Report report = CrashSweep.sweep(scenario, scenario.cases().get(caseIndex), 0,
+        Set.of(), 1);
+
+    assertThat(report.violationCount()).as(report.points().toString()).isZero();
+    if (!window.isEmpty()) {
+      assertThat(report.points()).anySatisfy(p -> assertThat(p.qemuWindow()).startsWith(window));
+    }
+  }
+
   @Test
   void everyCrashPointOfThePersistenceScenarioKeepsTheInvariant() throws Exception {
     Scenario scenario = scenario();

@@ -40,17 +40,21 @@ class QemuWindowsTest {
   }
 
   @Test
-  void clustersPastTheEndAfterAShrinkWithOnlyTheHeaderWrittenSinceAreTheShrinkWindow() {
+  void clustersPastTheEndAfterAShrinkAreTheShrinkWindowUntilTheFileGrowsAgain() {
     List<DiskOp> ops = List.of(op(1, "img.qcow2", Kind.WRITE, 0, 4_000_000),
         op(2, "img.qcow2", Kind.FLUSH, 0, 0), op(3, "img.qcow2", Kind.TRUNCATE, 0, 2_000_000),
         op(4, "img.qcow2", Kind.WRITE, 24, 8), op(5, "img.qcow2", Kind.FLUSH, 0, 0),
-        op(6, "img.qcow2", Kind.WRITE, 65536, 65536));
+        op(6, "img.qcow2", Kind.WRITE, 65536, 65536),
+        op(7, "img.qcow2", Kind.TRUNCATE, 0, 3_000_000));
 
-    assertThat(QemuWindows.explain(List.of(BEYOND), 5, List.of(), ops))
+    assertThat(QemuWindows.explain(List.of(BEYOND), 3, List.of(), ops))
         .isEqualTo(QemuWindows.SHRINK_BEFORE_CACHES);
-    // Once the caches reach the file the window is closed; before the shrink it was not open.
-    assertThat(QemuWindows.explain(List.of(BEYOND), 6, List.of(), ops)).isNull();
+    // The refcounts reach the file before the L2 entries: the window is still open at op 6.
+    assertThat(QemuWindows.explain(List.of(BEYOND), 6, List.of(), ops))
+        .isEqualTo(QemuWindows.SHRINK_BEFORE_CACHES);
+    // Before the shrink, or once the file grew again, clusters past the end are a violation.
     assertThat(QemuWindows.explain(List.of(BEYOND), 2, List.of(), ops)).isNull();
+    assertThat(QemuWindows.explain(List.of(BEYOND), 7, List.of(), ops)).isNull();
   }
 
   @Test
