@@ -577,7 +577,8 @@ final class BlockJobCommands {
     try {
       file = layer().storage().create(path);
       if (format.equals("raw")) {
-        file.truncate(size);
+        // raw_co_create: truncated to 0, then to the size (allocate_first_block).
+        io.blocksim.model.port.HostFile.truncateFile(file, size);
         return;
       }
     } catch (io.blocksim.model.port.HostIoException e) {
