@@ -136,7 +136,7 @@ public final class Qcow2Driver implements Driver {
         image.backingFileName());
     if (json != null) {
       // bdrv_open_backing_file with a json: name: its options, the header's format as driver.
-      Map<String, Object> options = new LinkedHashMap<>(json);
+      Map<String, Object> options = io.blocksim.model.qapi.JsonFilename.crumpled(json);
       options.putIfAbsent("driver", format);
       options.put("read-only", true);
       return layer.open(new Args(options, "backing"), inherit, created);

@@ -55,7 +55,8 @@ public final class BlockIo {
       return;
     }
     try {
-      node.driver().write(node, offset, buf, pos, length, flags);
+      node.driver().write(node, offset, buf, pos, length, flags & ~RequestFlags.FUA);
+      emulateFua(node, flags);
     } finally {
       finishWrite(node, offset, length);
     }
@@ -81,7 +82,8 @@ public final class BlockIo {
       return;
     }
     try {
-      node.driver().writeZeroes(node, offset, length, flags);
+      node.driver().writeZeroes(node, offset, length, flags & ~RequestFlags.FUA);
+      emulateFua(node, flags);
     } finally {
       finishWrite(node, offset, length);
     }
@@ -259,6 +261,18 @@ public final class BlockIo {
       if (bitmap.readonly()) {
         throw new HostIoException(HostIoException.EPERM, "bitmap is read-only");
       }
+    }
+  }
+
+  /**
+   * A FUA request is completed by a flush of the node it was sent to, before the request's own
+   * completion bumps the write generation: a node written only by that request is not yet
+   * "written since its last flush", so this flush raises no {@code flush_to_disk} on it (its
+   * children, whose writes have completed, are flushed down). See {@link RequestFlags#FUA}.
+   */
+  private static void emulateFua(BlockNode node, int flags) throws HostIoException {
+    if (RequestFlags.has(flags, RequestFlags.FUA)) {
+      flush(node);
     }
   }
 

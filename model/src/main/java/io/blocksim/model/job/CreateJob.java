@@ -81,7 +81,8 @@ public final class CreateJob extends Job {
     return () -> {
       try {
         HostFile file = layer.storage().create(filename);
-        file.truncate(size);
+        // raw_co_create: truncated to 0, then to the size (allocate_first_block).
+        HostFile.truncateFile(file, size);
       } catch (HostIoException e) {
         throw QmpError.generic("Could not create '" + filename + "': "
             + HostIoException.strerror(e.errno()));

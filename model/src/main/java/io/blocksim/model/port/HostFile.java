@@ -24,6 +24,23 @@ public interface HostFile {
   /** Sets the file length, zero-filling when growing. */
   void truncate(long length) throws HostIoException;
 
+  /**
+   * Resizes a regular file as file-posix does without preallocation (handle_aiocb_truncate, for
+   * raw_co_truncate and raw_co_create alike): ftruncate, and when that grows an empty file,
+   * allocate_first_block writes zeroes at offset 0 so that later alignment probing reads an
+   * allocated block: 512 bytes when the new length is under 4 KiB (MAX_BLOCKSIZE), else 4 KiB.
+   * The page it allocates shows in the file's allocated size ({@code actual-size}, {@code disk
+   * size}); a 512-byte write into a shorter file lengthens it, as pwrite does.
+   */
+  static void truncateFile(HostFile file, long length) throws HostIoException {
+    boolean wasEmpty = file.length() == 0;
+    file.truncate(length);
+    if (wasEmpty && length > 0) {
+      int first = length < 4096 ? 512 : 4096;
+      file.write(0, new byte[first], 0, first);
+    }
+  }
+
   /** Makes every completed write durable. */
   void flush() throws HostIoException;
 

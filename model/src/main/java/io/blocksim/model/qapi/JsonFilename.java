@@ -43,6 +43,81 @@ public final class JsonFilename {
     }
   }
 
+  /**
+   * The options as the block layer reads them: parse_json_filename flattens the parsed object
+   * (qdict_flatten), so nested objects and dotted keys mean the same; this crumples every dotted
+   * key back into nested objects, and an object whose keys are 0, 1, ... into a list
+   * ({@code "inject-error.0.once": true} of a blkdebug node's json: name becomes
+   * {@code inject-error: [{once: true}]}), which is how blockdev-add's arguments are shaped.
+   */
+  public static Map<String, Object> crumpled(Map<String, Object> options) {
+    Map<String, Object> flat = new LinkedHashMap<>();
+    flatten("", options, flat);
+    Map<String, Object> root = new LinkedHashMap<>();
+    for (Map.Entry<String, Object> e : flat.entrySet()) {
+      String[] parts = e.getKey().split("\\.", -1);
+      Map<String, Object> at = root;
+      for (int i = 0; i < parts.length - 1; i++) {
+        Object next = at.get(parts[i]);
+        if (!(next instanceof Map)) {
+          next = new LinkedHashMap<String, Object>();
+          at.put(parts[i], next);
+        }
+        @SuppressWarnings("unchecked")
+        Map<String, Object> m = (Map<String, Object>) next;
+        at = m;
+      }
+      at.put(parts[parts.length - 1], e.getValue());
+    }
+    @SuppressWarnings("unchecked")
+    Map<String, Object> result = (Map<String, Object>) listify(root);
+    return result;
+  }
+
+  @SuppressWarnings("unchecked")
+  private static void flatten(String prefix, Map<String, Object> map, Map<String, Object> out) {
+    for (Map.Entry<String, Object> e : map.entrySet()) {
+      String key = prefix + e.getKey();
+      if (e.getValue() instanceof Map<?, ?> m) {
+        flatten(key + ".", (Map<String, Object>) m, out);
+      } else if (e.getValue() instanceof List<?> l) {
+        for (int i = 0; i < l.size(); i++) {
+          Object v = l.get(i);
+          if (v instanceof Map<?, ?> m) {
+            flatten(key + "." + i + ".", (Map<String, Object>) m, out);
+          } else {
+            out.put(key + "." + i, v);
+          }
+        }
+      } else {
+        out.put(key, e.getValue());
+      }
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Object listify(Object value) {
+    if (!(value instanceof Map<?, ?> raw)) {
+      return value;
+    }
+    Map<String, Object> map = (Map<String, Object>) raw;
+    for (Map.Entry<String, Object> e : map.entrySet()) {
+      e.setValue(listify(e.getValue()));
+    }
+    boolean indexed = !map.isEmpty();
+    for (int i = 0; indexed && i < map.size(); i++) {
+      indexed = map.containsKey(Integer.toString(i));
+    }
+    if (!indexed) {
+      return map;
+    }
+    List<Object> list = new ArrayList<>();
+    for (int i = 0; i < map.size(); i++) {
+      list.add(map.get(Integer.toString(i)));
+    }
+    return list;
+  }
+
   private Object value() {
     skipSpace();
     char c = text.charAt(pos);

@@ -317,7 +317,8 @@ final class BackupCommands {
     try {
       file = layer.storage().create(path);
       if (format.equals("raw")) {
-        file.truncate(size);
+        // raw_co_create: truncated to 0, then to the size (allocate_first_block).
+        HostFile.truncateFile(file, size);
         return;
       }
     } catch (HostIoException e) {

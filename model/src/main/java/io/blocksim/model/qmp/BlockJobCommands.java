@@ -160,7 +160,11 @@ final class BlockJobCommands {
       }
     }
     boolean bsReadOnly = bs.readOnly();
-    Chains.reopen(layer(), bs, false);
+    // stream_start reopens the node only when it is read-only (a reopen flushes the node, which
+    // raises blkdebug's flush events below it).
+    if (bsReadOnly) {
+      Chains.reopen(layer(), bs, false);
+    }
     boolean populateDirties = layer().variant(Variant.WRITE_UNCHANGED_DIRTIES);
     BlockNode filter = JobFilterDriver.insert(layer(), "copy-on-read", bs, filterNodeName);
     CopyOnReadDriver cor = (CopyOnReadDriver) filter.driver();
@@ -327,7 +331,10 @@ final class BlockJobCommands {
       ErrorPolicy onError, String filterNodeName, boolean autoFinalize, boolean autoDismiss)
       throws QmpError {
     boolean baseReadOnly = base.readOnly();
-    Chains.reopen(layer(), base, false);
+    // commit_active_start reopens the base only when it is read-only (a reopen flushes it).
+    if (baseReadOnly) {
+      Chains.reopen(layer(), base, false);
+    }
     MirrorJob job;
     try {
       job = startMirror(jobId, "commit", top, base, null, base, false, false, false, 0, 0,
@@ -577,7 +584,8 @@ final class BlockJobCommands {
     try {
       file = layer().storage().create(path);
       if (format.equals("raw")) {
-        file.truncate(size);
+        // raw_co_create: truncated to 0, then to the size (allocate_first_block).
+        io.blocksim.model.port.HostFile.truncateFile(file, size);
         return;
       }
     } catch (io.blocksim.model.port.HostIoException e) {

@@ -22,10 +22,8 @@ final class Images {
     long size = roundUpToSector(spec.sizeBytes());
     switch (spec.format()) {
       case "raw" -> {
-        file.truncate(size);
         // qemu-img create allocates the first block of a raw file (allocate_first_block).
-        int first = (int) Math.min(4096, size);
-        file.write(0, new byte[first], 0, first);
+        HostFile.truncateFile(file, size);
       }
       case "qcow2" -> {
         Qcow2CreateOptions options = Qcow2CreateOptions.defaults();
@@ -48,9 +46,7 @@ final class Images {
           options = options.withDataFile((String) dataFile,
               Boolean.TRUE.equals(spec.options().get(DATA_FILE_RAW)));
           data = storage.create((String) dataFile);
-          data.truncate(size);
-          int first = (int) Math.min(4096, size);
-          data.write(0, new byte[first], 0, first);
+          HostFile.truncateFile(data, size);
         }
         Qcow2Image.create(file, data, size, options);
       }

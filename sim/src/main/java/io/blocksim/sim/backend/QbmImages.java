@@ -17,9 +17,7 @@ final class QbmImages {
   static void create(HostStorage storage, String path, long size) throws HostIoException {
     String dataPath = dataImageOf(path);
     HostFile data = storage.create(dataPath);
-    data.truncate(size);
-    int first = (int) Math.min(4096, size);
-    data.write(0, new byte[first], 0, first);
+    HostFile.truncateFile(data, size);
     String slash = dataPath.lastIndexOf('/') < 0 ? dataPath
         : dataPath.substring(dataPath.lastIndexOf('/') + 1);
     byte[] bytes = new QbmDescriptor(slash, "raw", List.of()).toBytes();

@@ -115,13 +115,32 @@ final class QemuImgInfo {
   private static Description describe(HostStorage storage, String path, String givenFormat,
       boolean json) throws HostIoException {
     Common c = new Common(path, givenFormat, json);
-    HostFile file = openFile(storage, c.file());
+    // A json: name (a backing file name QEMU wrote for a node over blkdebug, say) names the format
+    // and, below any protocol wrappers, the host file.
+    String hostPath = c.file();
+    String spelledFormat = null;
+    boolean wrapped = false;
+    Map<String, Object> spelled = io.blocksim.model.qapi.JsonFilename.options(path);
+    if (spelled != null) {
+      spelledFormat = spelled.get("driver") instanceof String d ? d : null;
+      JsonHostFile host = jsonHostFile(spelled.get("file"));
+      if (host == null) {
+        return new Description(null, new ImgOutcome(List.of("qemu-img: Could not open '" + path
+            + "': json: file name not modelled by the simulator"), 1));
+      }
+      hostPath = host.path();
+      wrapped = host.wrapped();
+    }
+    HostFile file = openFile(storage, hostPath);
     if (file == null) {
       return new Description(null, couldNotOpen(c.file()));
     }
-    String format = c.format() != null ? c.format() : Images.probeFormat(storage, c.file());
-    long actual = storage instanceof FakeDisk disk ? disk.pageCount(c.file()) * 4096L
-        : file.length();
+    String format = c.format() != null ? c.format() : spelledFormat != null ? spelledFormat
+        : Images.probeFormat(storage, c.file());
+    // bdrv_get_allocated_file_size: a protocol node other than file (blkdebug) answers ENOTSUP,
+    // which a format node's sum over its children passes up: "disk size: unavailable".
+    Long actual = wrapped ? null : storage instanceof FakeDisk disk
+        ? disk.pageCount(hostPath) * 4096L : file.length();
     Map<String, Object> info = new LinkedHashMap<>();
     Qcow2Image image = null;
     if (format.equals("qcow2")) {
@@ -143,7 +162,9 @@ final class QemuImgInfo {
       info.put("cluster-size", image.clusterSize());
     }
     info.put("format", format);
-    info.put("actual-size", actual);
+    if (actual != null) {
+      info.put("actual-size", actual);
+    }
     List<Qcow2Image.BitmapEntry> bitmaps = List.of();
     if (image != null) {
       bitmaps = image.bitmapDirectory();
@@ -190,7 +211,7 @@ final class QemuImgInfo {
     out.add("image: " + c.file());
     out.add("file format: " + format);
     out.add("virtual size: " + sizeToString(virtualSize) + " (" + virtualSize + " bytes)");
-    out.add("disk size: " + sizeToString(actual));
+    out.add("disk size: " + (actual == null ? "unavailable" : sizeToString(actual)));
     if (image != null) {
       out.add("cluster_size: " + image.clusterSize());
       if (image.backingFileName() != null) {
@@ -579,6 +600,35 @@ final class QemuImgInfo {
   private static ImgOutcome couldNotOpen(String file) {
     return new ImgOutcome(List.of("qemu-img: Could not open '" + file + "': Could not open '"
         + file + "': No such file or directory"), 1);
+  }
+
+  /** The host file below a json: name's {@code file} options, and whether a protocol wraps it. */
+  private record JsonHostFile(String path, boolean wrapped) {}
+
+  /**
+   * Follows {@code file} options down to a {@code file} driver's filename: through blkdebug's
+   * {@code image} (options or a plain file name); null for anything else.
+   */
+  private static JsonHostFile jsonHostFile(Object file) {
+    boolean wrapped = false;
+    for (int depth = 0; depth < 8; depth++) {
+      if (file instanceof String name) {
+        return new JsonHostFile(name, wrapped);
+      }
+      if (!(file instanceof Map<?, ?> options)) {
+        return null;
+      }
+      Object driver = options.get("driver");
+      if ("file".equals(driver) && options.get("filename") instanceof String name) {
+        return new JsonHostFile(name, wrapped);
+      }
+      if (!"blkdebug".equals(driver)) {
+        return null;
+      }
+      wrapped = true;
+      file = options.get("image");
+    }
+    return null;
   }
 
   private static HostFile openFile(HostStorage storage, String path) throws HostIoException {

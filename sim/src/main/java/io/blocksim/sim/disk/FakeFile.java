@@ -119,11 +119,13 @@ final class FakeFile implements HostFile {
 
   /**
    * The allocated size as {@code st_blocks} counts it: every page, unwritten ones included (a
-   * zero range allocates on ext4), which {@link #allocationRun}'s SEEK_DATA view does not show.
+   * zero range allocates on ext4), which {@link #allocationRun}'s SEEK_DATA view does not show,
+   * plus the blocks of ext4's extent tree once the extents outgrow the inode
+   * ({@link PageImage#extentTreePages}).
    */
   @Override
   public long allocatedBytes() {
-    return (long) current.pageCount() * Page.SIZE_BYTES;
+    return ((long) current.pageCount() + current.extentTreePages()) * Page.SIZE_BYTES;
   }
 
   @Override

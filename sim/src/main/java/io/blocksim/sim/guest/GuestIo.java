@@ -20,8 +20,10 @@ import java.util.function.LongConsumer;
  * Guest I/O as the {@code io:} step defines it: qemu-io connected to a short-lived NBD export of
  * the node (docs/qemu-behaviour.md §10.3). Reads are answered sparsely, as QEMU's NBD server does with
  * structured replies: ranges the whole chain reports as zero are not read at all (so no
- * {@code read_aio} and no blkdebug rule fires for them). When qemu-io disconnects it flushes the
- * export, so every session ends with a flush of the node.
+ * {@code read_aio} and no blkdebug rule fires for them). Writes carry FUA: qemu-io's BlockBackend is
+ * writethrough by default (blk_co_pwritev_part adds BDRV_REQ_FUA) and the NBD server passes
+ * NBD_CMD_FLAG_FUA on, so each write ends with a flush of the node ({@link RequestFlags#FUA}). When qemu-io disconnects it flushes the export, so
+ * every session ends with a flush of the node.
  */
 public final class GuestIo {
   /** Largest request the NBD client sends in one piece (32 MiB, NBD_MAX_BUFFER_SIZE). */
@@ -128,12 +130,12 @@ public final class GuestIo {
       int chunk = (int) Math.min(MAX_REQUEST_BYTES, command.length() - done);
       long offset = command.offset() + done;
       if (command.zeroes()) {
-        BlockIo.writeZeroes(node, offset, chunk,
-            command.mayUnmap() ? RequestFlags.MAY_UNMAP : RequestFlags.NONE);
+        BlockIo.writeZeroes(node, offset, chunk, RequestFlags.FUA
+            | (command.mayUnmap() ? RequestFlags.MAY_UNMAP : RequestFlags.NONE));
       } else {
         byte[] data = patternBuffer((byte) (command.pattern() == null ? 0xcd
             : command.pattern()), chunk);
-        BlockIo.write(node, offset, data, 0, chunk, RequestFlags.NONE);
+        BlockIo.write(node, offset, data, 0, chunk, RequestFlags.FUA);
       }
       elapse.accept(chunk);
       done += chunk;

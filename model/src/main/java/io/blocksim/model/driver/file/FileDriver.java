@@ -116,11 +116,13 @@ public final class FileDriver implements Driver {
     file.discard(offset, length);
   }
 
-  /** raw_co_truncate of file-posix: ftruncate, any size. */
+  /** raw_co_truncate of file-posix: ftruncate, any size (see {@link HostFile#truncateFile}). */
   @Override
   public void truncate(BlockNode node, long length) throws HostIoException {
-    file.truncate(length);
+    HostFile.truncateFile(file, length);
   }
+
+
 
   @Override
   public void flushToDisk(BlockNode node) throws HostIoException {

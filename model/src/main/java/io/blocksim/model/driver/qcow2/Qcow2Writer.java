@@ -303,11 +303,6 @@ final class Qcow2Writer {
    * first block (allocate_first_block), which shows in its allocated size.
    */
   static void growDataFile(HostFile dataFile, long length) throws HostIoException {
-    boolean wasEmpty = dataFile.length() == 0;
-    dataFile.truncate(length);
-    if (wasEmpty && length > 0) {
-      int first = (int) Math.min(4096, length);
-      dataFile.write(0, new byte[first], 0, first);
-    }
+    HostFile.truncateFile(dataFile, length);
   }
 }
