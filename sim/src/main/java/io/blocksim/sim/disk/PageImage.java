@@ -85,10 +85,21 @@ final class PageImage {
     return lastChunk;
   }
 
+  /** Returns the chunk at key for a change (this image's own array), or null. */
+  private Page[] writableChunk(long key) {
+    lastChunk = chunks.writable(key);
+    lastKey = key;
+    return lastChunk;
+  }
+
   /** Puts a page (non-null) at index, creating its chunk if needed. */
   private void put(long index, Page page) {
     long key = index >>> CHUNK_SHIFT;
     Page[] chunk = chunk(key);
+    if (chunk != null && chunk[(int) (index & CHUNK_MASK)] == page) {
+      return;
+    }
+    chunk = writableChunk(key);
     if (chunk == null) {
       chunk = new Page[CHUNK_PAGES];
       chunks.put(key, chunk);
@@ -109,6 +120,7 @@ final class PageImage {
     if (chunk == null || chunk[slot] == null) {
       return;
     }
+    chunk = writableChunk(key);
     chunk[slot] = null;
     pageCount--;
     if (isEmpty(chunk)) {
@@ -162,7 +174,7 @@ final class PageImage {
   /** Makes pages [first, last] of one chunk holes. */
   private void removeWithinChunk(long first, long last) {
     long key = first >>> CHUNK_SHIFT;
-    Page[] chunk = chunk(key);
+    Page[] chunk = writableChunk(key);
     if (chunk == null) {
       return;
     }
@@ -345,6 +357,31 @@ final class PageImage {
       }
     }
     return -1;
+  }
+
+  /**
+   * Makes the chunks holding pages [firstIndex, lastIndex] (inclusive) those of source, shared
+   * (each image clones a shared chunk before changing it): for a flush, when every page of those
+   * chunks outside the range is already equal in both images.
+   */
+  void adoptChunksFrom(PageImage source, long firstIndex, long lastIndex) {
+    long lastKeyInRange = lastIndex >>> CHUNK_SHIFT;
+    for (long key = firstIndex >>> CHUNK_SHIFT; key <= lastKeyInRange; key++) {
+      Page[] theirs = source.chunks.get(key);
+      Page[] mine = chunk(key);
+      if (mine == theirs) {
+        continue;
+      }
+      pageCount += (theirs == null ? 0 : count(theirs)) - (mine == null ? 0 : count(mine));
+      if (theirs == null) {
+        chunks.remove(key);
+      } else {
+        chunks.putShared(key, theirs);
+        source.chunks.markShared(key);
+      }
+      lastKey = -1;
+      lastChunk = null;
+    }
   }
 
   /** Replaces pages [firstIndex, lastIndex] (inclusive) with those of source. */

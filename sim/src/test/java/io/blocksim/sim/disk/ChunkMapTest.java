@@ -13,7 +13,8 @@ import org.junit.jupiter.api.Test;
  * Goal: the bucketed chunk map answers get, ceilingKey and ordered walks as a TreeMap does
  * through splits, emptied buckets and keys below every bucket. Method: seeded random puts and
  * removes over a small and a wide key range, each applied alike to a TreeMap, compared after
- * every step at the touched key and a random probe, and whole at intervals.
+ * every step at the touched key and a random probe, and whole at intervals (with a copy, which
+ * shares the chunk arrays until it changes one).
  */
 class ChunkMapTest {
   @Test
@@ -47,9 +48,14 @@ class ChunkMapTest {
             keys.add(k);
           });
           assertThat(keys).containsExactlyElementsOf(ref.keySet());
+          // A copy shares the arrays until one side asks to change one: that side gets a clone.
           ChunkMap copy = map.copy();
           for (Map.Entry<Long, Page[]> e : ref.entrySet()) {
-            assertThat(copy.get(e.getKey())).isNotSameAs(e.getValue()).hasSize(e.getValue().length);
+            assertThat(copy.get(e.getKey())).isSameAs(e.getValue());
+            Page[] own = copy.writable(e.getKey());
+            assertThat(own).isNotSameAs(e.getValue()).hasSize(e.getValue().length);
+            assertThat(copy.writable(e.getKey())).isSameAs(own);
+            assertThat(map.get(e.getKey())).isSameAs(e.getValue());
           }
         }
       }
