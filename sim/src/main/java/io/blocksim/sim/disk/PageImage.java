@@ -195,6 +195,17 @@ final class PageImage {
     int done = 0;
     while (done < count) {
       long index = position / PAGE;
+      long key = index >>> CHUNK_SHIFT;
+      if (chunk(key) == null) {
+        // A hole up to the next chunk present: zeroes at once, not chunk by chunk.
+        long next = chunks.ceilingKey(key + 1);
+        long holeEnd = next < 0 ? Long.MAX_VALUE : (next << CHUNK_SHIFT) * PAGE;
+        int n = (int) Math.min(count - done, holeEnd - position);
+        Arrays.fill(dst, dstOffset + done, dstOffset + done + n, (byte) 0);
+        done += n;
+        position += n;
+        continue;
+      }
       int pageOffset = (int) (position % PAGE);
       int chunk = (int) Math.min(count - done, PAGE - pageOffset);
       Page page = page(index);
