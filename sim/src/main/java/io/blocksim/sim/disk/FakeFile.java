@@ -245,8 +245,16 @@ final class FakeFile implements HostFile {
   }
 
   private void makeDurable() {
+    // Once flushed the two images are equal, so a chunk a request touched is taken whole and
+    // shared (a long range page by page, as a truncate's reaches every page).
     for (UnflushedOp pending : unflushed) {
-      durable.copyPagesFrom(current, pending.firstPageIndex(), pending.lastPageIndex());
+      long first = pending.firstPageIndex();
+      long last = pending.lastPageIndex();
+      if (last - first < 4 * PageImage.CHUNK_PAGES) {
+        durable.adoptChunksFrom(current, first, last);
+      } else {
+        durable.copyPagesFrom(current, first, last);
+      }
     }
     durable.adoptLength(current.lengthBytes());
     unflushed.clear();

@@ -2,8 +2,6 @@ package io.blocksim.sim.disk;
 
 import io.blocksim.model.check.Check;
 import java.util.Arrays;
-import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * The contents of one file as a sparse map of page index to {@link Page}, plus the length. A page
@@ -31,25 +29,18 @@ final class PageImage {
     void visit(long index, Page page);
   }
 
-  private final TreeMap<Long, Page[]> chunks;
+  private final ChunkMap chunks;
   private long lengthBytes;
   private int pageCount;
   /** The last chunk looked up, a cache for runs of requests to one chunk (null: none). */
   private long lastKey = -1;
   private Page[] lastChunk;
-  /**
-   * Once the image has many chunks, a hash index of every chunk beside the sorted map, for
-   * lookups (a tree lookup among a million chunks is a cache miss per level); the map stays for
-   * the ordered walks. Kept equal to the map on every change.
-   */
-  private ChunkIndex index;
-  private static final int INDEX_FROM_CHUNKS = 1024;
 
   PageImage() {
-    this(new TreeMap<>(), 0, 0);
+    this(new ChunkMap(), 0, 0);
   }
 
-  private PageImage(TreeMap<Long, Page[]> chunks, long lengthBytes, int pageCount) {
+  private PageImage(ChunkMap chunks, long lengthBytes, int pageCount) {
     this.chunks = chunks;
     this.lengthBytes = lengthBytes;
     this.pageCount = pageCount;
@@ -57,11 +48,7 @@ final class PageImage {
 
   /** Returns a copy that shares the (immutable) pages. */
   PageImage copy() {
-    TreeMap<Long, Page[]> copied = new TreeMap<>();
-    for (Map.Entry<Long, Page[]> entry : chunks.entrySet()) {
-      copied.put(entry.getKey(), entry.getValue().clone());
-    }
-    return new PageImage(copied, lengthBytes, pageCount);
+    return new PageImage(chunks.copy(), lengthBytes, pageCount);
   }
 
   long lengthBytes() {
@@ -116,15 +103,14 @@ final class PageImage {
 
   /** Visits every page (not the holes) in index order; the visitor must not change the image. */
   void forEachPage(PageVisitor visitor) {
-    for (Map.Entry<Long, Page[]> entry : chunks.entrySet()) {
-      long base = entry.getKey() << CHUNK_SHIFT;
-      Page[] chunk = entry.getValue();
+    chunks.forEach((key, chunk) -> {
+      long base = key << CHUNK_SHIFT;
       for (int i = 0; i < CHUNK_PAGES; i++) {
         if (chunk[i] != null) {
           visitor.visit(base + i, chunk[i]);
         }
       }
-    }
+    });
   }
 
   /** Returns the page at index, or null for a hole. */
@@ -135,130 +121,30 @@ final class PageImage {
 
   private Page[] chunk(long key) {
     if (key != lastKey) {
-      lastChunk = lookup(key);
+      lastChunk = chunks.get(key);
       lastKey = key;
     }
     return lastChunk;
   }
 
-  private Page[] lookup(long key) {
-    if (index == null) {
-      if (chunks.size() < INDEX_FROM_CHUNKS) {
-        return chunks.get(key);
-      }
-      index = new ChunkIndex(chunks.size());
-      for (Map.Entry<Long, Page[]> entry : chunks.entrySet()) {
-        index.put(entry.getKey(), entry.getValue());
-      }
-    }
-    return index.get(key);
-  }
-
-  /** Records that the map now holds chunk (null: none) at key. */
-  private void cached(long key, Page[] chunk) {
-    if (index != null) {
-      if (chunk == null) {
-        index.remove(key);
-      } else {
-        index.put(key, chunk);
-      }
-    }
-  }
-
-  /** Open addressing, linear probing, keys stored plus one (0: empty), backward-shift removal. */
-  private static final class ChunkIndex {
-    private long[] keys;
-    private Page[][] values;
-    private int size;
-
-    ChunkIndex(int expected) {
-      int capacity = Integer.highestOneBit(Math.max(16, expected * 2)) << 1;
-      keys = new long[capacity];
-      values = new Page[capacity][];
-    }
-
-    private int slot(long key) {
-      return (int) ((key * 0x9E3779B97F4A7C15L) >>> (64 - Integer.numberOfTrailingZeros(
-          keys.length)));
-    }
-
-    Page[] get(long key) {
-      int mask = keys.length - 1;
-      for (int i = slot(key); ; i = (i + 1) & mask) {
-        long stored = keys[i];
-        if (stored == key + 1) {
-          return values[i];
-        }
-        if (stored == 0) {
-          return null;
-        }
-      }
-    }
-
-    void put(long key, Page[] value) {
-      int mask = keys.length - 1;
-      for (int i = slot(key); ; i = (i + 1) & mask) {
-        if (keys[i] == key + 1) {
-          values[i] = value;
-          return;
-        }
-        if (keys[i] == 0) {
-          keys[i] = key + 1;
-          values[i] = value;
-          if (++size * 2 > keys.length) {
-            grow();
-          }
-          return;
-        }
-      }
-    }
-
-    void remove(long key) {
-      int mask = keys.length - 1;
-      int i = slot(key);
-      while (keys[i] != key + 1) {
-        if (keys[i] == 0) {
-          return;
-        }
-        i = (i + 1) & mask;
-      }
-      size--;
-      // Backward shift: move later entries of the probe run into the gap where they belong.
-      int gap = i;
-      for (int j = (gap + 1) & mask; keys[j] != 0; j = (j + 1) & mask) {
-        int home = slot(keys[j] - 1);
-        if (((j - home) & mask) >= ((j - gap) & mask)) {
-          keys[gap] = keys[j];
-          values[gap] = values[j];
-          gap = j;
-        }
-      }
-      keys[gap] = 0;
-      values[gap] = null;
-    }
-
-    private void grow() {
-      long[] oldKeys = keys;
-      Page[][] oldValues = values;
-      keys = new long[oldKeys.length * 2];
-      values = new Page[oldKeys.length * 2][];
-      size = 0;
-      for (int i = 0; i < oldKeys.length; i++) {
-        if (oldKeys[i] != 0) {
-          put(oldKeys[i] - 1, oldValues[i]);
-        }
-      }
-    }
+  /** Returns the chunk at key for a change (this image's own array), or null. */
+  private Page[] writableChunk(long key) {
+    lastChunk = chunks.writable(key);
+    lastKey = key;
+    return lastChunk;
   }
 
   /** Puts a page (non-null) at index, creating its chunk if needed. */
   private void put(long index, Page page) {
     long key = index >>> CHUNK_SHIFT;
     Page[] chunk = chunk(key);
+    if (chunk != null && chunk[(int) (index & CHUNK_MASK)] == page) {
+      return;
+    }
+    chunk = writableChunk(key);
     if (chunk == null) {
       chunk = new Page[CHUNK_PAGES];
       chunks.put(key, chunk);
-      cached(key, chunk);
       lastChunk = chunk;
     }
     int slot = (int) (index & CHUNK_MASK);
@@ -276,11 +162,11 @@ final class PageImage {
     if (chunk == null || chunk[slot] == null) {
       return;
     }
+    chunk = writableChunk(key);
     chunk[slot] = null;
     pageCount--;
     if (isEmpty(chunk)) {
       chunks.remove(key);
-      cached(key, null);
       lastChunk = null;
     }
   }
@@ -313,18 +199,13 @@ final class PageImage {
     long lastKeyInRange = last >>> CHUNK_SHIFT;
     // Whole chunks strictly inside the range go at once; the two end chunks page by page.
     if (lastKeyInRange - firstKey > 1) {
-      Map<Long, Page[]> inner = chunks.subMap(firstKey, false, lastKeyInRange, false);
-      if (!inner.isEmpty()) {
-        for (Map.Entry<Long, Page[]> entry : inner.entrySet()) {
-          pageCount -= count(entry.getValue());
-          if (index != null) {
-            index.remove(entry.getKey());
-          }
-        }
-        inner.clear();
-        lastKey = -1;
-        lastChunk = null;
+      for (long key = chunks.ceilingKey(firstKey + 1); key >= 0 && key < lastKeyInRange;
+          key = chunks.ceilingKey(key + 1)) {
+        pageCount -= count(chunks.get(key));
+        chunks.remove(key);
       }
+      lastKey = -1;
+      lastChunk = null;
     }
     removeWithinChunk(first, Math.min(last, (firstKey << CHUNK_SHIFT) + CHUNK_MASK));
     if (lastKeyInRange != firstKey) {
@@ -335,7 +216,7 @@ final class PageImage {
   /** Makes pages [first, last] of one chunk holes. */
   private void removeWithinChunk(long first, long last) {
     long key = first >>> CHUNK_SHIFT;
-    Page[] chunk = chunk(key);
+    Page[] chunk = writableChunk(key);
     if (chunk == null) {
       return;
     }
@@ -347,7 +228,6 @@ final class PageImage {
     }
     if (isEmpty(chunk)) {
       chunks.remove(key);
-      cached(key, null);
       lastChunk = null;
     }
   }
@@ -357,6 +237,17 @@ final class PageImage {
     int done = 0;
     while (done < count) {
       long index = position / PAGE;
+      long key = index >>> CHUNK_SHIFT;
+      if (chunk(key) == null) {
+        // A hole up to the next chunk present: zeroes at once, not chunk by chunk.
+        long next = chunks.ceilingKey(key + 1);
+        long holeEnd = next < 0 ? Long.MAX_VALUE : (next << CHUNK_SHIFT) * PAGE;
+        int n = (int) Math.min(count - done, holeEnd - position);
+        Arrays.fill(dst, dstOffset + done, dstOffset + done + n, (byte) 0);
+        done += n;
+        position += n;
+        continue;
+      }
       int pageOffset = (int) (position % PAGE);
       int chunk = (int) Math.min(count - done, PAGE - pageOffset);
       Page page = page(index);
@@ -510,16 +401,40 @@ final class PageImage {
         }
       }
     }
-    for (Map.Entry<Long, Page[]> after = chunks.higherEntry(key); after != null;
-        after = chunks.higherEntry(after.getKey())) {
-      Page[] found = after.getValue();
+    for (long after = chunks.ceilingKey(key + 1); after >= 0; after = chunks.ceilingKey(after + 1)) {
+      Page[] found = chunks.get(after);
       for (int slot = 0; slot < CHUNK_PAGES; slot++) {
         if (isData(found[slot])) {
-          return (after.getKey() << CHUNK_SHIFT) + slot;
+          return (after << CHUNK_SHIFT) + slot;
         }
       }
     }
     return -1;
+  }
+
+  /**
+   * Makes the chunks holding pages [firstIndex, lastIndex] (inclusive) those of source, shared
+   * (each image clones a shared chunk before changing it): for a flush, when every page of those
+   * chunks outside the range is already equal in both images.
+   */
+  void adoptChunksFrom(PageImage source, long firstIndex, long lastIndex) {
+    long lastKeyInRange = lastIndex >>> CHUNK_SHIFT;
+    for (long key = firstIndex >>> CHUNK_SHIFT; key <= lastKeyInRange; key++) {
+      Page[] theirs = source.chunks.get(key);
+      Page[] mine = chunk(key);
+      if (mine == theirs) {
+        continue;
+      }
+      pageCount += (theirs == null ? 0 : count(theirs)) - (mine == null ? 0 : count(mine));
+      if (theirs == null) {
+        chunks.remove(key);
+      } else {
+        chunks.putShared(key, theirs);
+        source.chunks.markShared(key);
+      }
+      lastKey = -1;
+      lastChunk = null;
+    }
   }
 
   /** Replaces pages [firstIndex, lastIndex] (inclusive) with those of source. */
@@ -538,10 +453,10 @@ final class PageImage {
     removePages(firstIndex, lastIndex);
     long firstKey = firstIndex >>> CHUNK_SHIFT;
     long lastKeyInRange = lastIndex >>> CHUNK_SHIFT;
-    for (Map.Entry<Long, Page[]> entry
-        : source.chunks.subMap(firstKey, true, lastKeyInRange, true).entrySet()) {
-      long base = entry.getKey() << CHUNK_SHIFT;
-      Page[] chunk = entry.getValue();
+    for (long key = source.chunks.ceilingKey(firstKey); key >= 0 && key <= lastKeyInRange;
+        key = source.chunks.ceilingKey(key + 1)) {
+      long base = key << CHUNK_SHIFT;
+      Page[] chunk = source.chunks.get(key);
       for (int slot = 0; slot < CHUNK_PAGES; slot++) {
         long index = base + slot;
         if (chunk[slot] != null && index >= firstIndex && index <= lastIndex) {

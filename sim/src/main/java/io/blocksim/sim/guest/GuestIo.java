@@ -187,11 +187,11 @@ public final class GuestIo {
       elapse.accept(chunk);
       if (command.pattern() != null) {
         byte expected = (byte) (int) command.pattern();
-        for (byte b : data) {
-          if (b != expected) {
-            matches = false;
-            break;
-          }
+        // Every byte the pattern: the first is, and each equals the next (a comparison the JDK
+        // vectorizes; a byte loop here was 4% of the corpus profile).
+        if (data.length > 0 && (data[0] != expected
+            || !Arrays.equals(data, 0, data.length - 1, data, 1, data.length))) {
+          matches = false;
         }
       }
       done += chunk;

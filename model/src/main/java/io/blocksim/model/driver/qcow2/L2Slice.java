@@ -108,7 +108,7 @@ final class L2Slice {
       public L2Slice decode(byte[] raw) {
         L2Slice s = new L2Slice(entryCount);
         int nonZero = 0;
-        for (int i = 0; i < entryCount; i++) {
+        for (int i = 0; i < entryCount && nonZero <= entryCount / 8; i++) {
           if (Bytes.getLong(raw, i * 8) != 0) {
             nonZero++;
           }
