@@ -63,7 +63,8 @@ public final class Qcow2Driver implements Driver {
     try {
       Qcow2OpenOptions options = new Qcow2OpenOptions(readOnly,
           l2CacheSize == null ? -1 : l2CacheSize,
-          refcountCacheSize == null ? -1 : refcountCacheSize, false);
+          refcountCacheSize == null ? -1 : refcountCacheSize, node.discardUnmap(),
+          file.discardUnmap());
       if (args.has(DATA_FILE)) {
         // QEMU names the qcow2 node before its driver opens the data-file child.
         node.setChild(BlockNode.FILE, file);

@@ -62,7 +62,24 @@ public final class BlockIo {
     }
   }
 
+  /**
+   * A zero write a parent issues to a child (bdrv_co_pwrite_zeroes): MAY_UNMAP is dropped when
+   * the node written was opened without discard=unmap.
+   */
   public static void writeZeroes(BlockNode node, long offset, long length, int flags)
+      throws HostIoException {
+    if (!node.discardUnmap()) {
+      flags &= ~RequestFlags.MAY_UNMAP;
+    }
+    blkWriteZeroes(node, offset, length, flags);
+  }
+
+  /**
+   * A zero write a BlockBackend issues to its root node (blk_co_pwrite_zeroes goes to
+   * bdrv_co_pwritev_part directly): MAY_UNMAP is kept whatever the root's discard option; only
+   * the root's driver passing it to a child drops it there ({@link #writeZeroes}).
+   */
+  public static void blkWriteZeroes(BlockNode node, long offset, long length, int flags)
       throws HostIoException {
     if (RequestFlags.has(flags, RequestFlags.WRITE_UNCHANGED)) {
       WriteUnchangedCheck.Snapshot snapshot = WriteUnchangedCheck.before(node);

@@ -182,9 +182,10 @@ public final class BlockLayer {
         created.add(node);
       });
     }
+    // BDRV_O_UNMAP is among the open flags a driver's open sees (qcow2's discard_passthrough).
+    node.setDiscardUnmap("unmap".equals(discard));
     kind.factory().open(this, args, node, childInherit, created);
     args.checkNoExtra();
-    node.setDiscardUnmap("unmap".equals(discard));
     node.setReadOnly(Boolean.TRUE.equals(readOnly));
     node.setOptions(args.map());
     return node;

@@ -407,7 +407,7 @@ public final class MirrorJob extends ChunkedJob {
   private void perform(long offset, long bytes, String method) {
     try {
       switch (method) {
-        case "zero" -> BlockIo.writeZeroes(target, offset, bytes,
+        case "zero" -> BlockIo.blkWriteZeroes(target, offset, bytes,
             unmap ? RequestFlags.MAY_UNMAP : 0);
         case "discard" -> BlockIo.discard(target, offset, bytes);
         default -> {

@@ -130,7 +130,7 @@ public final class GuestIo {
       int chunk = (int) Math.min(MAX_REQUEST_BYTES, command.length() - done);
       long offset = command.offset() + done;
       if (command.zeroes()) {
-        BlockIo.writeZeroes(node, offset, chunk, RequestFlags.FUA
+        BlockIo.blkWriteZeroes(node, offset, chunk, RequestFlags.FUA
             | (command.mayUnmap() ? RequestFlags.MAY_UNMAP : RequestFlags.NONE));
       } else {
         byte[] data = patternBuffer((byte) (command.pattern() == null ? 0xcd

@@ -99,11 +99,12 @@ public final class FileDriver implements Driver {
   @Override
   public void writeZeroes(BlockNode node, long offset, long length, int flags)
       throws HostIoException {
-    // raw_do_pwrite_zeroes: with MAY_UNMAP (which bdrv_co_pwrite_zeroes keeps only on a node
-    // opened with discard=unmap) handle_aiocb_write_zeroes_unmap punches a hole (KEEP_SIZE, so
-    // only inside the file); otherwise handle_aiocb_write_zeroes uses FALLOC_FL_ZERO_RANGE, which
+    // raw_do_pwrite_zeroes: with MAY_UNMAP (which bdrv_co_pwrite_zeroes keeps only on a child
+    // opened with discard=unmap, but a BlockBackend's root always keeps, see
+    // BlockIo.blkWriteZeroes) handle_aiocb_write_zeroes_unmap punches a hole (KEEP_SIZE, so only
+    // inside the file); otherwise handle_aiocb_write_zeroes uses FALLOC_FL_ZERO_RANGE, which
     // leaves the range allocated.
-    if (RequestFlags.has(flags, RequestFlags.MAY_UNMAP) && node.discardUnmap()
+    if (RequestFlags.has(flags, RequestFlags.MAY_UNMAP)
         && offset + length <= file.length()) {
       file.discard(offset, length);
     } else {

@@ -22,7 +22,6 @@ final class Qcow2State {
   final Qcow2Header header;
   /** Changes only on a reopen (qcow2_reopen_commit). */
   boolean readOnly;
-  final boolean discardUnmap;
   final int clusterBits;
   final long clusterSize;
   final int l2Bits;
@@ -51,7 +50,6 @@ final class Qcow2State {
     }
     this.header = header;
     this.readOnly = options.readOnly();
-    this.discardUnmap = options.discardUnmap();
     this.clusterBits = header.clusterBits;
     this.clusterSize = 1L << clusterBits;
     this.l2Bits = clusterBits - 3;
@@ -62,7 +60,7 @@ final class Qcow2State {
     this.l2Cache = new Qcow2Cache<>("L2 table", file, dispatch, L2Slice.codec(l2SliceSize),
         sizes.l2Entries(), sizes.l2EntryBytes(), "l2_update", "l2_load");
     this.refcounts = new Qcow2Refcounts(file, dispatch, header, sizes.refcountEntries(),
-        options.discardUnmap(), options.discardUnmap());
+        options.discardUnmap(), options.fileUnmap());
     refcounts.attachL2Cache(l2Cache);
     refcounts.onCorruption = this::signalCorruption;
   }

@@ -187,9 +187,9 @@ final class Qcow2Writer {
    * to writing a zero buffer through the normal write path.
    */
   void writeZeroes(long offset, long length, boolean mayUnmap) throws HostIoException {
-    // bdrv_co_pwrite_zeroes drops MAY_UNMAP unless the node has discard=unmap; qcow2 v2
-    // supports no zero flags at all.
-    boolean unmap = mayUnmap && s.discardUnmap && s.header.version >= 3;
+    // MAY_UNMAP arrives already filtered by BlockIo (kept on a BlockBackend's root whatever its
+    // discard option); qcow2 v2 supports no zero flags at all (supported_zero_flags).
+    boolean unmap = mayUnmap && s.header.version >= 3;
     long alignment = s.clusterSize;
     long head = offset % alignment;
     long tail = (offset + length) % alignment;
