@@ -113,7 +113,8 @@ public final class BlockLayer {
 
   /**
    * Opens a node from its options (bdrv_open, recursively for inline children); {@code inherited}
-   * carries the options a child inherits from its parent (discard); every node named on the way
+   * carries the options a child inherits from its parent (read-only; non-null for an inline
+   * child, which defaults to discard=unmap); every node named on the way
    * is appended to {@code created} so that a failed open can {@link #detach} them.
    */
   public BlockNode open(Args args, Map<String, Object> inherited, List<BlockNode> created)
@@ -130,7 +131,10 @@ public final class BlockLayer {
     String nodeName = args.optStr("node-name");
     String discard = args.optEnum("discard", List.of("ignore", "unmap"));
     if (discard == null && inherited != null) {
-      discard = (String) inherited.get("discard");
+      // bdrv_inherited_options: every child opened from its parent's options (file, backing,
+      // data-file, a header's backing file) defaults to discard=unmap whatever the parent's
+      // discard, as bdrv_co_pdiscard checks each node's own BDRV_O_UNMAP.
+      discard = "unmap";
     }
     Boolean readOnly = args.optBool("read-only");
     args.unmodelled("auto-read-only", args.optBool("auto-read-only"), false);
@@ -149,9 +153,6 @@ public final class BlockLayer {
       cache.checkNoExtra();
     }
     Map<String, Object> childInherit = new LinkedHashMap<>();
-    if (discard != null) {
-      childInherit.put("discard", discard);
-    }
     childInherit.put("read-only", Boolean.TRUE.equals(readOnly));
     if (nodeName != null) {
       if (!NodeGraph.wellFormed(nodeName)) {

@@ -636,7 +636,8 @@ public final class MirrorJob extends ChunkedJob {
         "read-only", true, "file", io.blocksim.model.qapi.Json.object("driver", "file",
             "filename", qcow2.image().backingFileName()));
     try {
-      BlockNode backing = manager.layer().open(new io.blocksim.model.qapi.Args(options, "backing"), null, new ArrayList<>());
+      BlockNode backing = manager.layer().open(new io.blocksim.model.qapi.Args(options, "backing"),
+          java.util.Map.of(), new ArrayList<>());  // an inline child: discard=unmap
       Chains.setBacking(node, backing);
       return 0;
     } catch (QmpError e) {

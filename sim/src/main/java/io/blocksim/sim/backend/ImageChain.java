@@ -112,7 +112,7 @@ final class ImageChain implements AutoCloseable {
     return open(storage, layers, writable, false);
   }
 
-  /** As above; {@code unmap} opens every layer with discard=unmap (BDRV_O_UNMAP). */
+  /** As above; {@code unmap} opens the top with discard=unmap too (BDRV_O_UNMAP). */
   static ImageChain open(HostStorage storage, List<Layer> layers, Set<Integer> writable,
       boolean unmap) throws ChainError {
     Engine engine = new Engine(NoTimeScheduler.INSTANCE, storage, Set.of());
@@ -122,7 +122,10 @@ final class ImageChain implements AutoCloseable {
       Map<String, Object> args = Json.object("driver", layer.format(), "node-name", name(i),
           "read-only", !writable.contains(i),
           "file", Json.object("driver", "file", "filename", layer.path()));
-      if (unmap) {
+      if (unmap || i > 0) {
+        // qemu-img opens the top with its flags (BDRV_O_UNMAP for commit, a sparse convert
+        // target) and the backing files from the header, which default to discard=unmap
+        // (bdrv_inherited_options).
         args.put("discard", "unmap");
       }
       if (layer.format().equals("qcow2")) {
