@@ -46,6 +46,7 @@ final class QemuImg {
     }
     String verb = words.isEmpty() ? "" : words.remove(0);
     try {
+      numbersParsedBeforeOpen(verb, words);
       ImgOutcome locked = QemuImgLocks.check(storage, locks, verb, words);
       if (locked != null) {
         return locked;
@@ -72,6 +73,25 @@ final class QemuImg {
       // Words the models below do not read: refused as not modelled, never an internal error.
       throw new StepException("img: '" + command + "' is not supported by the simulator ("
           + e.getMessage() + ")");
+    }
+  }
+
+  /**
+   * The numbers qemu-img parses with its options, before it opens any image (so before an image
+   * lock can fail it): bitmap's granularity (img_bitmap's getopt loop) and resize's size
+   * (img_resize sets it in its QemuOpts before img_open). Each subcommand parses them again.
+   */
+  private static void numbersParsedBeforeOpen(String verb, List<String> words) {
+    if (verb.equals("bitmap")) {
+      for (int i = 0; i + 1 < words.size(); i++) {
+        if (words.get(i).equals("-g") || words.get(i).equals("--granularity")) {
+          cvtnum(words.get(i + 1), "granularity");
+        }
+      }
+    } else if (verb.equals("resize") && words.size() >= 2) {
+      String size = words.get(words.size() - 1);
+      optionSize(size.startsWith("+") || size.startsWith("-") ? size.substring(1) : size, "size",
+          "qemu-img: ");
     }
   }
 
