@@ -36,7 +36,8 @@ public final class CorpusBench {
       boolean wholeCorpus) {}
 
   /** One case's figures: median wall and CPU nanoseconds over the measured passes. */
-  record CaseTime(Scenario scenario, Scenario.Case scenarioCase, long wallNs, long cpuNs) {
+  record CaseTime(Scenario scenario, Scenario.Case scenarioCase, long wallNs, long cpuNs,
+      long allocatedBytes) {
     String name() {
       return scenario.path() + (scenarioCase.name().isEmpty() ? "" : " [" + scenarioCase.name()
           + "]");
@@ -95,14 +96,17 @@ public final class CorpusBench {
       for (Scenario.Case c : s.cases()) {
         long[] wall = new long[options.measuredPasses()];
         long[] cpu = new long[options.measuredPasses()];
+        long[] allocated = new long[options.measuredPasses()];
         for (int pass = 0; pass < wall.length; pass++) {
+          long allocStart = allocatedBytes();
           long cpuStart = THREADS.getCurrentThreadCpuTime();
           long start = System.nanoTime(); // determinism-ok: benchmark timing
           runner.simulate(s, c);
           wall[pass] = System.nanoTime() - start; // determinism-ok: benchmark timing
           cpu[pass] = THREADS.getCurrentThreadCpuTime() - cpuStart;
+          allocated[pass] = allocatedBytes() - allocStart;
         }
-        times.add(new CaseTime(s, c, median(wall), median(cpu)));
+        times.add(new CaseTime(s, c, median(wall), median(cpu), median(allocated)));
       }
     }
     long[] wall = times.stream().mapToLong(CaseTime::wallNs).sorted().toArray();
@@ -112,9 +116,23 @@ public final class CorpusBench {
         + " sum %.0f ms CPU%n", options.warmupPasses(), times.size(), options.measuredPasses(),
         percentile(wall, 50) / 1e3, percentile(wall, 90) / 1e3, percentile(cpu, 50) / 1e3,
         percentile(cpu, 90) / 1e3, Arrays.stream(cpu).sum() / 1e6);
+    long[] allocated = times.stream().mapToLong(CaseTime::allocatedBytes).sorted().toArray();
+    // Allocation does not move with the machine's load as time does: a steadier figure for
+    // comparing two builds on a shared machine (and garbage is GC time in the whole-corpus run).
+    out.printf(Locale.ROOT, "  heap allocated per case: median %.0f KiB, p90 %.0f KiB, sum %.0f MiB"
+        + "%n", percentile(allocated, 50) / 1024.0, percentile(allocated, 90) / 1024.0,
+        Arrays.stream(allocated).sum() / 1048576.0);
     out.println("  slowest cases (CPU):");
     times.stream().sorted(Comparator.comparingLong(CaseTime::cpuNs).reversed()).limit(5)
         .forEach(t -> out.printf(Locale.ROOT, "    %8.0f µs  %s%n", t.cpuNs() / 1e3, t.name()));
+    // -Dblocksim.bench.cases=FILE: every case's figures, for finding what to profile.
+    String dump = System.getProperty("blocksim.bench.cases");
+    if (dump != null) {
+      StringBuilder b = new StringBuilder();
+      times.forEach(t -> b.append(t.cpuNs() / 1000).append(' ').append(t.allocatedBytes() / 1024)
+          .append(' ').append(t.name()).append('\n'));
+      Files.writeString(Path.of(dump), b);
+    }
     return times;
   }
 
@@ -211,6 +229,11 @@ public final class CorpusBench {
           qemuTotal / 1e6 / sorted.length, simTotal / 1e3 / sorted.length,
           qemuTotal / (double) Math.max(1, simTotal), sorted[sorted.length / 2]);
     }
+  }
+
+  /** Bytes this thread has allocated so far (HotSpot's per-thread counter). */
+  private static long allocatedBytes() {
+    return ((com.sun.management.ThreadMXBean) THREADS).getCurrentThreadAllocatedBytes();
   }
 
   private static long median(long[] values) {
