@@ -40,7 +40,22 @@ public final class NodeFilenames {
 
   /** Returns the node's bs->filename after bdrv_refresh_filename. */
   public static String filename(BlockNode node) {
-    return refresh(node).filename();
+    return new Memo().filename(node);
+  }
+
+  /**
+   * File names of nodes of one unchanged graph, each node refreshed once: a query of every node
+   * (and a node's backing check, which asks for its backing node's name again) would otherwise
+   * refresh a chain's lower nodes once per node above them. Valid only while the graph, the
+   * nodes' options and their headers' backing names stay as they were.
+   */
+  public static final class Memo {
+    private final Map<BlockNode, Refreshed> refreshed = new java.util.IdentityHashMap<>();
+
+    /** Returns the node's bs->filename after bdrv_refresh_filename. */
+    public String filename(BlockNode node) {
+      return refresh(node, this).filename();
+    }
   }
 
   /** Returns the host file name under a node (its protocol layer's), or null. */
@@ -55,20 +70,33 @@ public final class NodeFilenames {
 
   /** bdrv_backing_overridden: whether the node's backing is not what its header names. */
   public static boolean backingOverridden(BlockNode node) {
+    return backingOverridden(node, new Memo());
+  }
+
+  private static boolean backingOverridden(BlockNode node, Memo memo) {
     String auto = node.autoBackingFile();
     BlockNode backing = node.backing();
     if (backing == null) {
       return auto != null && !auto.isEmpty();
     }
-    return !node.autoBackingFromNode() || auto == null || !auto.equals(filename(backing));
+    return !node.autoBackingFromNode() || auto == null || !auto.equals(memo.filename(backing));
   }
 
-  private static Refreshed refresh(BlockNode node) {
+  private static Refreshed refresh(BlockNode node, Memo memo) {
+    Refreshed known = memo.refreshed.get(node);
+    if (known == null) {
+      known = refreshOnce(node, memo);
+      memo.refreshed.put(node, known);
+    }
+    return known;
+  }
+
+  private static Refreshed refreshOnce(BlockNode node, Memo memo) {
     Driver drv = node.driver();
     String driverName = drv.name();
     Map<String, Refreshed> children = new LinkedHashMap<>();
     for (Map.Entry<String, BlockNode> c : node.children().entrySet()) {
-      children.put(c.getKey(), refresh(c.getValue()));
+      children.put(c.getKey(), refresh(c.getValue(), memo));
     }
     BlockNode primary = node.primaryChild();
     if (node.implicit() && primary != null && children.size() == 1) {
@@ -87,7 +115,7 @@ public final class NodeFilenames {
     if (!opts.containsKey("driver")) {
       opts.put("driver", driverName);
     }
-    boolean overridden = backingOverridden(node);
+    boolean overridden = backingOverridden(node, memo);
     generateJson |= overridden;
     for (Map.Entry<String, Refreshed> c : children.entrySet()) {
       if (c.getKey().equals(BlockNode.BACKING) && !overridden) {

@@ -90,8 +90,9 @@ public final class BlockdevCommands {
     args.checkNoExtra();
     // QEMU prepends each node's info while walking its list, so the newest node comes first.
     List<Object> result = new ArrayList<>();
+    NodeFilenames.Memo names = new NodeFilenames.Memo();
     for (BlockNode node : layer.graph().all()) {
-      result.add(0, deviceInfo(node, flat));
+      result.add(0, deviceInfo(node, flat, names));
     }
     return result;
   }
@@ -101,14 +102,14 @@ public final class BlockdevCommands {
    * flat} leaves out the backing images and counts no depth (bdrv_block_device_info stops
    * gathering for flat output).
    */
-  Map<String, Object> deviceInfo(BlockNode node, boolean flat) {
+  private Map<String, Object> deviceInfo(BlockNode node, boolean flat, NodeFilenames.Memo names) {
     Map<String, Object> info = new LinkedHashMap<>();
     info.put("node-name", node.name());
     info.put("drv", node.driver().name());
     info.put("ro", node.readOnly());
     info.put("encrypted", false);
     info.put("detect_zeroes", "off");
-    info.put("file", filename(node));
+    info.put("file", names.filename(node));
     int depth = 0;
     for (BlockNode b = flat ? null : filterOrCow(node); b != null; b = filterOrCow(b)) {
       depth++;
@@ -116,14 +117,14 @@ public final class BlockdevCommands {
     info.put("backing_file_depth", depth);
     // bdrv_block_device_info: the backing node's file name, when there is a backing node.
     if (node.backing() != null && !node.driver().isFilter()) {
-      info.put("backing_file", NodeFilenames.filename(node.backing()));
+      info.put("backing_file", names.filename(node.backing()));
     }
     for (String throttle : List.of("bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr")) {
       info.put(throttle, 0);
     }
     info.put("write_threshold", 0);
     info.put("cache", Json.object("writeback", true, "direct", false, "no-flush", false));
-    info.put("image", imageInfo(node, flat));
+    info.put("image", imageInfo(node, flat, names));
     List<Object> bitmaps = bitmapInfos(node);
     if (!bitmaps.isEmpty()) {
       info.put("dirty-bitmaps", bitmaps);
@@ -132,10 +133,11 @@ public final class BlockdevCommands {
   }
 
   /** Returns the ImageInfo of a node (bdrv_query_image_info), backing images included. */
-  private static Map<String, Object> imageInfo(BlockNode node, boolean flat) {
+  private static Map<String, Object> imageInfo(BlockNode node, boolean flat,
+      NodeFilenames.Memo names) {
     Map<String, Object> image = new LinkedHashMap<>();
     image.put("virtual-size", node.length());
-    image.put("filename", filename(node));
+    image.put("filename", names.filename(node));
     image.put("format", node.driver().name());
     if (hasGetInfo(node)) {
       image.put("dirty-flag", false);
@@ -148,7 +150,7 @@ public final class BlockdevCommands {
     // bdrv_block_device_info puts any filtered child here, else the backing (COW) child.
     BlockNode backing = filterOrCow(node);
     if (backing != null && !flat) {
-      image.put("backing-image", imageInfo(backing, false));
+      image.put("backing-image", imageInfo(backing, false, names));
     }
     return image;
   }
@@ -207,9 +209,5 @@ public final class BlockdevCommands {
       list.add(m);
     }
     return list;
-  }
-
-  private static String filename(BlockNode node) {
-    return NodeFilenames.filename(node);
   }
 }

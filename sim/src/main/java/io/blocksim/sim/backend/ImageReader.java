@@ -56,4 +56,9 @@ final class ImageReader {
   void read(long offset, byte[] data) throws HostIoException {
     BlockIo.read(node, offset, data, 0, data.length);
   }
+
+  /** Reads length bytes into the start of data. */
+  void read(long offset, byte[] data, int length) throws HostIoException {
+    BlockIo.read(node, offset, data, 0, length);
+  }
 }

@@ -385,6 +385,10 @@ final class QemuImg {
     }
     long common = Math.min(a.length(), b.length());
     long offset = 0;
+    // One pair of buffers for the whole comparison (a new pair per megabyte was zeroed for
+    // nothing: every byte of it is read over).
+    byte[] da = new byte[(int) Math.min(1 << 20, Math.max(common, 0))];
+    byte[] db = new byte[da.length];
     while (offset < common) {
       // Like qemu-img compare, skip what both chains report as zero without reading it.
       BlockStatus sa = BlockIo.blockStatusAbove(a.node(), offset, common - offset);
@@ -395,11 +399,9 @@ final class QemuImg {
         continue;
       }
       int chunk = (int) Math.min(1 << 20, run);
-      byte[] da = new byte[chunk];
-      byte[] db = new byte[chunk];
-      a.read(offset, da);
-      b.read(offset, db);
-      int mismatch = Arrays.mismatch(da, db);
+      a.read(offset, da, chunk);
+      b.read(offset, db, chunk);
+      int mismatch = Arrays.mismatch(da, 0, chunk, db, 0, chunk);
       if (mismatch >= 0) {
         lines.add("Content mismatch at offset " + (offset + (mismatch & ~511)) + "!");
         return new ImgOutcome(lines, 1);

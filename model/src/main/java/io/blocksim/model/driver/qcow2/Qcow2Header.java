@@ -111,6 +111,47 @@ final class Qcow2Header {
     return (autoclearFeatures & AUTOCLEAR_DATA_FILE_RAW) != 0;
   }
 
+  /**
+   * Whether everything {@link #parse} reads lies within prefix, a start of the first cluster: the
+   * header, the extensions up to their end marker (or the backing file name's offset) and the
+   * backing file name. Any doubt (a malformed header) answers false, so that the whole cluster
+   * is read and parse reports what it reports.
+   */
+  static boolean parsedWithin(byte[] prefix) {
+    if (prefix.length < V3_LENGTH || Bytes.getInt(prefix, 0) != MAGIC) {
+      return false;
+    }
+    int version = Bytes.getInt(prefix, 4);
+    if (version != 2 && version != 3) {
+      return false;
+    }
+    long headerLength = version == 2 ? V2_LENGTH : Integer.toUnsignedLong(Bytes.getInt(prefix, 100));
+    long backingOffset = Bytes.getLong(prefix, 8);
+    long backingSize = Integer.toUnsignedLong(Bytes.getInt(prefix, 16));
+    if (headerLength > prefix.length || backingOffset < 0 || backingOffset > prefix.length
+        || (backingOffset != 0 && backingOffset + backingSize > prefix.length)) {
+      return false;
+    }
+    long end = backingOffset != 0 ? backingOffset : Long.MAX_VALUE;
+    long at = headerLength;
+    while (at < end) {
+      if (at + 8 > prefix.length) {
+        return false;
+      }
+      int magic = Bytes.getInt(prefix, (int) at);
+      long len = Integer.toUnsignedLong(Bytes.getInt(prefix, (int) at + 4));
+      at += 8;
+      if (magic == EXT_END) {
+        return true;
+      }
+      if (len > prefix.length - at) {
+        return false;
+      }
+      at += (len + 7) & ~7L;
+    }
+    return true;
+  }
+
   /** Parses and validates the header in the first cluster (qcow2_do_open, header part). */
   static Qcow2Header parse(byte[] first, boolean readOnly) throws HostIoException {
     Qcow2Header h = new Qcow2Header();
