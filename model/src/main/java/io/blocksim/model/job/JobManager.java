@@ -227,8 +227,30 @@ public final class JobManager {
     for (Job job : section.paused) {
       pauseAndWait(job);
     }
+    pollWhileBusy(section.paused);
     activeSections.add(section);
     return section;
+  }
+
+  /**
+   * The poll of bdrv_drained_begin (BDRV_POLL_WHILE on bdrv_drain_poll): it runs the main loop
+   * while a parent is not quiescent, and child_job_drained_poll counts a job busy until it is
+   * completed. A job whose run has returned stays busy until its job_exit bottom half runs, so
+   * the drain runs that completion (job_completed: aborting or waiting) inside itself, before
+   * the code that drained goes on (as backup_clean's bdrv_cbw_drop does while its transaction
+   * aborts).
+   */
+  private void pollWhileBusy(List<Job> reached) {
+    List<Job> exiting = new ArrayList<>();
+    for (Job job : reached) {
+      if (job.deferredToMainLoop && job.busy && !job.status.completed()) {
+        exiting.add(job);
+      }
+    }
+    if (!exiting.isEmpty()) {
+      layer.scheduler().pollNow(() -> exiting.stream()
+          .allMatch(j -> !j.busy || j.status.completed()));
+    }
   }
 
   /** The node and every node above it: what a drain on it quiesces. */
@@ -359,6 +381,7 @@ public final class JobManager {
         pauseAndWait(job);
       }
     }
+    pollWhileBusy(blockJobs);
     for (Job job : blockJobs) {
       resumeAfterDrain(job);
     }
