@@ -94,6 +94,22 @@ class JobLifecycleTest {
   }
 
   @Test
+  void aDrainRunsTheCompletionOfAJobWhoseRunHasReturned() {
+    // bdrv_drained_begin polls while child_job_drained_poll says busy: a job is busy from the end
+    // of its run until its job_exit bottom half has run, so the drain runs that completion.
+    world.qmp("blockdev-backup", "job-id", "j1", "device", "drive0", "target", "target0",
+        "sync", "full");
+    Job job = world.engine.jobs().find("j1");
+    while (!(job.deferredToMainLoop && job.busy)) {
+      assertThat(world.scheduler.step()).isTrue();
+    }
+    assertThat(world.jobEvents()).endsWith("j1 running");
+    world.engine.jobs().drain(world.node("target0"));
+    assertThat(world.jobEvents()).endsWith("j1 running", "j1 waiting", "j1 pending",
+        "j1 COMPLETED", "j1 concluded", "j1 null");
+  }
+
+  @Test
   void cancelledJobShowsOperationCanceled() {
     world.qmp("blockdev-backup", "job-id", "j1", "device", "drive0", "target", "target0",
         "sync", "none", "auto-dismiss", false);
