@@ -33,6 +33,8 @@ public final class JobManager {
   private final Map<String, FormatCreator> creators = new TreeMap<>();
   /** Null except in a model-based test: see {@link #gateBackgroundCopies}. */
   private CopyGate copyGate;
+  /** Null unless an observer asked: see {@link #observeDrainPolls}. */
+  private Runnable drainPollObserver;
 
   public JobManager(BlockLayer layer) {
     this.layer = layer;
@@ -54,6 +56,17 @@ public final class JobManager {
 
   CopyGate copyGate() {
     return copyGate;
+  }
+
+  /**
+   * Observer seam (trace recording): {@code observer} runs each time the poll of a drained
+   * section ({@link #pollWhileBusy}) has run the completions of jobs whose run had returned, at
+   * that point of the command that drained, before the command goes on; null removes it. It
+   * lets a trace recorder take the state a job's end leaves before what the command does after
+   * its drain (a transaction's drain_all before its actions). It must not change the engine.
+   */
+  public void observeDrainPolls(Runnable observer) {
+    this.drainPollObserver = observer;
   }
 
   /** Returns the live jobs, newest first. */
@@ -250,6 +263,9 @@ public final class JobManager {
     if (!exiting.isEmpty()) {
       layer.scheduler().pollNow(() -> exiting.stream()
           .allMatch(j -> !j.busy || j.status.completed()));
+      if (drainPollObserver != null) {
+        drainPollObserver.run();
+      }
     }
   }
 
