@@ -33,6 +33,8 @@ public final class JobManager {
   private final Map<String, FormatCreator> creators = new TreeMap<>();
   /** Null except in a model-based test: see {@link #gateBackgroundCopies}. */
   private CopyGate copyGate;
+  /** Null unless an observer asked: see {@link #observeDrainPolls}. */
+  private Runnable drainPollObserver;
 
   public JobManager(BlockLayer layer) {
     this.layer = layer;
@@ -54,6 +56,17 @@ public final class JobManager {
 
   CopyGate copyGate() {
     return copyGate;
+  }
+
+  /**
+   * Observer seam (trace recording): {@code observer} runs each time the poll of a drained
+   * section ({@link #pollWhileBusy}) has run the completions of jobs whose run had returned, at
+   * that point of the command that drained, before the command goes on; null removes it. It
+   * lets a trace recorder take the state a job's end leaves before what the command does after
+   * its drain (a transaction's drain_all before its actions). It must not change the engine.
+   */
+  public void observeDrainPolls(Runnable observer) {
+    this.drainPollObserver = observer;
   }
 
   /** Returns the live jobs, newest first. */
@@ -227,8 +240,33 @@ public final class JobManager {
     for (Job job : section.paused) {
       pauseAndWait(job);
     }
+    pollWhileBusy(section.paused);
     activeSections.add(section);
     return section;
+  }
+
+  /**
+   * The poll of bdrv_drained_begin (BDRV_POLL_WHILE on bdrv_drain_poll): it runs the main loop
+   * while a parent is not quiescent, and child_job_drained_poll counts a job busy until it is
+   * completed. A job whose run has returned stays busy until its job_exit bottom half runs, so
+   * the drain runs that completion (job_completed: aborting or waiting) inside itself, before
+   * the code that drained goes on (as backup_clean's bdrv_cbw_drop does while its transaction
+   * aborts).
+   */
+  private void pollWhileBusy(List<Job> reached) {
+    List<Job> exiting = new ArrayList<>();
+    for (Job job : reached) {
+      if (job.deferredToMainLoop && job.busy && !job.status.completed()) {
+        exiting.add(job);
+      }
+    }
+    if (!exiting.isEmpty()) {
+      layer.scheduler().pollNow(() -> exiting.stream()
+          .allMatch(j -> !j.busy || j.status.completed()));
+      if (drainPollObserver != null) {
+        drainPollObserver.run();
+      }
+    }
   }
 
   /** The node and every node above it: what a drain on it quiesces. */
@@ -359,6 +397,7 @@ public final class JobManager {
         pauseAndWait(job);
       }
     }
+    pollWhileBusy(blockJobs);
     for (Job job : blockJobs) {
       resumeAfterDrain(job);
     }

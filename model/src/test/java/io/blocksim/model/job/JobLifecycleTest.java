@@ -94,6 +94,51 @@ class JobLifecycleTest {
   }
 
   @Test
+  void aDrainRunsTheCompletionOfAJobWhoseRunHasReturned() {
+    // bdrv_drained_begin polls while child_job_drained_poll says busy: a job is busy from the end
+    // of its run until its job_exit bottom half has run, so the drain runs that completion.
+    world.qmp("blockdev-backup", "job-id", "j1", "device", "drive0", "target", "target0",
+        "sync", "full");
+    Job job = world.engine.jobs().find("j1");
+    while (!(job.deferredToMainLoop && job.busy)) {
+      assertThat(world.scheduler.step()).isTrue();
+    }
+    assertThat(world.jobEvents()).endsWith("j1 running");
+    world.engine.jobs().drain(world.node("target0"));
+    assertThat(world.jobEvents()).endsWith("j1 running", "j1 waiting", "j1 pending",
+        "j1 COMPLETED", "j1 concluded", "j1 null");
+  }
+
+  @Test
+  void theDrainPollObserverSeesTheCompletionsThePollRan() {
+    // The seam a trace recorder uses to take a state inside a command that drained: it runs
+    // once per poll that completed jobs, after those completions, and only then.
+    List<List<String>> seen = new java.util.ArrayList<>();
+    world.engine.jobs().observeDrainPolls(() -> seen.add(List.copyOf(world.jobEvents())));
+    world.qmp("blockdev-backup", "job-id", "j1", "device", "drive0", "target", "target0",
+        "sync", "full");
+    world.engine.jobs().drain(world.node("target0")); // j1 is running: nothing to complete
+    assertThat(seen).isEmpty();
+    Job job = world.engine.jobs().find("j1");
+    while (!(job.deferredToMainLoop && job.busy)) {
+      assertThat(world.scheduler.step()).isTrue();
+    }
+    world.engine.jobs().drain(world.node("target0"));
+    assertThat(seen).hasSize(1);
+    assertThat(seen.get(0)).endsWith("j1 concluded", "j1 null");
+    world.engine.jobs().observeDrainPolls(null);
+    world.qmp("blockdev-backup", "job-id", "j2", "device", "drive0", "target", "target0",
+        "sync", "full");
+    Job second = world.engine.jobs().find("j2");
+    while (!(second.deferredToMainLoop && second.busy)) {
+      assertThat(world.scheduler.step()).isTrue();
+    }
+    world.engine.jobs().drain(world.node("target0"));
+    assertThat(seen).hasSize(1);
+    assertThat(world.jobEvents()).endsWith("j2 concluded", "j2 null");
+  }
+
+  @Test
   void cancelledJobShowsOperationCanceled() {
     world.qmp("blockdev-backup", "job-id", "j1", "device", "drive0", "target", "target0",
         "sync", "none", "auto-dismiss", false);

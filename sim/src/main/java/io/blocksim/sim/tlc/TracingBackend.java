@@ -1,5 +1,6 @@
 package io.blocksim.sim.tlc;
 
+import io.blocksim.model.job.JobManager;
 import io.blocksim.model.qapi.QmpEvent;
 import io.blocksim.sim.backend.SimBackend;
 import io.blocksim.sim.guest.QemuIoCommand;
@@ -24,6 +25,9 @@ import java.util.function.BooleanSupplier;
  */
 public final class TracingBackend implements Backend {
   private static final Set<String> JOB_VERBS_ENDING = Set.of("job-cancel", "block-job-cancel");
+  /** The commands that run as a transaction (qmp_transaction; a lone backup is one action). */
+  private static final Set<String> BACKUP_COMMANDS =
+      Set.of("transaction", "blockdev-backup", "drive-backup");
 
   private final SimBackend sim;
   private final TraceRecorder recorder;
@@ -54,7 +58,16 @@ public final class TracingBackend implements Backend {
   public Map<String, Object> qmp(String command, Map<String, Object> args) throws StepException {
     advance(0); // What is due now runs before the command (SimBackend's rule), observed here.
     eventsBeforeCommand = sim.engine().events().size();
-    Map<String, Object> reply = sim.qmp(command, args);
+    Map<String, Object> reply;
+    JobManager jobs = sim.engine().jobs();
+    if (BACKUP_COMMANDS.contains(command)) {
+      jobs.observeDrainPolls(this::drainedBeforeActions);
+    }
+    try {
+      reply = sim.qmp(command, args);
+    } finally {
+      jobs.observeDrainPolls(null);
+    }
     boolean ok = !reply.containsKey("error");
     String node = String.valueOf(args.get("node"));
     switch (command) {
@@ -96,6 +109,25 @@ public final class TracingBackend implements Backend {
       }
     }
     return reply;
+  }
+
+  /**
+   * A drained section of a transaction ran the completion of jobs whose run had returned
+   * (JobManager's drain poll). qmp_transaction begins with bdrv_drain_all, before any action is
+   * prepared: those jobs end (and change their bitmaps) before the transaction's jobs are
+   * created, so the recorder takes that state here, ahead of the CreateTxn it records after the
+   * command. A poll after the transaction created a job would be part of the transaction's own
+   * steps; none is taken there.
+   */
+  private void drainedBeforeActions() {
+    List<QmpEvent> events = sim.engine().events();
+    for (QmpEvent event : events.subList(eventsBeforeCommand, events.size())) {
+      if (event.event().equals("JOB_STATUS_CHANGE")
+          && "created".equals(event.data().get("status"))) {
+        return;
+      }
+    }
+    recorder.observeInternal(sim.engine());
   }
 
   private void bitmapCommand(String command, Map<String, Object> args) {
