@@ -273,6 +273,26 @@ public final class SimBackend implements Backend {
   }
 
   @Override
+  public List<Map<String, Object>> namedNodeBitmaps() {
+    // What query-named-block-nodes does around it (SimBackend.qmp's advance, the dispatcher's
+    // lock commit), then its node-name and dirty-bitmaps members, built by the same code, newest
+    // node first.
+    loop.advance(0);
+    engine.layer().commitLocks();
+    List<Map<String, Object>> nodes = new ArrayList<>();
+    for (BlockNode node : engine.graph().all()) {
+      Map<String, Object> info = new java.util.LinkedHashMap<>();
+      info.put("node-name", node.name());
+      List<Object> bitmaps = io.blocksim.model.qmp.BlockdevCommands.bitmapInfos(node);
+      if (!bitmaps.isEmpty()) {
+        info.put("dirty-bitmaps", bitmaps);
+      }
+      nodes.add(0, info);
+    }
+    return nodes;
+  }
+
+  @Override
   public List<Map<String, Object>> bitmapGranules() {
     List<Map<String, Object>> rows = new ArrayList<>();
     for (BlockNode node : engine.graph().all()) {

@@ -76,6 +76,24 @@ public interface Backend extends AutoCloseable {
     return null;
   }
 
+  /**
+   * {@code query-named-block-nodes} reduced to what observations read: per node (newest first,
+   * as QEMU lists them) its {@code node-name} and, when it has bitmaps, its {@code dirty-bitmaps}
+   * (BlockDirtyInfo, as the query reports it). By default the query itself; the simulator answers
+   * from its graph without building every node's image information, which was most of the cost
+   * of an observation.
+   */
+  @SuppressWarnings("unchecked")
+  default List<Map<String, Object>> namedNodeBitmaps() throws StepException {
+    Map<String, Object> reply = qmp("query-named-block-nodes", new java.util.LinkedHashMap<>());
+    Object value = reply.get("return");
+    if (!(value instanceof List)) {
+      throw new StepException("query-named-block-nodes failed: "
+          + io.blocksim.model.qapi.Json.compact(reply));
+    }
+    return (List<Map<String, Object>>) value;
+  }
+
   /** Kills the process as {@code kill -9} would: the host files keep what reached them. */
   void crashProcess() throws StepException;
 

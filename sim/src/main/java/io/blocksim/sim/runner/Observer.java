@@ -116,17 +116,15 @@ public final class Observer {
    * whose last two digits are random) become {@code #block}, so the two sides can be compared.
    */
   static String normalizedNodeName(String name) {
-    return name.matches("#block[0-9]+") ? "#block" : name;
+    return GENERATED_NODE_NAME.matcher(name).matches() ? "#block" : name;
   }
 
-  @SuppressWarnings("unchecked")
+  private static final java.util.regex.Pattern GENERATED_NODE_NAME =
+      java.util.regex.Pattern.compile("#block[0-9]+");
+
+  /** Each node's name and bitmaps as query-named-block-nodes reports them (newest node first). */
   static List<Map<String, Object>> namedNodes(Backend backend) throws StepException {
-    Map<String, Object> reply = backend.qmp("query-named-block-nodes", new LinkedHashMap<>());
-    Object value = reply.get("return");
-    if (!(value instanceof List)) {
-      throw new StepException("query-named-block-nodes failed: " + Json.compact(reply));
-    }
-    return (List<Map<String, Object>>) value;
+    return backend.namedNodeBitmaps();
   }
 
   /** Returns query-jobs, sorted by id. */
