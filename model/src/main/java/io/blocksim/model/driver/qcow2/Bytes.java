@@ -16,6 +16,11 @@ final class Bytes {
     return (long) LONG_BE.get(b, at);
   }
 
+  /** Decodes count big-endian longs from the start of b into the start of dst, in bulk. */
+  static void getLongs(byte[] b, long[] dst, int count) {
+    java.nio.ByteBuffer.wrap(b).asLongBuffer().get(dst, 0, count);
+  }
+
   static int getInt(byte[] b, int at) {
     return ((b[at] & 0xff) << 24) | ((b[at + 1] & 0xff) << 16) | ((b[at + 2] & 0xff) << 8)
         | (b[at + 3] & 0xff);

@@ -454,9 +454,7 @@ public final class Qcow2Check {
     if (readable > 0) {
       file.read(offset, raw, 0, (int) readable);
     }
-    for (int i = 0; i < table.length; i++) {
-      table[i] = Bytes.getLong(raw, i * 8);
-    }
+    Bytes.getLongs(raw, table, table.length);
     return table;
   }
 

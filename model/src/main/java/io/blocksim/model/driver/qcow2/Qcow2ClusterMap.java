@@ -41,9 +41,7 @@ final class Qcow2ClusterMap {
     if (h.l1Size > 0) {
       byte[] raw = new byte[h.l1Size * 8];
       s.file.read(h.l1TableOffset, raw, 0, raw.length);
-      for (int i = 0; i < h.l1Size; i++) {
-        l1Table[i] = Bytes.getLong(raw, i * 8);
-      }
+      Bytes.getLongs(raw, l1Table, h.l1Size);
     }
   }
 

@@ -53,7 +53,8 @@ final class Qcow2Open {
 
     // QEMU opens the image with BDRV_O_NO_FLUSH until the final reopen; flushes are no-ops.
     HostFile noFlush = new NoFlushHostFile(file);
-    Qcow2Header h = Qcow2Header.parse(readFirstCluster(noFlush, cs), false);
+    // The header just written, parsed from the bytes written rather than read back.
+    Qcow2Header h = Qcow2Header.parse(first, false);
     if (o.version() == 2) {
       h.refcountOrder = 4;
     }

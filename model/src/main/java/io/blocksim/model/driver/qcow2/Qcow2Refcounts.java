@@ -123,9 +123,7 @@ final class Qcow2Refcounts {
       events.event("reftable_load");
       byte[] raw = new byte[entries * 8];
       file.read(tableOffset, raw, 0, raw.length);
-      for (int i = 0; i < entries; i++) {
-        table[i] = Bytes.getLong(raw, i * 8);
-      }
+      Bytes.getLongs(raw, table, entries);
     }
     updateMaxTableIndex();
   }
