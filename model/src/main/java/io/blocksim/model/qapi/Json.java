@@ -3,7 +3,6 @@ package io.blocksim.model.qapi;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * Canonical JSON text for QMP values, formatted exactly as Python's {@code json.dumps(v,
@@ -52,21 +51,38 @@ public final class Json {
       out.append("{}");
       return;
     }
-    TreeMap<String, Object> sorted = new TreeMap<>();
-    for (Map.Entry<?, ?> e : map.entrySet()) {
-      sorted.put((String) e.getKey(), e.getValue());
-    }
+    String[] keys = sortedKeys(map);
     out.append('{');
     boolean first = true;
-    for (Map.Entry<String, Object> e : sorted.entrySet()) {
+    for (String key : keys) {
       separate(out, first, indent, depth + 1);
       first = false;
-      quote(out, e.getKey());
+      quote(out, key);
       out.append(": ");
-      write(out, e.getValue(), indent, depth + 1);
+      write(out, map.get(key), indent, depth + 1);
     }
     close(out, indent, depth);
     out.append('}');
+  }
+
+  /**
+   * The map's keys in String order (sort_keys=True), by insertion sort: a map here has a few
+   * dozen keys at most, and a TreeMap per map made this recursive writer one of the costliest
+   * methods for the JIT to compile in a whole-corpus run.
+   */
+  private static String[] sortedKeys(Map<?, ?> map) {
+    String[] keys = new String[map.size()];
+    int n = 0;
+    for (Object k : map.keySet()) {
+      String key = (String) k;
+      int i = n++;
+      while (i > 0 && keys[i - 1].compareTo(key) > 0) {
+        keys[i] = keys[i - 1];
+        i--;
+      }
+      keys[i] = key;
+    }
+    return keys;
   }
 
   private static void writeList(StringBuilder out, List<?> list, int indent, int depth) {
