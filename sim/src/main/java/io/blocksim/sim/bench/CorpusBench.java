@@ -1,5 +1,6 @@
 package io.blocksim.sim.bench;
 
+import io.blocksim.sim.explore.ExploreRuns;
 import io.blocksim.sim.qemu.QemuAvailability;
 import io.blocksim.sim.qemu.QemuBackend;
 import io.blocksim.sim.runner.CaseRunner;
@@ -43,6 +44,12 @@ public final class CorpusBench {
     }
   }
 
+  /** Explore runs before the measured ones (JIT warm-up), and measured runs (a few seconds). */
+  static final int EXPLORE_WARMUP_RUNS = 300;
+  static final int EXPLORE_RUNS = 600;
+  /** The campaign seed of the measured explore runs (the warm-up runs use the next one). */
+  static final long EXPLORE_SEED = 1;
+
   private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
 
   private CorpusBench() {}
@@ -54,8 +61,7 @@ public final class CorpusBench {
     if (options.wholeCorpus()) {
       wholeCorpus(out, options.scenarios());
     }
-    out.println("explore runs/s per core: not measured here (blocksim explore has not landed;"
-        + " hook: CorpusBench.explore)");
+    explore(out, EXPLORE_WARMUP_RUNS, EXPLORE_RUNS);
     if (options.qemuSample() > 0) {
       qemu(out, cases, options.qemuSample());
     }
@@ -145,6 +151,30 @@ public final class CorpusBench {
             points / (wall / 1e9), points / (cpu / 1e9));
       }
     }
+  }
+
+  /**
+   * Explore runs per second on one core: {@code blocksim explore}'s generated runs with every
+   * checker, in process on this thread, after warm-up runs of another campaign seed. Wall time
+   * beside this thread's CPU time (a shared machine; the JVM's GC and JIT threads are not in
+   * the CPU figure).
+   */
+  static ExploreRuns.Counts explore(PrintStream out, int warmupRuns, int runs) {
+    if (warmupRuns > 0) {
+      ExploreRuns.run(EXPLORE_SEED + 1, warmupRuns);
+    }
+    long cpuStart = THREADS.getCurrentThreadCpuTime();
+    long start = System.nanoTime(); // determinism-ok: benchmark timing
+    ExploreRuns.Counts counts = ExploreRuns.run(EXPLORE_SEED, runs);
+    long wall = System.nanoTime() - start; // determinism-ok: benchmark timing
+    long cpu = THREADS.getCurrentThreadCpuTime() - cpuStart;
+    out.printf(Locale.ROOT, "explore runs/s per core (blocksim explore --seed %d --runs %d, in"
+        + " process on one thread, after %d warm-up runs): %.0f/s wall, %.0f/s CPU; %d passed,"
+        + " %d at a simulation limit, %d where QEMU 7.2 aborts, %d violations, %.1f steps per"
+        + " run%n", EXPLORE_SEED, counts.runs(), warmupRuns, counts.runs() / (wall / 1e9),
+        counts.runs() / (cpu / 1e9), counts.passed(), counts.limits(), counts.qemuAborts(),
+        counts.violations(), counts.steps() / (double) Math.max(1, counts.runs()));
+    return counts;
   }
 
   /** The whole corpus from the command line: a fresh {@code ./blocksim run} process. */
