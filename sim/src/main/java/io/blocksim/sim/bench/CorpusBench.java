@@ -124,6 +124,13 @@ public final class CorpusBench {
     return times;
   }
 
+  /**
+   * Sweeps of one case are repeated until this much wall time has passed (at least one), and the
+   * points of all of them are divided by their time: one sweep is tens of milliseconds, so
+   * whether a young collection falls into it or not swung its figure by a third.
+   */
+  static final long SWEEP_MIN_NS = 300_000_000L;
+
   private static void crashSweeps(PrintStream out, Path persistence, int warmupSweeps)
       throws IOException {
     if (!Files.isDirectory(persistence)) {
@@ -132,25 +139,45 @@ public final class CorpusBench {
     ScenarioFiles.Loaded loaded = ScenarioFiles.load(List.of(persistence));
     int warmups = Math.max(1, warmupSweeps);
     out.printf(Locale.ROOT, "crash sweep (points/s after %d warm-up sweep%s of the scenario, as"
-        + " the per-case figure is after warm-up; CPU time of this thread):%n", warmups,
-        warmups == 1 ? "" : "s");
+        + " the per-case figure is after warm-up, over sweeps repeated for %.1f s; CPU time of"
+        + " this thread; GC: the collectors' time in those sweeps, which wall time includes"
+        + " and this thread's CPU time does not):%n", warmups, warmups == 1 ? "" : "s",
+        SWEEP_MIN_NS / 1e9);
     for (Scenario s : loaded.scenarios()) {
       for (Scenario.Case c : s.cases()) {
         for (int w = 0; w < warmups; w++) {
           CrashSweep.sweep(s, c, s.seed(), new TreeSet<>(s.semantics()), 1);
         }
+        long gcStart = gcMillis();
         long cpuStart = THREADS.getCurrentThreadCpuTime();
         long start = System.nanoTime(); // determinism-ok: benchmark timing
-        CrashSweep.Report report = CrashSweep.sweep(s, c, s.seed(),
-            new TreeSet<>(s.semantics()), 1);
-        long wall = System.nanoTime() - start; // determinism-ok: benchmark timing
+        long points = 0;
+        int sweeps = 0;
+        long wall;
+        do {
+          CrashSweep.Report report = CrashSweep.sweep(s, c, s.seed(),
+              new TreeSet<>(s.semantics()), 1);
+          points += report.points().size();
+          sweeps++;
+          wall = System.nanoTime() - start; // determinism-ok: benchmark timing
+        } while (wall < SWEEP_MIN_NS);
         long cpu = THREADS.getCurrentThreadCpuTime() - cpuStart;
-        int points = report.points().size();
-        out.printf(Locale.ROOT, "  %-60s %4d points  %8.0f/s wall  %8.0f/s CPU%n",
-            s.path() + (c.name().isEmpty() ? "" : " [" + c.name() + "]"), points,
-            points / (wall / 1e9), points / (cpu / 1e9));
+        long gc = gcMillis() - gcStart;
+        out.printf(Locale.ROOT, "  %-60s %4d points  %8.0f/s wall  %8.0f/s CPU  GC %3d ms in %d"
+            + " sweeps%n", s.path() + (c.name().isEmpty() ? "" : " [" + c.name() + "]"),
+            points / sweeps, points / (wall / 1e9), points / (cpu / 1e9), gc, sweeps);
       }
     }
+  }
+
+  /** The collectors' accumulated time (young and old), in milliseconds. */
+  private static long gcMillis() {
+    long total = 0;
+    for (java.lang.management.GarbageCollectorMXBean gc
+        : ManagementFactory.getGarbageCollectorMXBeans()) {
+      total += Math.max(0, gc.getCollectionTime());
+    }
+    return total;
   }
 
   /**

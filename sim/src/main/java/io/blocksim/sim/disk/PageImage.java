@@ -55,6 +55,27 @@ final class PageImage {
     return lengthBytes;
   }
 
+  /**
+   * Returns whether other reads the same bytes with the same pages allocated (holes and
+   * {@link Page#UNWRITTEN} pages alike): shared pages at once, other pages byte by byte.
+   */
+  boolean sameContent(PageImage other) {
+    if (lengthBytes != other.lengthBytes || pageCount != other.pageCount) {
+      return false;
+    }
+    byte[] a = new byte[Page.SIZE_BYTES];
+    byte[] b = new byte[Page.SIZE_BYTES];
+    return chunks.allChunksMatch(other.chunks, (mine, theirs) -> {
+      for (int i = 0; i < CHUNK_PAGES; i++) {
+        if (mine[i] != theirs[i] && (mine[i] == null || theirs[i] == null
+            || !Page.sameContent(mine[i], theirs[i], a, b))) {
+          return false;
+        }
+      }
+      return true;
+    });
+  }
+
   int pageCount() {
     return pageCount;
   }
