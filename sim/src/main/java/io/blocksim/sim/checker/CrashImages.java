@@ -70,15 +70,30 @@ public final class CrashImages {
         if (!StoredVersions.isQcow2(file)) {
           continue;
         }
-        List<Found> found = memo == null ? null : memo.find(disk, path, reopen);
-        if (found == null) {
+        // The consistency check reads the image alone, so it is remembered by the image's
+        // content alone; the rest may read the data file too.
+        Checked checked = memo == null ? null : memo.findCheck(disk, path);
+        List<Found> rest = memo == null || checked != null && checked.failed() ? null
+            : memo.find(disk, path, reopen);
+        if (checked == null || !checked.failed() && rest == null) {
           Memo.Key key = memo == null ? null : memo.key(disk, path, file);
-          found = examine(disk, path, file, reopen);
-          if (memo != null) {
-            memo.put(path, key, reopen, found);
+          if (checked == null) {
+            checked = check(path, file);
+            if (memo != null) {
+              memo.putCheck(path, key.image(), checked);
+            }
+          }
+          if (!checked.failed()) {
+            rest = examine(disk, path, file, reopen);
+            if (memo != null) {
+              memo.put(path, key, reopen, rest);
+            }
           }
         }
-        leaks |= replay(path, found, k, versions, violations, kinds);
+        leaks |= replay(path, checked.found(), k, versions, violations, kinds);
+        if (!checked.failed()) {
+          leaks |= replay(path, rest, k, versions, violations, kinds);
+        }
       } catch (HostIoException e) {
         violations.add(path + ": " + e.getMessage());
       }
@@ -115,8 +130,11 @@ public final class CrashImages {
         SectorHashes now) implements Found {}
   }
 
-  /** Runs the checks of one qcow2 image that do not depend on the crash point. */
-  private static List<Found> examine(FakeDisk disk, String path, HostFile file, boolean reopen) {
+  /** What the consistency check found; failed: it did not run to its end (nothing follows). */
+  record Checked(List<Found> found, boolean failed) {}
+
+  /** The qcow2 consistency check of the image (leaks allowed, corruption never). */
+  private static Checked check(String path, HostFile file) {
     List<Found> found = new ArrayList<>();
     try {
       Qcow2Check.Result check = Qcow2Check.check(file);
@@ -127,6 +145,20 @@ public final class CrashImages {
       if (check.leaks() > 0) {
         found.add(new Found.Leaks());
       }
+      return new Checked(List.copyOf(found), false);
+    } catch (HostIoException e) {
+      found.add(new Found.Violation(path + ": " + e.getMessage()));
+      return new Checked(List.copyOf(found), true);
+    }
+  }
+
+  /**
+   * Runs the checks of one qcow2 image after its consistency check that do not depend on the
+   * crash point: the read-only open, the bitmaps' data and sector hashes, the reopen.
+   */
+  private static List<Found> examine(FakeDisk disk, String path, HostFile file, boolean reopen) {
+    List<Found> found = new ArrayList<>();
+    try {
       Qcow2Image image;
       try {
         image = StoredVersions.openReadOnly(disk, file);
@@ -247,6 +279,33 @@ public final class CrashImages {
     private record Entry(Key key, boolean reopen, List<Found> found) {}
 
     private final Map<String, java.util.ArrayDeque<Entry>> byPath = new TreeMap<>();
+
+    private record CheckEntry(FileContent image, Checked checked) {}
+
+    private final Map<String, java.util.ArrayDeque<CheckEntry>> checks = new TreeMap<>();
+
+    /** Returns what the consistency check found on an image with the same content, or null. */
+    Checked findCheck(FakeDisk disk, String path) {
+      java.util.ArrayDeque<CheckEntry> entries = checks.get(path);
+      if (entries == null) {
+        return null;
+      }
+      for (CheckEntry e : entries) {
+        if (disk.holds(path, e.image())) {
+          return e.checked();
+        }
+      }
+      return null;
+    }
+
+    void putCheck(String path, FileContent image, Checked checked) {
+      java.util.ArrayDeque<CheckEntry> entries = checks.computeIfAbsent(path,
+          p -> new java.util.ArrayDeque<>());
+      entries.addFirst(new CheckEntry(image, checked));
+      if (entries.size() > PER_PATH) {
+        entries.removeLast();
+      }
+    }
 
     /** Returns what was found on an image with the same content, or null. */
     List<Found> find(FakeDisk disk, String path, boolean reopen) {

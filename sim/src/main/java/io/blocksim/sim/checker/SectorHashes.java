@@ -28,7 +28,8 @@ public final class SectorHashes {
     }
   }
 
-  private static final int CHUNK_BYTES = 1 << 20;
+  /** The most read at once (a default cluster: reads are sector-aligned, whatever the size). */
+  private static final int CHUNK_BYTES = 64 << 10;
 
   private final long sectorCount;
   private final int tailBytes; // Bytes of a partial last sector, or 0.
@@ -108,8 +109,9 @@ public final class SectorHashes {
   }
 
   /**
-   * The read buffer of {@link #of}: as large as the longest data run read so far, up to a
-   * MiB (a sweep hashes an image at every crash point, and most runs are a cluster or less).
+   * The read buffer of {@link #of}: as large as the longest data run read so far, up to
+   * {@link #CHUNK_BYTES} (a sweep hashes images at many crash points; a MiB for each was a fifth
+   * of what a sweep allocated).
    */
   private byte[] buffer(long wanted) {
     int size = (int) Math.min(CHUNK_BYTES, wanted);

@@ -63,12 +63,20 @@ final class PageImage {
     if (lengthBytes != other.lengthBytes || pageCount != other.pageCount) {
       return false;
     }
-    byte[] a = new byte[Page.SIZE_BYTES];
-    byte[] b = new byte[Page.SIZE_BYTES];
+    byte[][] scratch = new byte[2][]; // Page buffers, made for the first pages not shared.
     return chunks.allChunksMatch(other.chunks, (mine, theirs) -> {
       for (int i = 0; i < CHUNK_PAGES; i++) {
-        if (mine[i] != theirs[i] && (mine[i] == null || theirs[i] == null
-            || !Page.sameContent(mine[i], theirs[i], a, b))) {
+        if (mine[i] == theirs[i]) {
+          continue;
+        }
+        if (mine[i] == null || theirs[i] == null) {
+          return false;
+        }
+        if (scratch[0] == null) {
+          scratch[0] = new byte[Page.SIZE_BYTES];
+          scratch[1] = new byte[Page.SIZE_BYTES];
+        }
+        if (!Page.sameContent(mine[i], theirs[i], scratch[0], scratch[1])) {
           return false;
         }
       }
