@@ -268,6 +268,7 @@ public final class CrashImages {
    * file without unflushed requests holds what it held at the point before).
    */
   public static final class Memo {
+    /** Contents remembered per file, the least recently used forgotten first. */
     private static final int PER_PATH = 8;
 
     /**
@@ -290,8 +291,11 @@ public final class CrashImages {
       if (entries == null) {
         return null;
       }
-      for (CheckEntry e : entries) {
+      for (java.util.Iterator<CheckEntry> it = entries.iterator(); it.hasNext(); ) {
+        CheckEntry e = it.next();
         if (disk.holds(path, e.image())) {
+          it.remove(); // The most recently used first (a flushed state recurs all along).
+          entries.addFirst(e);
           return e.checked();
         }
       }
@@ -313,9 +317,12 @@ public final class CrashImages {
       if (entries == null) {
         return null;
       }
-      for (Entry e : entries) {
+      for (java.util.Iterator<Entry> it = entries.iterator(); it.hasNext(); ) {
+        Entry e = it.next();
         if (e.reopen() == reopen && disk.holds(path, e.key().image()) && othersHeld(disk, path,
             e.key().others())) {
+          it.remove();
+          entries.addFirst(e);
           return e.found();
         }
       }
