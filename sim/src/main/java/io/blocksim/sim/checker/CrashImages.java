@@ -349,12 +349,7 @@ public final class CrashImages {
 
     /** The key of the image as it is now (taken before examine, which may change the disk). */
     Key key(FakeDisk disk, String path, HostFile file) {
-      boolean ownDataOnly;
-      try {
-        ownDataOnly = !Qcow2Image.dataFileInfo(file, true).hasDataFile();
-      } catch (HostIoException | RuntimeException e) {
-        ownDataOnly = false;
-      }
+      boolean ownDataOnly = ownDataOnly(file);
       Map<String, FileContent> others = null;
       if (!ownDataOnly) {
         others = new TreeMap<>();
@@ -365,6 +360,26 @@ public final class CrashImages {
         }
       }
       return new Key(disk.content(path), others);
+    }
+
+    /**
+     * Whether the header says the image has no data file: version 2, or version 3 without the
+     * external data file bit (incompatible features, bit 2), as Qcow2Header reads them; read
+     * from the header's first 80 bytes, not the whole first cluster. Anything else: false.
+     */
+    private static boolean ownDataOnly(HostFile file) {
+      try {
+        if (file.length() < 80) {
+          return false;
+        }
+        byte[] head = new byte[80];
+        file.read(0, head, 0, head.length);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(head); // Big-endian, as qcow2.
+        int version = b.getInt(4);
+        return version == 2 || version == 3 && (b.getLong(72) & 4) == 0;
+      } catch (HostIoException e) {
+        return false;
+      }
     }
 
     void put(String path, Key key, boolean reopen, List<Found> found) {
