@@ -423,15 +423,23 @@ public final class SimBackend implements Backend {
       }
       long length = na.length();
       long offset = 0;
+      byte[] bufferA = null; // Read into again and again: a MiB each per run was garbage.
+      byte[] bufferB = null;
       while (offset < length) {
         long left = Math.min(1 << 20, length - offset);
         BlockStatus sa = BlockIo.blockStatusAbove(na, offset, left);
         BlockStatus sb = BlockIo.blockStatusAbove(nb, offset, left);
         int run = (int) Math.min(sa.lengthBytes(), sb.lengthBytes());
-        if (!(sa.zero() && sb.zero())
-            && !java.util.Arrays.equals(GuestIo.readSparse(na, offset, run),
-                GuestIo.readSparse(nb, offset, run))) {
-          return false;
+        if (!(sa.zero() && sb.zero())) {
+          if (bufferA == null) {
+            bufferA = new byte[1 << 20];
+            bufferB = new byte[1 << 20];
+          }
+          GuestIo.readSparse(na, offset, run, bufferA);
+          GuestIo.readSparse(nb, offset, run, bufferB);
+          if (!java.util.Arrays.equals(bufferA, 0, run, bufferB, 0, run)) {
+            return false;
+          }
         }
         offset += run;
       }

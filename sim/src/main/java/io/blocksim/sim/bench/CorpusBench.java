@@ -1,5 +1,6 @@
 package io.blocksim.sim.bench;
 
+import io.blocksim.sim.explore.ExploreRuns;
 import io.blocksim.sim.qemu.QemuAvailability;
 import io.blocksim.sim.qemu.QemuBackend;
 import io.blocksim.sim.runner.CaseRunner;
@@ -44,6 +45,12 @@ public final class CorpusBench {
     }
   }
 
+  /** Explore runs before the measured ones (JIT warm-up), and measured runs (a few seconds). */
+  static final int EXPLORE_WARMUP_RUNS = 300;
+  static final int EXPLORE_RUNS = 600;
+  /** The campaign seed of the measured explore runs (the warm-up runs use the next one). */
+  static final long EXPLORE_SEED = 1;
+
   private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
 
   private CorpusBench() {}
@@ -55,8 +62,7 @@ public final class CorpusBench {
     if (options.wholeCorpus()) {
       wholeCorpus(out, options.scenarios());
     }
-    out.println("explore runs/s per core: not measured here (blocksim explore has not landed;"
-        + " hook: CorpusBench.explore)");
+    explore(out, EXPLORE_WARMUP_RUNS, EXPLORE_RUNS);
     if (options.qemuSample() > 0) {
       qemu(out, cases, options.qemuSample());
     }
@@ -136,6 +142,13 @@ public final class CorpusBench {
     return times;
   }
 
+  /**
+   * Sweeps of one case are repeated until this much wall time has passed (at least one), and the
+   * points of all of them are divided by their time: one sweep is tens of milliseconds, so
+   * whether a young collection falls into it or not swung its figure by a third.
+   */
+  static final long SWEEP_MIN_NS = 300_000_000L;
+
   private static void crashSweeps(PrintStream out, Path persistence, int warmupSweeps)
       throws IOException {
     if (!Files.isDirectory(persistence)) {
@@ -144,25 +157,69 @@ public final class CorpusBench {
     ScenarioFiles.Loaded loaded = ScenarioFiles.load(List.of(persistence));
     int warmups = Math.max(1, warmupSweeps);
     out.printf(Locale.ROOT, "crash sweep (points/s after %d warm-up sweep%s of the scenario, as"
-        + " the per-case figure is after warm-up; CPU time of this thread):%n", warmups,
-        warmups == 1 ? "" : "s");
+        + " the per-case figure is after warm-up, over sweeps repeated for %.1f s; CPU time of"
+        + " this thread; GC: the collectors' time in those sweeps, which wall time includes"
+        + " and this thread's CPU time does not):%n", warmups, warmups == 1 ? "" : "s",
+        SWEEP_MIN_NS / 1e9);
     for (Scenario s : loaded.scenarios()) {
       for (Scenario.Case c : s.cases()) {
         for (int w = 0; w < warmups; w++) {
           CrashSweep.sweep(s, c, s.seed(), new TreeSet<>(s.semantics()), 1);
         }
+        long gcStart = gcMillis();
         long cpuStart = THREADS.getCurrentThreadCpuTime();
         long start = System.nanoTime(); // determinism-ok: benchmark timing
-        CrashSweep.Report report = CrashSweep.sweep(s, c, s.seed(),
-            new TreeSet<>(s.semantics()), 1);
-        long wall = System.nanoTime() - start; // determinism-ok: benchmark timing
+        long points = 0;
+        int sweeps = 0;
+        long wall;
+        do {
+          CrashSweep.Report report = CrashSweep.sweep(s, c, s.seed(),
+              new TreeSet<>(s.semantics()), 1);
+          points += report.points().size();
+          sweeps++;
+          wall = System.nanoTime() - start; // determinism-ok: benchmark timing
+        } while (wall < SWEEP_MIN_NS);
         long cpu = THREADS.getCurrentThreadCpuTime() - cpuStart;
-        int points = report.points().size();
-        out.printf(Locale.ROOT, "  %-60s %4d points  %8.0f/s wall  %8.0f/s CPU%n",
-            s.path() + (c.name().isEmpty() ? "" : " [" + c.name() + "]"), points,
-            points / (wall / 1e9), points / (cpu / 1e9));
+        long gc = gcMillis() - gcStart;
+        out.printf(Locale.ROOT, "  %-60s %4d points  %8.0f/s wall  %8.0f/s CPU  GC %3d ms in %d"
+            + " sweeps%n", s.path() + (c.name().isEmpty() ? "" : " [" + c.name() + "]"),
+            points / sweeps, points / (wall / 1e9), points / (cpu / 1e9), gc, sweeps);
       }
     }
+  }
+
+  /** The collectors' accumulated time (young and old), in milliseconds. */
+  private static long gcMillis() {
+    long total = 0;
+    for (java.lang.management.GarbageCollectorMXBean gc
+        : ManagementFactory.getGarbageCollectorMXBeans()) {
+      total += Math.max(0, gc.getCollectionTime());
+    }
+    return total;
+  }
+
+  /**
+   * Explore runs per second on one core: {@code blocksim explore}'s generated runs with every
+   * checker, in process on this thread, after warm-up runs of another campaign seed. Wall time
+   * beside this thread's CPU time (a shared machine; the JVM's GC and JIT threads are not in
+   * the CPU figure).
+   */
+  static ExploreRuns.Counts explore(PrintStream out, int warmupRuns, int runs) {
+    if (warmupRuns > 0) {
+      ExploreRuns.run(EXPLORE_SEED + 1, warmupRuns);
+    }
+    long cpuStart = THREADS.getCurrentThreadCpuTime();
+    long start = System.nanoTime(); // determinism-ok: benchmark timing
+    ExploreRuns.Counts counts = ExploreRuns.run(EXPLORE_SEED, runs);
+    long wall = System.nanoTime() - start; // determinism-ok: benchmark timing
+    long cpu = THREADS.getCurrentThreadCpuTime() - cpuStart;
+    out.printf(Locale.ROOT, "explore runs/s per core (blocksim explore --seed %d --runs %d, in"
+        + " process on one thread, after %d warm-up runs): %.0f/s wall, %.0f/s CPU; %d passed,"
+        + " %d at a simulation limit, %d where QEMU 7.2 aborts, %d violations, %.1f steps per"
+        + " run%n", EXPLORE_SEED, counts.runs(), warmupRuns, counts.runs() / (wall / 1e9),
+        counts.runs() / (cpu / 1e9), counts.passed(), counts.limits(), counts.qemuAborts(),
+        counts.violations(), counts.steps() / (double) Math.max(1, counts.runs()));
+    return counts;
   }
 
   /** The whole corpus from the command line: a fresh {@code ./blocksim run} process. */

@@ -28,13 +28,16 @@ public final class SectorHashes {
     }
   }
 
-  private static final int CHUNK_BYTES = 1 << 20;
+  /** The most read at once (a default cluster: reads are sector-aligned, whatever the size). */
+  private static final int CHUNK_BYTES = 64 << 10;
 
   private final long sectorCount;
   private final int tailBytes; // Bytes of a partial last sector, or 0.
   private long[] sectors = new long[16];
   private long[] hashes = new long[16];
   private int size;
+  /** The read buffer while {@link #of} hashes, then null. */
+  private byte[] buffer;
 
   private SectorHashes(long lengthBytes) {
     this.sectorCount = (lengthBytes + SECTOR_BYTES - 1) / SECTOR_BYTES;
@@ -53,16 +56,16 @@ public final class SectorHashes {
   static SectorHashes of(Qcow2Image image, HostFile dataHost) throws HostIoException {
     long length = image.virtualSize();
     SectorHashes result = new SectorHashes(length);
-    byte[] buffer = new byte[(int) Math.min(CHUNK_BYTES, Math.max(length, 1))];
     long offset = 0;
     while (offset < length) {
       Qcow2BlockStatus status = image.blockStatus(offset, length - offset);
       long end = Math.min(length, offset + Math.max(1, status.lengthBytes()));
       if (status.kind() == Qcow2BlockStatus.Kind.DATA) {
-        result.addData(image, dataHost, status, offset, end, buffer);
+        result.addData(image, dataHost, status, offset, end);
       }
       offset = end;
     }
+    result.buffer = null;
     return result;
   }
 
@@ -80,7 +83,7 @@ public final class SectorHashes {
 
   /** Adds a data run [start, end): file holes under it are zeroes, the rest is read. */
   private void addData(Qcow2Image image, HostFile dataHost, Qcow2BlockStatus status, long start,
-      long end, byte[] buffer) throws HostIoException {
+      long end) throws HostIoException {
     long at = start; // Always a sector boundary: runs start on cluster boundaries.
     while (at < end) {
       long run = status.hostOffsetValid() && dataHost != null
@@ -95,6 +98,7 @@ public final class SectorHashes {
         run = Math.min(SECTOR_BYTES, end - at); // Less than a sector of hole: read it.
       }
       long readEnd = Math.min(end, ceilToSector(at + run));
+      byte[] buffer = buffer(readEnd - at);
       while (at < readEnd) {
         int count = (int) Math.min(buffer.length, readEnd - at);
         image.read(at, buffer, 0, count);
@@ -102,6 +106,20 @@ public final class SectorHashes {
         at += count;
       }
     }
+  }
+
+  /**
+   * The read buffer of {@link #of}: as large as the longest data run read so far, up to
+   * {@link #CHUNK_BYTES} (a sweep hashes images at many crash points; a MiB for each was a fifth
+   * of what a sweep allocated).
+   */
+  private byte[] buffer(long wanted) {
+    int size = (int) Math.min(CHUNK_BYTES, wanted);
+    if (buffer == null || buffer.length < size) {
+      buffer = new byte[Math.max(size, buffer == null ? 0 : Math.min(CHUNK_BYTES,
+          2 * buffer.length))];
+    }
+    return buffer;
   }
 
   private void addSectors(long offset, byte[] buffer, int count) {

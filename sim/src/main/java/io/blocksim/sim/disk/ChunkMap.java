@@ -271,4 +271,29 @@ final class ChunkMap {
       }
     }
   }
+
+  /** Returns whether both maps have the same keys and, key by key, chunks that same accepts. */
+  boolean allChunksMatch(ChunkMap other, java.util.function.BiPredicate<Page[], Page[]> same) {
+    if (size != other.size) {
+      return false;
+    }
+    int oj = 0;
+    int oi = 0;
+    for (int j = 0; j < nb; j++) {
+      Bucket b = buckets[j];
+      for (int i = 0; i < b.size; i++) {
+        while (oi >= other.buckets[oj].size) { // Buckets are never empty: this ends.
+          oj++;
+          oi = 0;
+        }
+        Bucket ob = other.buckets[oj];
+        if (b.keys[i] != ob.keys[oi]
+            || b.chunks[i] != ob.chunks[oi] && !same.test(b.chunks[i], ob.chunks[oi])) {
+          return false;
+        }
+        oi++;
+      }
+    }
+    return true;
+  }
 }

@@ -219,6 +219,18 @@ public final class FakeDisk implements HostStorage {
     return copy;
   }
 
+  /** Returns what the file holds now, unchanged by later requests; null if it does not exist. */
+  public FileContent content(String path) {
+    FakeFile file = files.get(path);
+    return file == null ? null : new FileContent(file.current().copy());
+  }
+
+  /** Returns whether the file exists and holds what content holds (reads and allocation). */
+  public boolean holds(String path, FileContent content) {
+    FakeFile file = files.get(path);
+    return file != null && content.sameAs(file.current());
+  }
+
   /** Returns whether an armed power cut has happened and power is not yet back. */
   public boolean isPoweredOff() {
     return poweredOff;

@@ -192,6 +192,25 @@ final class Page {
     }
   }
 
+  /**
+   * Returns whether the two pages read the same bytes and are of one kind (both
+   * {@link #UNWRITTEN} or neither); scratchA and scratchB are page-sized buffers for the bytes.
+   */
+  static boolean sameContent(Page a, Page b, byte[] scratchA, byte[] scratchB) {
+    if (a == b) {
+      return true;
+    }
+    if (a == UNWRITTEN || b == UNWRITTEN) {
+      return false;
+    }
+    if (a.isUniform() && b.isUniform()) {
+      return a.fill == b.fill;
+    }
+    a.copyTo(0, scratchA, 0, SIZE_BYTES);
+    b.copyTo(0, scratchB, 0, SIZE_BYTES);
+    return Arrays.equals(scratchA, scratchB);
+  }
+
   /** Returns the page with {@code count} bytes from src placed at pageOffset. */
   Page overwrite(int pageOffset, byte[] src, int srcOffset, int count) {
     if (count == SIZE_BYTES) {

@@ -55,6 +55,35 @@ final class PageImage {
     return lengthBytes;
   }
 
+  /**
+   * Returns whether other reads the same bytes with the same pages allocated (holes and
+   * {@link Page#UNWRITTEN} pages alike): shared pages at once, other pages byte by byte.
+   */
+  boolean sameContent(PageImage other) {
+    if (lengthBytes != other.lengthBytes || pageCount != other.pageCount) {
+      return false;
+    }
+    byte[][] scratch = new byte[2][]; // Page buffers, made for the first pages not shared.
+    return chunks.allChunksMatch(other.chunks, (mine, theirs) -> {
+      for (int i = 0; i < CHUNK_PAGES; i++) {
+        if (mine[i] == theirs[i]) {
+          continue;
+        }
+        if (mine[i] == null || theirs[i] == null) {
+          return false;
+        }
+        if (scratch[0] == null) {
+          scratch[0] = new byte[Page.SIZE_BYTES];
+          scratch[1] = new byte[Page.SIZE_BYTES];
+        }
+        if (!Page.sameContent(mine[i], theirs[i], scratch[0], scratch[1])) {
+          return false;
+        }
+      }
+      return true;
+    });
+  }
+
   int pageCount() {
     return pageCount;
   }

@@ -202,17 +202,24 @@ public final class GuestIo {
   /** Reads a range as the NBD server does: zero runs from block status, data runs from the node. */
   public static byte[] readSparse(BlockNode node, long offset, int length)
       throws HostIoException {
-    byte[] data = new byte[length];
+    return readSparse(node, offset, length, new byte[length]);
+  }
+
+  /** As above, into the first length bytes of into (zero runs are zeroed); returns into. */
+  public static byte[] readSparse(BlockNode node, long offset, int length, byte[] into)
+      throws HostIoException {
     long done = 0;
     while (done < length) {
       BlockStatus status = BlockIo.blockStatusAbove(node, offset + done, length - done);
       int run = (int) Math.min(status.lengthBytes(), length - done);
       if (!status.zero()) {
-        BlockIo.read(node, offset + done, data, (int) done, run);
+        BlockIo.read(node, offset + done, into, (int) done, run);
+      } else {
+        Arrays.fill(into, (int) done, (int) done + run, (byte) 0);
       }
       done += run;
     }
-    return data;
+    return into;
   }
 
   /** The digests of contents seen before, by a digest of their sparse form (see digest). */
@@ -236,10 +243,14 @@ public final class GuestIo {
    */
   public static byte[] digest(BlockNode node) throws HostIoException {
     MessageDigest key = sha256();
-    List<byte[]> dataRuns = new ArrayList<>();
+    // Data runs as read, or as their length if every byte is zero (a raw or preallocated data
+    // file reads as data): kept only for a full hash, and 16 MiB of zeroes kept alive across
+    // a young collection was most of a crash sweep's GC pauses.
+    List<Object> dataRuns = new ArrayList<>();
     List<Long> zeroRuns = new ArrayList<>(); // Per run: its length if zero, -1 if data.
     long length = node.length();
     byte[] lengthBytes = new byte[8];
+    byte[] scratch = null; // Data runs are read here; only those not all zero are copied.
     for (long chunkStart = 0; chunkStart < length; chunkStart += 1 << 20) {
       int chunk = (int) Math.min(1 << 20, length - chunkStart);
       long done = 0;
@@ -250,11 +261,15 @@ public final class GuestIo {
           zeroRuns.add((long) run);
           describe(key, lengthBytes, null, 0, run);
         } else {
-          byte[] data = new byte[run];
-          BlockIo.read(node, chunkStart + done, data, 0, run);
-          dataRuns.add(data);
+          if (scratch == null) {
+            scratch = new byte[1 << 20];
+          }
+          BlockIo.read(node, chunkStart + done, scratch, 0, run);
+          byte[] data = scratch[0] == 0 && allZero(scratch, run) ? null
+              : Arrays.copyOf(scratch, run);
+          dataRuns.add(data == null ? (Object) run : data);
           zeroRuns.add(-1L);
-          describeData(key, lengthBytes, data);
+          describeData(key, lengthBytes, data == null ? scratch : data, run);
         }
         done += run;
       }
@@ -268,8 +283,12 @@ public final class GuestIo {
     int data = 0;
     for (long zero : zeroRuns) {
       if (zero < 0) {
-        sha.update(dataRuns.get(data++));
-        continue;
+        Object run = dataRuns.get(data++);
+        if (run instanceof byte[] bytes) {
+          sha.update(bytes);
+          continue;
+        }
+        zero = (Integer) run; // A data run of zeroes: hashed as the zeroes it read.
       }
       for (long left = zero; left > 0; left -= ZEROES.length) {
         sha.update(ZEROES, 0, (int) Math.min(left, ZEROES.length));
@@ -280,20 +299,32 @@ public final class GuestIo {
     return digest;
   }
 
+  /** Whether the first length bytes are zero (compared with {@link #ZEROES}, which the JDK vectorizes). */
+  private static boolean allZero(byte[] data, int length) {
+    for (int at = 0; at < length; at += ZEROES.length) {
+      int end = Math.min(length, at + ZEROES.length);
+      if (!Arrays.equals(data, at, end, ZEROES, 0, end - at)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /** The granule in which data runs are described as zero or not (see describeData). */
   private static final int DESCRIBE_BYTES = 4096;
 
   /**
-   * Adds a data run to the sparse description: its zero 4 KiB pieces (a preallocated or raw data
+   * Adds a data run (the first length bytes of data) to the sparse description: its zero 4 KiB pieces (a preallocated or raw data
    * file reads as data but is mostly zeroes) as zero runs, the rest by their bytes. The
    * description stays a function of the contents alone that determines them, so it keys the memo
    * as before; hashing the zeroes of a data run as well cost a fifth of a crash sweep.
    */
-  private static void describeData(MessageDigest key, byte[] lengthBytes, byte[] data) {
+  private static void describeData(MessageDigest key, byte[] lengthBytes, byte[] data,
+      int length) {
     int runStart = 0;
     boolean runZero = false;
-    for (int at = 0; at < data.length; at += DESCRIBE_BYTES) {
-      int end = Math.min(data.length, at + DESCRIBE_BYTES);
+    for (int at = 0; at < length; at += DESCRIBE_BYTES) {
+      int end = Math.min(length, at + DESCRIBE_BYTES);
       boolean zero = Arrays.equals(data, at, end, ZEROES, 0, end - at);
       if (at > runStart && zero != runZero) {
         describe(key, lengthBytes, runZero ? null : data, runStart, at - runStart);
@@ -301,8 +332,8 @@ public final class GuestIo {
       }
       runZero = zero;
     }
-    if (data.length > runStart) {
-      describe(key, lengthBytes, runZero ? null : data, runStart, data.length - runStart);
+    if (length > runStart) {
+      describe(key, lengthBytes, runZero ? null : data, runStart, length - runStart);
     }
   }
 

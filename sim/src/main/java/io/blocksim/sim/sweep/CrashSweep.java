@@ -90,8 +90,9 @@ public final class CrashSweep {
     long lastOp = disk.opCount();
     List<Point> points = new ArrayList<>();
     Map<String, Integer> outcomes = new TreeMap<>();
+    CrashImages.Memo memo = new CrashImages.Memo();
     for (long k = firstOp; k <= lastOp; k += Math.max(1, stride)) {
-      Point point = check(crashed.remove(k), k, versions.versions(), creations, ops);
+      Point point = check(crashed.remove(k), k, versions.versions(), creations, ops, memo);
       points.add(point);
       outcomes.merge(point.outcome(), 1, Integer::sum);
     }
@@ -122,6 +123,12 @@ public final class CrashSweep {
   /** Checks every image of the disk the power cut right after request k left. */
   static Point check(FakeDisk disk, long k, List<StoredVersions.Version> versions,
       List<Creation> creations, List<io.blocksim.sim.disk.DiskOp> ops) {
+    return check(disk, k, versions, creations, ops, null);
+  }
+
+  /** As above, with the sweep's memo of the images already examined (null: none). */
+  static Point check(FakeDisk disk, long k, List<StoredVersions.Version> versions,
+      List<Creation> creations, List<io.blocksim.sim.disk.DiskOp> ops, CrashImages.Memo memo) {
     List<String> violations = new ArrayList<>();
     Set<String> beingCreated = new java.util.TreeSet<>();
     for (Creation c : creations) {
@@ -129,7 +136,8 @@ public final class CrashSweep {
         beingCreated.add(c.path());
       }
     }
-    String outcome = checkImages(disk, k, versions, violations, beingCreated);
+    String outcome = CrashImages.checkImages(disk, k, versions, violations, beingCreated, true,
+        memo);
     String window = QemuWindows.explain(violations, k, disk.lastPowerLoss(), ops);
     if (window != null) {
       return new Point(k, outcome.replace(",VIOLATION", ",qemu-window"), List.of(), window,

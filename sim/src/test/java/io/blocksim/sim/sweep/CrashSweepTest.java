@@ -194,6 +194,45 @@ class CrashSweepTest {
     }
   }
 
+  /**
+   * The sweep checks an image once per distinct content (CrashImages.Memo); every point must
+   * come out as the check of that point's disk on its own finds it. The scenarios are ones
+   * where most points repeat some file's content (an image left alone while another is written).
+   */
+  @Test
+  void pointsCheckedWithTheSweepsMemoAreThoseCheckedAlone() throws Exception {
+    for (String name : List.of("backing-and-in-use.yaml", "add-errors-and-unstored-crash.yaml",
+        "data-file-raw-bitmaps.yaml")) {
+      Scenario scenario = ScenarioFiles.load(List.of(SCENARIO.resolveSibling(name)))
+          .scenarios().get(0);
+      Scenario.Case c = scenario.cases().get(0);
+      long seed = scenario.seed();
+      java.util.Set<String> semantics = new java.util.TreeSet<>(scenario.semantics());
+      CrashSweep.Report report = CrashSweep.sweep(scenario, c, seed, semantics, 1);
+      io.blocksim.sim.backend.SimBackend baseline =
+          new io.blocksim.sim.backend.SimBackend(seed, semantics);
+      io.blocksim.sim.checker.StoredVersions versions =
+          new io.blocksim.sim.checker.StoredVersions(baseline.disk());
+      baseline.disk().addListener(versions);
+      new io.blocksim.sim.runner.CaseRunner(scenario, c, baseline).run();
+      baseline.quit();
+      int compared = 0;
+      for (CrashSweep.Point p : report.points()) {
+        if (p.outcome().contains("interrupted-create") || p.qemuWindow() != null) {
+          continue; // Files being created are left out of the check (not this test's matter).
+        }
+        compared++;
+        FakeDisk alone = CrashSweep.crashedDisk(scenario, c, seed, semantics, p.op());
+        List<String> violations = new java.util.ArrayList<>();
+        String outcome = io.blocksim.sim.checker.CrashImages.checkImages(alone, p.op(),
+            versions.versions(), violations, java.util.Set.of(), true, null);
+        assertThat(p.outcome() + " " + p.violations()).as("%s op %d", name, p.op())
+            .isEqualTo(outcome + " " + violations);
+      }
+      assertThat(compared).as(name).isGreaterThan(30);
+    }
+  }
+
   private static Map<String, String> contents(FakeDisk disk) throws Exception {
     Map<String, String> all = new java.util.TreeMap<>();
     for (String path : disk.list()) {

@@ -449,14 +449,21 @@ public final class Qcow2Check {
   /** Reads a table of big-endian u64 entries; the part beyond the end of the file reads 0. */
   private long[] readTable(long offset, long entries) throws HostIoException {
     long[] table = new long[(int) entries];
-    byte[] raw = new byte[(int) entries * 8];
-    long readable = Math.max(0, Math.min(raw.length, file.length() - offset));
-    if (readable > 0) {
-      file.read(offset, raw, 0, (int) readable);
+    int length = (int) entries * 8;
+    if (raw == null || raw.length < length) {
+      raw = new byte[length];
     }
+    int readable = (int) Math.max(0, Math.min(length, file.length() - offset));
+    if (readable > 0) {
+      file.read(offset, raw, 0, readable);
+    }
+    Arrays.fill(raw, readable, length, (byte) 0);
     Bytes.getLongs(raw, table, table.length);
     return table;
   }
+
+  /** readTable's buffer, kept for the next table (a check reads each L2 table twice). */
+  private byte[] raw;
 
   private static long ceilDiv(long a, long b) {
     return (a + b - 1) / b;
