@@ -148,14 +148,17 @@ final class L2Slice {
         return new L2Slice(entryCount);
       }
 
+      /** The bytes of the last slice encoded, reused (see {@link Qcow2Cache.TableCodec}). */
+      private final byte[] raw = new byte[entryCount * 8];
+
       @Override
       public byte[] encode(L2Slice s) {
-        byte[] raw = new byte[entryCount * 8];
         if (s.dense != null) {
           for (int i = 0; i < entryCount; i++) {
             Bytes.putLong(raw, i * 8, s.dense[i]);
           }
         } else {
+          java.util.Arrays.fill(raw, (byte) 0);
           for (int i = 0; i < s.sparseSize; i++) {
             Bytes.putLong(raw, s.sparseIndexes[i] * 8, s.sparseValues[i]);
           }

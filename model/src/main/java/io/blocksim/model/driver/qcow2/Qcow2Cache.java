@@ -50,6 +50,11 @@ final class Qcow2Cache<T> {
 
     T zeroed();
 
+    /**
+     * Returns the table's disk bytes, an array valid only until the next encode: the cache
+     * writes it at once, and a write is synchronous at the data level (HostFile), so nothing
+     * keeps it; it may be a buffer the codec reuses, or the table itself.
+     */
     byte[] encode(T table);
   }
 
