@@ -144,6 +144,11 @@ final class L2Slice {
       }
 
       @Override
+      public boolean decodeCopies() {
+        return true;
+      }
+
+      @Override
       public L2Slice zeroed() {
         return new L2Slice(entryCount);
       }
