@@ -491,26 +491,26 @@ public final class HBitmap {
   // ---------------------------------------------------------------- bit-level internals
 
   private void checkRange(String operation, long offsetBytes, long lengthBytes) {
-    Check.that(offsetBytes >= 0, "hbitmap %s: offset (%d) is negative", operation, offsetBytes);
-    Check.that(lengthBytes >= 0, "hbitmap %s: length (%d) is negative", operation, lengthBytes);
+    // Each check tested before Check is called: its varargs box the figures on every call, a
+    // cost of every bitmap update (the 1 TiB backup bench) though no check ever fails.
+    if (!(offsetBytes >= 0)) {
+      throw Check.failure("hbitmap %s: offset (%d) is negative", operation, offsetBytes);
+    }
+    if (!(lengthBytes >= 0)) {
+      throw Check.failure("hbitmap %s: length (%d) is negative", operation, lengthBytes);
+    }
     if (lengthBytes == 0) {
       return;
     }
-    Check.that(
-        offsetBytes + lengthBytes - 1 >= offsetBytes,
-        "hbitmap %s: range %d+%d overflows",
-        operation,
-        offsetBytes,
-        lengthBytes);
+    if (!(offsetBytes + lengthBytes - 1 >= offsetBytes)) {
+      throw Check.failure("hbitmap %s: range %d+%d overflows", operation, offsetBytes,
+          lengthBytes);
+    }
     long lastBit = (offsetBytes + lengthBytes - 1) >>> granularityLog2;
-    Check.that(
-        lastBit < sizeBits,
-        "hbitmap %s: last bit (%d) of %d+%d beyond size in bits (%d)",
-        operation,
-        lastBit,
-        offsetBytes,
-        lengthBytes,
-        sizeBits);
+    if (!(lastBit < sizeBits)) {
+      throw Check.failure("hbitmap %s: last bit (%d) of %d+%d beyond size in bits (%d)",
+          operation, lastBit, offsetBytes, lengthBytes, sizeBits);
+    }
   }
 
   private void setBits(long firstBit, long lastBit) {

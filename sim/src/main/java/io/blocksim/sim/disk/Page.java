@@ -72,24 +72,40 @@ final class Page {
 
   /** Returns the page as its non-zero words if it has few enough, else null. */
   private static Page sparse(byte[] bytes, int from) {
+    int end = from + SIZE_BYTES;
     int nonZero = 0;
-    for (int at = from; at < from + SIZE_BYTES; at += UNIT_BYTES) {
-      if ((long) LONG_BE.get(bytes, at) != 0 && ++nonZero > SPARSE_WORDS_MAX) {
+    for (int at = nextNonZeroWord(bytes, from, end); at < end;
+        at = nextNonZeroWord(bytes, at + UNIT_BYTES, end)) {
+      if (++nonZero > SPARSE_WORDS_MAX) {
         return null;
       }
     }
     short[] indexes = new short[nonZero];
     long[] values = new long[nonZero];
     int n = 0;
-    for (int at = 0; at < SIZE_BYTES && n < nonZero; at += UNIT_BYTES) {
-      long word = (long) LONG_BE.get(bytes, from + at);
-      if (word != 0) {
-        indexes[n] = (short) (at / UNIT_BYTES);
-        values[n] = word;
-        n++;
-      }
+    for (int at = nextNonZeroWord(bytes, from, end); at < end;
+        at = nextNonZeroWord(bytes, at + UNIT_BYTES, end)) {
+      indexes[n] = (short) ((at - from) / UNIT_BYTES);
+      values[n] = (long) LONG_BE.get(bytes, at);
+      n++;
     }
     return new Page(null, (byte) 0, null, indexes, values);
+  }
+
+  /** Zero bytes to compare against (never written). */
+  private static final byte[] ZEROES = new byte[SIZE_BYTES];
+
+  /**
+   * Returns the start of the first 8-byte word at or after at (words counted from a page start
+   * at, end at most a page on) that is not zero, or end: zero runs are skipped by a vectorized
+   * comparison rather than word by word.
+   */
+  private static int nextNonZeroWord(byte[] bytes, int at, int end) {
+    if (at >= end) {
+      return end;
+    }
+    int m = Arrays.mismatch(bytes, at, end, ZEROES, 0, end - at);
+    return m < 0 ? end : at + (m & ~(UNIT_BYTES - 1));
   }
 
   /** Returns the shared page whose bytes all have the given value. */

@@ -170,7 +170,7 @@ final class PageImage {
     if (chunk != null && chunk[(int) (index & CHUNK_MASK)] == page) {
       return;
     }
-    chunk = writableChunk(key);
+    chunk = chunk == null ? null : writableChunk(key);
     if (chunk == null) {
       chunk = new Page[CHUNK_PAGES];
       chunks.put(key, chunk);

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
  * through splits, emptied buckets and keys below every bucket. Method: seeded random puts and
  * removes over a small and a wide key range, each applied alike to a TreeMap, compared after
  * every step at the touched key and a random probe, and whole at intervals (with a copy, which
- * shares the chunk arrays until it changes one).
+ * shares the chunk arrays until either side changes one: both sides then clone).
  */
 class ChunkMapTest {
   @Test
@@ -56,6 +56,14 @@ class ChunkMapTest {
             assertThat(own).isNotSameAs(e.getValue()).hasSize(e.getValue().length);
             assertThat(copy.writable(e.getKey())).isSameAs(own);
             assertThat(map.get(e.getKey())).isSameAs(e.getValue());
+          }
+          // The original, whose keys were all just looked up (its position hints are fresh),
+          // must clone a shared array too, not hand out the one the copy still holds.
+          for (Map.Entry<Long, Page[]> e : ref.entrySet()) {
+            Page[] mine = map.writable(e.getKey());
+            assertThat(mine).isNotSameAs(e.getValue());
+            assertThat(map.get(e.getKey())).isSameAs(mine);
+            e.setValue(mine);
           }
         }
       }

@@ -43,6 +43,26 @@ final class Bytes {
     return b;
   }
 
+  /** Zero bytes to compare against (never written). */
+  private static final byte[] ZEROES = new byte[65536];
+
+  /**
+   * Returns the offset of the first 8-byte word at or after from (a multiple of 8, as end is)
+   * that is not zero, or end: zero runs are skipped by a vectorized comparison.
+   */
+  static int nextNonZeroWord(byte[] b, int from, int end) {
+    int at = from;
+    while (at < end) {
+      int n = Math.min(end - at, ZEROES.length);
+      int m = java.util.Arrays.mismatch(b, at, at + n, ZEROES, 0, n);
+      if (m >= 0) {
+        return at + (m & ~7);
+      }
+      at += n;
+    }
+    return end;
+  }
+
   /** Returns whether the range holds only zero bytes. */
   static boolean isZero(byte[] b, int from, int length) {
     for (int i = from; i < from + length; i++) {

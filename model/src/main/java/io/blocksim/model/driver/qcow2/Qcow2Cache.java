@@ -43,13 +43,45 @@ final class Qcow2Cache<T> {
   private Qcow2Cache<?> depends;
   private boolean dependsOnFlush;
   private long lruCounter;
+  /** The buffer misses read into when the codec copies out of it (null: a new array each). */
+  private final byte[] readBuffer;
+
+  /** A table decoded by a miss's read before the read yields. */
+  private static final class Decoded<T> implements Runnable {
+    private final TableCodec<T> codec;
+    private final byte[] raw;
+    T table;
+
+    Decoded(TableCodec<T> codec, byte[] raw) {
+      this.codec = codec;
+      this.raw = raw;
+    }
+
+    @Override
+    public void run() {
+      table = codec.decode(raw);
+    }
+  }
 
   /** How a table moves between disk bytes and memory. */
   interface TableCodec<T> {
     T decode(byte[] raw);
 
+    /**
+     * Whether decode copies what it needs out of raw (then a miss reads into a buffer the
+     * cache reuses), rather than keeping the array.
+     */
+    default boolean decodeCopies() {
+      return false;
+    }
+
     T zeroed();
 
+    /**
+     * Returns the table's disk bytes, an array valid only until the next encode: the cache
+     * writes it at once, and a write is synchronous at the data level (HostFile), so nothing
+     * keeps it; it may be a buffer the codec reuses, or the table itself.
+     */
     byte[] encode(T table);
   }
 
@@ -75,6 +107,8 @@ final class Qcow2Cache<T> {
     this.tables = new Object[entryCount];
     this.slotByLru = new LruList(entryCount);
     this.slotByOffset = new OffsetSlots(entryCount);
+    this.readBuffer = codec.decodeCopies() && file instanceof YieldingHostFile
+        ? new byte[tableSizeBytes] : null;
     slotsWithoutLru.set(0, entryCount);
   }
 
@@ -307,9 +341,17 @@ final class Qcow2Cache<T> {
       if (loadEvent != null) {
         events.event(loadEvent);
       }
-      byte[] raw = new byte[tableSizeBytes];
-      file.read(offset, raw, 0, raw.length);
-      tables[slot] = codec.decode(raw);
+      if (readBuffer != null) {
+        // Decoded as the read completes, before its yield point lets another coroutine of
+        // the image miss in this cache and read into the same buffer.
+        Decoded<T> decoded = new Decoded<>(codec, readBuffer);
+        ((YieldingHostFile) file).read(offset, readBuffer, 0, readBuffer.length, decoded);
+        tables[slot] = decoded.table;
+      } else {
+        byte[] raw = new byte[tableSizeBytes];
+        file.read(offset, raw, 0, raw.length);
+        tables[slot] = codec.decode(raw);
+      }
     } else {
       tables[slot] = codec.zeroed();
     }

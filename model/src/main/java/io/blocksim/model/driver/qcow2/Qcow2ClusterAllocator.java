@@ -109,7 +109,9 @@ final class Qcow2ClusterAllocator {
     }
     c.bytes = bytes - remaining;
     c.clusterOffset = hostOffset;
-    Check.that(c.bytes > 0, "allocation at %d made no progress", offset);
+    if (!(c.bytes > 0)) {
+      throw Check.failure("allocation at %d made no progress", offset);
+    }
     return c;
   }
 
@@ -161,7 +163,9 @@ final class Qcow2ClusterAllocator {
     try {
       L2Slice slice = s.l2Cache.table(slot);
       clusters = countSingleWriteClusters((int) clusters, slice, l2Index, true);
-      Check.that(clusters > 0, "handle_alloc found nothing to allocate at %d", guestOffset);
+      if (!(clusters > 0)) {
+        throw Check.failure("handle_alloc found nothing to allocate at %d", guestOffset);
+      }
       long allocOffset;
       if (s.hasDataFile) {
         // do_alloc_cluster_offset: data clusters sit at their guest offset, unrefcounted.
@@ -223,8 +227,9 @@ final class Qcow2ClusterAllocator {
     long cowStartTo = guestOffset & (clusterSize - 1);
     long cowEndFrom = cowStartTo + bytes;
     int clusters = (int) ceilDiv(cowEndFrom, clusterSize);
-    Check.that(clusters <= s.l2SliceSize - l2Index, "L2 meta of %d clusters crosses the slice",
-        clusters);
+    if (!(clusters <= s.l2SliceSize - l2Index)) {
+      throw Check.failure("L2 meta of %d clusters crosses the slice", clusters);
+    }
     boolean skipCow = keepOld;
     for (int i = 0; i < clusters && skipCow; i++) {
       if (map.clusterType(slice.get(l2Index + i)) != ClusterType.NORMAL) {

@@ -371,9 +371,12 @@ final class Qcow2ClusterMap {
       s.dataFile().writeZeroes(offset, bytes);
     }
     long end = offset + bytes;
-    Check.that((offset & (s.clusterSize - 1)) == 0, "zeroize offset %d unaligned", offset);
-    Check.that((end & (s.clusterSize - 1)) == 0 || end >= s.header.size,
-        "zeroize end %d unaligned", end);
+    if (!((offset & (s.clusterSize - 1)) == 0)) {
+      throw Check.failure("zeroize offset %d unaligned", offset);
+    }
+    if (!((end & (s.clusterSize - 1)) == 0 || end >= s.header.size)) {
+      throw Check.failure("zeroize end %d unaligned", end);
+    }
     long clusters = ceilDiv(end - offset, s.clusterSize);
     s.refcounts.cacheDiscards = true;
     boolean ok = false;

@@ -447,8 +447,10 @@ public final class Qcow2Image {
   public void read(long offset, byte[] dst, int dstOffset, int length) throws HostIoException {
     s.checkUsable();
     s.checkRange(offset, length);
-    Check.that(dstOffset >= 0 && dstOffset + length <= dst.length,
-        "read buffer range %d+%d outside %d bytes", dstOffset, length, dst.length);
+    if (!(dstOffset >= 0 && dstOffset + length <= dst.length)) {
+      throw Check.failure("read buffer range %d+%d outside %d bytes", dstOffset, length,
+          dst.length);
+    }
     reader.readOwnLayer(offset, dst, dstOffset, length);
   }
 
@@ -478,8 +480,10 @@ public final class Qcow2Image {
     s.checkUsable();
     s.checkWritable();
     s.checkRange(offset, length);
-    Check.that(srcOffset >= 0 && srcOffset + length <= src.length,
-        "write buffer range %d+%d outside %d bytes", srcOffset, length, src.length);
+    if (!(srcOffset >= 0 && srcOffset + length <= src.length)) {
+      throw Check.failure("write buffer range %d+%d outside %d bytes", srcOffset, length,
+          src.length);
+    }
     writer.write(offset, src, srcOffset, length);
   }
 

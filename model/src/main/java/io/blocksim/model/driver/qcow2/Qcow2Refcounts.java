@@ -80,9 +80,16 @@ final class Qcow2Refcounts {
         return new byte[size];
       }
 
+      /**
+       * The block itself, as QEMU writes the cache's own memory (qcow2_cache_entry_flush): a
+       * write is synchronous at the data level (HostFile), so nothing below holds the array
+       * once it returns, and no coroutine of this image runs before then (its yield points
+       * come after a request completes, YieldingHostFile). A copy was 64 KiB of garbage per
+       * refcount write-back, more than half of all allocation in the 1 TiB backup bench.
+       */
       @Override
       public byte[] encode(byte[] block) {
-        return block.clone();
+        return block;
       }
     }, cacheEntries, size, "refblock_update_part", null);
   }

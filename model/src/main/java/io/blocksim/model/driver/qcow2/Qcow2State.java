@@ -108,9 +108,12 @@ final class Qcow2State {
   }
 
   void checkRange(long offset, long length) {
-    Check.that(offset >= 0 && length >= 0, "request %d+%d negative", offset, length);
-    Check.that(offset + length <= header.size, "request %d+%d beyond image size %d", offset,
-        length, header.size);
+    if (!(offset >= 0 && length >= 0)) {
+      throw Check.failure("request %d+%d negative", offset, length);
+    }
+    if (!(offset + length <= header.size)) {
+      throw Check.failure("request %d+%d beyond image size %d", offset, length, header.size);
+    }
   }
 
   void checkWritable() throws HostIoException {

@@ -33,6 +33,14 @@ final class YieldingHostFile implements HostFile {
     issued();
   }
 
+  /** Reads as {@link #read}, running whenRead once the bytes are in, before the yield point. */
+  void read(long offset, byte[] dst, int dstOffset, int length, Runnable whenRead)
+      throws HostIoException {
+    inner.read(offset, dst, dstOffset, length);
+    whenRead.run();
+    issued();
+  }
+
   @Override
   public void write(long offset, byte[] src, int srcOffset, int length)
       throws HostIoException {
