@@ -200,14 +200,15 @@ public final class SimBackend implements Backend {
       if (offset < 0 || length < 0 || offset > top.length() || length > top.length() - offset) {
         throw new HostIoException(HostIoException.EIO, "request beyond the end of the export");
       }
-      if (buffer.length != length || buffer[0] != pattern) {
+      if (buffer.length != length) {
         buffer = new byte[length];
         java.util.Arrays.fill(buffer, pattern);
+      } else if (length > 0 && buffer[0] != pattern) {
+        java.util.Arrays.fill(buffer, pattern);
       }
-      // The engine may keep the array (a page of the fake disk), so each request gets its own
-      // unless the previous one was copied.
-      BlockIo.write(top, offset, buffer.clone(), 0, length,
-          io.blocksim.model.graph.RequestFlags.NONE);
+      // Writers never change the buffer they are given and copy what they keep (as for
+      // qemu-io's pattern writes, GuestIo.patternBuffer), so one buffer serves the session.
+      BlockIo.write(top, offset, buffer, 0, length, io.blocksim.model.graph.RequestFlags.NONE);
       loop.advance(loop.ioLatencyNs(length));
     }
 
