@@ -49,14 +49,22 @@ sealed interface YamlNode permits YamlNode.Scalar, YamlNode.Sequence, YamlNode.M
 
     /** Resolves a plain (unquoted) scalar as the YAML 1.2 core schema does. */
     static Scalar plain(Location location, String text) {
-      if (NULL.matcher(text).matches()) {
+      // Each pattern is tried only where the first character allows it to match (most scalars
+      // are words: keys, command and node names), which spares a few regex matchers per scalar.
+      char first = text.isEmpty() ? '~' : text.charAt(0);
+      if ((first == '~' || first == 'n' || first == 'N') && NULL.matcher(text).matches()) {
         return new Scalar(location, text, Kind.NULL, null);
       }
-      if (TRUE.matcher(text).matches()) {
+      if ((first == 't' || first == 'T') && TRUE.matcher(text).matches()) {
         return new Scalar(location, text, Kind.BOOLEAN, Boolean.TRUE);
       }
-      if (FALSE.matcher(text).matches()) {
+      if ((first == 'f' || first == 'F') && FALSE.matcher(text).matches()) {
         return new Scalar(location, text, Kind.BOOLEAN, Boolean.FALSE);
+      }
+      boolean numeric = (first >= '0' && first <= '9') || first == '+' || first == '-'
+          || first == '.';
+      if (!numeric) {
+        return string(location, text);
       }
       if (DECIMAL.matcher(text).matches()) {
         String digits = text.startsWith("+") ? text.substring(1) : text;
