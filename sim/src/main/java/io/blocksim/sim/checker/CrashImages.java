@@ -363,20 +363,12 @@ public final class CrashImages {
     }
 
     /**
-     * Whether the header says the image has no data file: version 2, or version 3 without the
-     * external data file bit (incompatible features, bit 2), as Qcow2Header reads them; read
-     * from the header's first 80 bytes, not the whole first cluster. Anything else: false.
+     * Whether the header says the image has no data file (Qcow2Image.dataFileInfo: the header's
+     * first page, parsed as an open parses it). A header that does not parse: false.
      */
     private static boolean ownDataOnly(HostFile file) {
       try {
-        if (file.length() < 80) {
-          return false;
-        }
-        byte[] head = new byte[80];
-        file.read(0, head, 0, head.length);
-        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(head); // Big-endian, as qcow2.
-        int version = b.getInt(4);
-        return version == 2 || version == 3 && (b.getLong(72) & 4) == 0;
+        return !Qcow2Image.dataFileInfo(file, true).hasDataFile();
       } catch (HostIoException e) {
         return false;
       }
