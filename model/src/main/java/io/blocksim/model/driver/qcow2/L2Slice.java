@@ -153,11 +153,17 @@ final class L2Slice {
         return new L2Slice(entryCount);
       }
 
-      /** The bytes of the last slice encoded, reused (see {@link Qcow2Cache.TableCodec}). */
-      private final byte[] raw = new byte[entryCount * 8];
+      /**
+       * The bytes of the last slice encoded, reused (see {@link Qcow2Cache.TableCodec}); made
+       * at the first write-back (an image opened only to be read never needs it).
+       */
+      private byte[] raw;
 
       @Override
       public byte[] encode(L2Slice s) {
+        if (raw == null) {
+          raw = new byte[entryCount * 8];
+        }
         if (s.dense != null) {
           for (int i = 0; i < entryCount; i++) {
             Bytes.putLong(raw, i * 8, s.dense[i]);

@@ -43,8 +43,10 @@ final class Qcow2Cache<T> {
   private Qcow2Cache<?> depends;
   private boolean dependsOnFlush;
   private long lruCounter;
-  /** The buffer misses read into when the codec copies out of it (null: a new array each). */
-  private final byte[] readBuffer;
+  /** Whether misses read into one buffer (the codec copies out of it), else a new array each. */
+  private final boolean reuseReadBuffer;
+  /** That buffer, made at the first miss (an image opened only to be checked never needs it). */
+  private byte[] readBuffer;
 
   /** A table decoded by a miss's read before the read yields. */
   private static final class Decoded<T> implements Runnable {
@@ -107,8 +109,7 @@ final class Qcow2Cache<T> {
     this.tables = new Object[entryCount];
     this.slotByLru = new LruList(entryCount);
     this.slotByOffset = new OffsetSlots(entryCount);
-    this.readBuffer = codec.decodeCopies() && file instanceof YieldingHostFile
-        ? new byte[tableSizeBytes] : null;
+    this.reuseReadBuffer = codec.decodeCopies() && file instanceof YieldingHostFile;
     slotsWithoutLru.set(0, entryCount);
   }
 
@@ -341,7 +342,10 @@ final class Qcow2Cache<T> {
       if (loadEvent != null) {
         events.event(loadEvent);
       }
-      if (readBuffer != null) {
+      if (reuseReadBuffer) {
+        if (readBuffer == null) {
+          readBuffer = new byte[tableSizeBytes];
+        }
         // Decoded as the read completes, before its yield point lets another coroutine of
         // the image miss in this cache and read into the same buffer.
         Decoded<T> decoded = new Decoded<>(codec, readBuffer);
