@@ -126,13 +126,7 @@ public final class Qcow2Check {
    * which only BDRV_FIX_ERRORS does: the check fails with EIO.
    */
   static Result check(HostFile file, LeakRepair repair) throws HostIoException {
-    byte[] probe = new byte[Qcow2Header.V3_LENGTH];
-    file.read(0, probe, 0, probe.length);
-    int clusterBits = Bytes.getInt(probe, 20);
-    int cs = clusterBits >= 9 && clusterBits <= 21 ? 1 << clusterBits : probe.length;
-    byte[] first = new byte[Math.max(cs, Qcow2Header.V3_LENGTH)];
-    file.read(0, first, 0, first.length);
-    Qcow2Header h = Qcow2Header.parse(first, true);
+    Qcow2Header h = Qcow2Open.readHeader(file, true);
     return new Qcow2Check(file, h).run(repair);
   }
 
